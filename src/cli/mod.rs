@@ -1,0 +1,153 @@
+//! The command line: argument definitions (clap) and one function per subcommand.
+//! This layer is glue: it resolves arguments against the system, calls the library, prints,
+//! and maps outcomes to exit codes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::catalog::Catalog;
+use crate::exit::{Code, UserError};
+
+mod show;
+mod validate;
+
+/// rb: run your team's reviewed runbooks step by step, and keep a record.
+#[derive(Debug, Parser)]
+#[command(name = "rb", version, about, max_term_width = 100)]
+pub struct Args {
+    /// Also look for runbooks in DIR (searched first; repeatable).
+    #[arg(long = "dir", value_name = "DIR", global = true)]
+    pub dirs: Vec<PathBuf>,
+    /// When to use colour on the terminal.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Colour on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output format for machine consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check runbooks against the schema and rb's semantic rules.
+    Validate {
+        /// Files or folders to check (default: every runbook the catalog finds).
+        paths: Vec<PathBuf>,
+        /// `human` diagnostics on stderr, or `json` on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// List the runbooks rb can find, and where each comes from.
+    List,
+    /// Print a runbook as a readable checklist.
+    Show {
+        /// Runbook name (or path to a runbook file).
+        name: String,
+    },
+    /// Print the runbook JSON Schema.
+    Schema,
+}
+
+/// What a command needs from its surroundings, resolved once.
+pub struct Ctx {
+    pub catalog: Catalog,
+    pub color: bool,
+}
+
+/// Parses `std::env::args`, runs the command, returns the exit code.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            console::colors_enabled_stderr() && std::env::var_os("NO_COLOR").is_none()
+        }
+    };
+    console::set_colors_enabled(color);
+    console::set_colors_enabled_stderr(color);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let rb_path = std::env::var("RB_PATH").ok();
+    let ctx = Ctx {
+        catalog: Catalog::discover(&args.dirs, &cwd, rb_path.as_deref()),
+        color,
+    };
+    let result = match args.command {
+        Command::Validate { paths, format } => validate::run(&ctx, &paths, format),
+        Command::List => show::list(&ctx),
+        Command::Show { name } => show::show(&ctx, &name),
+        Command::Schema => {
+            print_stdout(&crate::runbook::schema::runbook_schema_json());
+            Ok(Code::Ok)
+        }
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(e) => {
+            eprint!("{}", e.render());
+            e.code.into()
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`rb list | head`) is not an error.
+pub fn print_stdout(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|_| out.flush());
+}
+
+/// Loads and validates the runbook called `name` (or at path `name`), printing diagnostics.
+pub fn load_runbook(
+    ctx: &Ctx,
+    name: &str,
+) -> Result<crate::runbook::validate::Document, UserError> {
+    let looks_like_path =
+        name.contains('/') || crate::catalog::stem(std::path::Path::new(name)).is_some();
+    let (display, stem, bytes) = if looks_like_path {
+        let path = PathBuf::from(name);
+        let bytes = crate::catalog::read_limited(&path)
+            .map_err(|e| UserError::usage(format!("cannot read `{name}`: {e}")))?;
+        let stem = crate::catalog::stem(&path).map(str::to_string);
+        (name.to_string(), stem, bytes)
+    } else {
+        let entry = ctx.catalog.find(name).ok_or_else(|| {
+            let mut e = UserError::usage(format!("no runbook named `{name}`"));
+            if let Some(s) = crate::diag::did_you_mean(name, ctx.catalog.names()) {
+                e = e.hint(format!("did you mean `{s}`?"));
+            }
+            e.hint("`rb list` shows the runbooks rb can find")
+        })?;
+        let bytes = entry.read().map_err(|e| {
+            UserError::usage(format!("cannot read `{}`: {e}", entry.display_path()))
+        })?;
+        (entry.display_path(), Some(entry.name.clone()), bytes)
+    };
+    crate::runbook::validate::validate(&display, stem.as_deref(), &bytes).map_err(|diags| {
+        let text = String::from_utf8_lossy(&bytes);
+        for d in &diags {
+            eprint!("{}", d.render(Some(&text), ctx.color));
+        }
+        UserError::usage(format!(
+            "`{display}` is not a valid runbook ({} problem(s))",
+            diags.len()
+        ))
+        .hint(format!("fix it, then check with `rb validate {display}`"))
+    })
+}

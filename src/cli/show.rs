@@ -1,0 +1,113 @@
+//! `rb list` and `rb show`: what runbooks exist, and one runbook as a checklist.
+
+use std::fmt::Write as _;
+
+use super::{Ctx, load_runbook, print_stdout};
+use crate::exit::{Code, UserError};
+use crate::runbook::{Runbook, StepKind};
+
+/// `rb list`: name, title and origin of every runbook; shadowed ones are marked.
+pub fn list(ctx: &Ctx) -> Result<Code, UserError> {
+    let width = ctx
+        .catalog
+        .entries
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut out = String::new();
+    for e in &ctx.catalog.entries {
+        let title = e
+            .read()
+            .ok()
+            .and_then(|b| {
+                crate::runbook::validate::validate(&e.display_path(), Some(&e.name), &b).ok()
+            })
+            .map(|d| d.runbook.title)
+            .unwrap_or_else(|| "(invalid: run `rb validate`)".into());
+        let from = match &e.path {
+            Some(p) => p.display().to_string(),
+            None => e.origin.to_string(),
+        };
+        let shadow = if e.shadowed { "  [shadowed]" } else { "" };
+        let _ = writeln!(out, "{:<width$}  {title}  ({from}){shadow}", e.name);
+    }
+    print_stdout(&out);
+    Ok(Code::Ok)
+}
+
+/// `rb show NAME`: the runbook as a checklist.
+pub fn show(ctx: &Ctx, name: &str) -> Result<Code, UserError> {
+    let doc = load_runbook(ctx, name)?;
+    print_stdout(&checklist(&doc.runbook));
+    Ok(Code::Ok)
+}
+
+/// Renders a runbook as a plain-text checklist (unrendered templates are shown as written).
+pub fn checklist(rb: &Runbook) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{} — {}", rb.name, rb.title);
+    if let Some(sum) = &rb.summary {
+        let _ = writeln!(s, "\n{}", sum.trim());
+    }
+    if !rb.requires.is_empty() {
+        let _ = writeln!(s, "\nRequires: {}", rb.requires.join(", "));
+    }
+    if !rb.params.is_empty() {
+        let _ = writeln!(s, "\nParameters:");
+        for (name, p) in &rb.params {
+            let default = match (&p.default, p.secret) {
+                (_, true) => format!("secret, from ${}", p.env.as_deref().unwrap_or("?")),
+                (Some(d), _) => format!(
+                    "default {}",
+                    d.as_str().map_or_else(|| d.to_string(), str::to_string)
+                ),
+                (None, _) => "required".into(),
+            };
+            let _ = writeln!(s, "  {name} ({}, {default})", p.ty.as_str());
+            if let Some(d) = &p.description {
+                let _ = writeln!(s, "      {}", d.trim());
+            }
+        }
+    }
+    let _ = writeln!(s, "\nSteps:");
+    for (i, st) in rb.steps.iter().enumerate() {
+        let effect = match st.kind {
+            StepKind::Command if st.read_only => "read-only",
+            StepKind::Command => "CHANGES THE SYSTEM",
+            StepKind::Watch => "read-only, repeats",
+            StepKind::Message => "message",
+            StepKind::Manual => "by hand",
+        };
+        let title = st.title.as_deref().unwrap_or(&st.id);
+        let _ = writeln!(
+            s,
+            "  {:>2}. [ ] {title}  ({}: {}, {effect})",
+            i + 1,
+            st.id,
+            st.kind.as_str()
+        );
+        if let Some(w) = &st.when {
+            let _ = writeln!(s, "        only when: {w}");
+        }
+        for (label, body) in [
+            ("$", st.run.as_deref()),
+            ("undo:", st.rollback.as_deref()),
+            ("say:", st.text.as_deref()),
+            ("do:", st.instructions.as_deref()),
+            ("until:", st.until.as_deref()),
+        ] {
+            if let Some(body) = body {
+                for (j, line) in body.trim_end().lines().enumerate() {
+                    let lead = if j == 0 { label } else { "" };
+                    let _ = writeln!(s, "        {lead:<6} {line}");
+                }
+            }
+        }
+        if let Some(c) = &st.confirm {
+            let _ = writeln!(s, "        confirm by typing: {}", c.typed);
+        }
+    }
+    s
+}

@@ -1,0 +1,124 @@
+//! `rb validate`: check files, folders, or every runbook the catalog finds.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::{Ctx, Format, print_stdout};
+use crate::catalog;
+use crate::diag::Diagnostic;
+use crate::exit::{Code, UserError};
+use crate::runbook::validate::validate;
+
+#[derive(Serialize)]
+struct FileReport {
+    file: String,
+    valid: bool,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// A file to check: its display name, the stem its `name` must equal, and its bytes.
+struct Target {
+    display: String,
+    stem: Option<String>,
+    bytes: Result<Vec<u8>, String>,
+}
+
+fn targets(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<Target>, UserError> {
+    let from_path = |p: &Path| Target {
+        display: p.display().to_string(),
+        stem: catalog::stem(p).map(str::to_string),
+        bytes: catalog::read_limited(p).map_err(|e| e.to_string()),
+    };
+    if paths.is_empty() {
+        return Ok(ctx
+            .catalog
+            .entries
+            .iter()
+            .map(|e| Target {
+                display: e.display_path(),
+                stem: Some(e.name.clone()),
+                bytes: e.read().map_err(|e| e.to_string()),
+            })
+            .collect());
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let files = catalog::files_in(p).map_err(|e| {
+                UserError::usage(format!("cannot read folder `{}`: {e}", p.display()))
+            })?;
+            if files.is_empty() {
+                return Err(UserError::usage(format!(
+                    "`{}` holds no runbook (*.yaml or *.yml)",
+                    p.display()
+                )));
+            }
+            out.extend(files.iter().map(|f| from_path(f)));
+        } else if p.exists() {
+            out.push(from_path(p));
+        } else {
+            return Err(UserError::usage(format!(
+                "`{}` does not exist",
+                p.display()
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `rb validate`. Exit 0 when every file is valid, 2 otherwise.
+pub fn run(ctx: &Ctx, paths: &[PathBuf], format: Format) -> Result<Code, UserError> {
+    let mut reports = Vec::new();
+    for t in targets(ctx, paths)? {
+        let diagnostics = match &t.bytes {
+            Err(e) => vec![Diagnostic::error(
+                &t.display,
+                None,
+                "io",
+                format!("cannot read the file: {e}"),
+            )],
+            Ok(bytes) => match validate(&t.display, t.stem.as_deref(), bytes) {
+                Ok(_) => Vec::new(),
+                Err(d) => d,
+            },
+        };
+        if format == Format::Human {
+            let text = t
+                .bytes
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            for d in &diagnostics {
+                eprint!("{}", d.render(Some(&text), ctx.color));
+            }
+        }
+        reports.push(FileReport {
+            file: t.display,
+            valid: diagnostics.is_empty(),
+            diagnostics,
+        });
+    }
+    let invalid = reports.iter().filter(|r| !r.valid).count();
+    match format {
+        Format::Json => {
+            let json = serde_json::json!({ "valid": invalid == 0, "files": reports });
+            print_stdout(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&json).unwrap_or_default()
+            ));
+        }
+        Format::Human => {
+            let problems: usize = reports.iter().map(|r| r.diagnostics.len()).sum();
+            if invalid == 0 {
+                eprintln!("{} runbook(s) valid", reports.len());
+            } else {
+                eprintln!(
+                    "{invalid} of {} runbook(s) invalid, {problems} problem(s)",
+                    reports.len()
+                );
+            }
+        }
+    }
+    Ok(if invalid == 0 { Code::Ok } else { Code::Usage })
+}

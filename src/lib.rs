@@ -1,0 +1,13 @@
+//! rb: a runbook-as-code executor.
+//!
+//! The library holds all the work; the binary (`src/main.rs`) only calls [`cli::main`].
+//! The path of a run: [`catalog`] finds a runbook, [`runbook`] loads and validates it into typed
+//! structures, [`render`] turns templates into commands, [`exec`] runs the steps through an
+//! operator (prompts) and a runner (processes), and every event is recorded.
+
+pub mod catalog;
+pub mod cli;
+pub mod diag;
+pub mod exit;
+pub mod render;
+pub mod runbook;

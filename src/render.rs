@@ -1,0 +1,204 @@
+//! Rendering: one minijinja environment for every template and expression in a runbook.
+//!
+//! Undefined variables are errors (a typo must not render as an empty string). Templates that
+//! become shell commands are auto-escaped: every interpolated value is shell-quoted unless the
+//! author writes `|raw`, so a parameter like `/; rm -rf ~` reaches the shell as one argument.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
+
+/// What a template becomes, which decides how values are escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateKind {
+    /// A shell command: values are shell-quoted.
+    Shell,
+    /// Text for people (titles, messages, instructions): values are inserted as they are.
+    Text,
+}
+
+impl TemplateKind {
+    fn name(self) -> &'static str {
+        match self {
+            TemplateKind::Shell => "command.sh",
+            TemplateKind::Text => "text.txt",
+        }
+    }
+}
+
+/// A template or expression error, with the line inside the template (1-based) when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderError {
+    pub message: String,
+    pub line: Option<usize>,
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<minijinja::Error> for RenderError {
+    fn from(e: minijinja::Error) -> Self {
+        let mut message = match e.detail() {
+            Some(d) => format!("{}: {d}", e.kind()),
+            None => e.kind().to_string(),
+        };
+        if e.kind() == minijinja::ErrorKind::UndefinedError && e.detail().is_none() {
+            message = "undefined value".into();
+        }
+        RenderError {
+            message,
+            line: e.line(),
+        }
+    }
+}
+
+/// The variables a template sees: bound params and captures, by name.
+pub type Context = BTreeMap<String, Value>;
+
+/// Renders templates and evaluates conditions.
+pub struct Renderer {
+    env: Environment<'static>,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Renderer {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".sh") {
+                AutoEscape::Custom("shell".into())
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_formatter(|out, state, value| {
+            if matches!(state.auto_escape(), AutoEscape::Custom(n) if n == "shell")
+                && !value.is_safe()
+            {
+                let text = value.to_string();
+                let quoted = shlex::try_quote(&text).map_err(|_| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        "a value containing a NUL byte cannot be passed to a shell",
+                    )
+                })?;
+                out.write_str(&quoted).map_err(minijinja::Error::from)
+            } else {
+                minijinja::escape_formatter(out, state, value)
+            }
+        });
+        // `|raw` inserts a value into a command unquoted: an explicit, reviewable opt-out.
+        env.add_filter("raw", |v: Value| Value::from_safe_string(v.to_string()));
+        Renderer { env }
+    }
+
+    /// Renders `source` as `kind` with `ctx`.
+    pub fn render(
+        &self,
+        kind: TemplateKind,
+        source: &str,
+        ctx: &Context,
+    ) -> Result<String, RenderError> {
+        let tmpl = self.env.template_from_named_str(kind.name(), source)?;
+        Ok(tmpl.render(ctx)?)
+    }
+
+    /// Evaluates a condition (`when`, `until`) to a boolean by Jinja truthiness.
+    pub fn eval_condition(&self, expr: &str, ctx: &Context) -> Result<bool, RenderError> {
+        let e = self.env.compile_expression(expr)?;
+        Ok(e.eval(ctx)?.is_true())
+    }
+
+    /// The variables a template reads from its context. Fails when the template does not parse.
+    pub fn template_variables(
+        &self,
+        kind: TemplateKind,
+        source: &str,
+    ) -> Result<BTreeSet<String>, RenderError> {
+        let tmpl = self.env.template_from_named_str(kind.name(), source)?;
+        Ok(tmpl.undeclared_variables(false).into_iter().collect())
+    }
+
+    /// The variables an expression reads. Fails when it does not compile.
+    pub fn expression_variables(&self, expr: &str) -> Result<BTreeSet<String>, RenderError> {
+        let e = self.env.compile_expression(expr)?;
+        Ok(e.undeclared_variables(false).into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(pairs: &[(&str, &str)]) -> Context {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::from(*v)))
+            .collect()
+    }
+
+    #[test]
+    fn shell_values_are_quoted() {
+        let r = Renderer::new();
+        let out = r
+            .render(
+                TemplateKind::Shell,
+                "du -sh -- {{ mount }}",
+                &ctx(&[("mount", "/; rm -rf ~")]),
+            )
+            .unwrap();
+        assert_eq!(out, "du -sh -- '/; rm -rf ~'");
+    }
+
+    #[test]
+    fn raw_opts_out_and_text_is_not_quoted() {
+        let r = Renderer::new();
+        let c = ctx(&[("flags", "-a -b"), ("m", "a b")]);
+        assert_eq!(
+            r.render(TemplateKind::Shell, "ls {{ flags|raw }}", &c)
+                .unwrap(),
+            "ls -a -b"
+        );
+        assert_eq!(
+            r.render(TemplateKind::Text, "at {{ m }}", &c).unwrap(),
+            "at a b"
+        );
+    }
+
+    #[test]
+    fn undefined_is_an_error() {
+        let r = Renderer::new();
+        assert!(
+            r.render(TemplateKind::Shell, "echo {{ nope }}", &Context::new())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn conditions_and_variables() {
+        let r = Renderer::new();
+        assert!(
+            r.eval_condition("pct | int >= 90", &ctx(&[("pct", "93")]))
+                .unwrap()
+        );
+        assert!(
+            !r.eval_condition("pct | int >= 90", &ctx(&[("pct", "12")]))
+                .unwrap()
+        );
+        let vars = r.expression_variables("pct | int >= limit").unwrap();
+        assert_eq!(vars.into_iter().collect::<Vec<_>>(), ["limit", "pct"]);
+        let err = r
+            .template_variables(TemplateKind::Text, "a\n{{ x ")
+            .unwrap_err();
+        assert_eq!(err.line, Some(2));
+    }
+}

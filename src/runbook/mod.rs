@@ -1,0 +1,11 @@
+//! Runbooks: the typed model, loading YAML with places, schema generation and validation.
+
+pub mod check;
+pub mod duration;
+pub mod load;
+pub mod model;
+pub mod schema;
+pub mod validate;
+
+pub use duration::Duration;
+pub use model::*;
