@@ -1346,3 +1346,6 @@ fn ms(d: StdDuration) -> u64 {
 pub fn fmt_duration(d: StdDuration) -> String {
     crate::runbook::Duration(StdDuration::from_millis(ms(d))).to_string()
 }
+
+#[cfg(test)]
+mod tests;
