@@ -25,6 +25,8 @@ impl From<Code> for ExitCode {
 pub struct UserError {
     pub message: String,
     pub hints: Vec<String>,
+    /// One line each, listed under the message (for example every pre-flight problem).
+    pub details: Vec<String>,
     pub code: Code,
 }
 
@@ -34,6 +36,7 @@ impl UserError {
         UserError {
             message: message.into(),
             hints: Vec::new(),
+            details: Vec::new(),
             code: Code::Usage,
         }
     }
@@ -47,6 +50,9 @@ impl UserError {
     /// `error: message` followed by `  = hint: …` lines.
     pub fn render(&self) -> String {
         let mut s = format!("error: {}\n", self.message);
+        for d in &self.details {
+            s += &format!("  - {d}\n");
+        }
         for h in &self.hints {
             s += &format!("  = hint: {h}\n");
         }

@@ -38,6 +38,9 @@ pub struct RunArgs {
     /// Start at this step; earlier steps are recorded as skipped.
     #[arg(long, value_name = "STEP")]
     pub from: Option<String>,
+    /// Write the transcript here (default: a new file under $XDG_STATE_HOME/rb/transcripts).
+    #[arg(long, value_name = "PATH")]
+    pub transcript: Option<PathBuf>,
     /// Who runs this (recorded in the transcript; default $USER).
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
@@ -83,12 +86,10 @@ fn read_params_file(path: &std::path::Path) -> Result<BTreeMap<String, String>, 
 /// Everything pre-flight found wrong, as one error.
 fn preflight_error(problems: Vec<String>) -> UserError {
     let mut e = UserError::usage(format!(
-        "cannot start the run: {} problem(s)",
+        "cannot start the run: {} problem(s), nothing was run",
         problems.len()
     ));
-    for p in problems {
-        e = e.hint(p);
-    }
+    e.details = problems;
     e
 }
 
@@ -134,7 +135,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
     } else {
         None
     };
-    let bound = match params::bind(
+    let (params, bind_problems) = params::bind(
         rb,
         Inputs {
             cli: &cli,
@@ -142,28 +143,21 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
             env: &env,
             prompt_secret: prompt,
         },
-    ) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            problems.extend(e);
-            None
-        }
-    };
+    );
+    problems.extend(bind_problems);
     let mut warnings = Vec::new();
-    if let Some(b) = &bound {
-        for name in &b.missing {
-            let p = &rb.params[name];
-            let how = match (&p.env, p.secret) {
-                (Some(env), true) => format!("set ${env}"),
-                (Some(env), false) => format!("give `-p {name}=…` or set ${env}"),
-                _ => format!("give `-p {name}=…`"),
-            };
-            let msg = format!("param `{name}` has no value: {how}");
-            if mode == Mode::DryRun {
-                warnings.push(msg)
-            } else {
-                problems.push(msg)
-            }
+    for name in &params.missing {
+        let p = &rb.params[name];
+        let how = match (&p.env, p.secret) {
+            (Some(env), true) => format!("set ${env}"),
+            (Some(env), false) => format!("give `-p {name}=…` or set ${env}"),
+            _ => format!("give `-p {name}=…`"),
+        };
+        let msg = format!("`{name}` has no value: {how}");
+        if mode == Mode::DryRun {
+            warnings.push(msg)
+        } else {
+            problems.push(msg)
         }
     }
     if let Some(from) = &args.from
@@ -195,7 +189,6 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
     if !problems.is_empty() {
         return Err(preflight_error(problems));
     }
-    let params = bound.unwrap_or_default();
     let operator_name = args
         .operator
         .clone()
@@ -207,7 +200,11 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
     }
     let mut runner = ProcessRunner::new()
         .map_err(|e| UserError::usage(format!("cannot set up process handling: {e}")))?;
-    let mut journal: Vec<crate::transcript::event::Event> = Vec::new();
+    let mut journal = TempJournal(
+        args.transcript
+            .clone()
+            .and_then(|p| std::fs::File::create(p).ok()),
+    );
     let outcome = execute(
         &doc,
         &params,
@@ -260,4 +257,14 @@ fn execute(
         );
     }
     Executor::new(doc, params, opts, op, runner, journal).run()
+}
+
+struct TempJournal(Option<std::fs::File>);
+impl Journal for TempJournal {
+    fn record(&mut self, event: crate::transcript::event::Event) {
+        use std::io::Write;
+        if let Some(f) = &mut self.0 {
+            let _ = writeln!(f, "{}", serde_json::to_string(&event).unwrap_or_default());
+        }
+    }
 }

@@ -151,8 +151,9 @@ pub struct Inputs<'a> {
     pub prompt_secret: Option<SecretPrompt<'a>>,
 }
 
-/// Binds every param. Returns all problems at once.
-pub fn bind(rb: &Runbook, mut inputs: Inputs<'_>) -> Result<Params, Vec<String>> {
+/// Binds every param. Returns what could be bound and every problem found, all at once
+/// (required params without a value are listed in `Params::missing`, not as problems).
+pub fn bind(rb: &Runbook, mut inputs: Inputs<'_>) -> (Params, Vec<String>) {
     let mut problems = Vec::new();
     for (k, _) in inputs.cli {
         if !rb.params.contains_key(k) {
@@ -209,11 +210,7 @@ pub fn bind(rb: &Runbook, mut inputs: Inputs<'_>) -> Result<Params, Vec<String>>
             (None, None) => out.missing.push(name.clone()),
         }
     }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
-        Err(problems)
-    }
+    (out, problems)
 }
 
 #[cfg(test)]
@@ -230,6 +227,15 @@ mod tests {
     const RB: &str = "version: 1\nname: t\ntitle: t\nparams:\n  days: {type: integer, default: 7, min: 1}\n  mount: {default: /, pattern: '^/'}\n  token: {secret: true, env: TOKEN}\n  level: {type: enum, choices: [low, high], default: low}\nsteps:\n  - id: a\n    run: echo {{ days }} {{ mount }} {{ level }}\n";
 
     fn bind_with(cli: &[(&str, &str)], env: &[(&str, &str)]) -> Result<Params, Vec<String>> {
+        let (p, problems) = bind_inner(cli, env);
+        if problems.is_empty() {
+            Ok(p)
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn bind_inner(cli: &[(&str, &str)], env: &[(&str, &str)]) -> (Params, Vec<String>) {
         let cli: Vec<(String, String)> = cli
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))

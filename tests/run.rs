@@ -1,0 +1,228 @@
+//! `rb run` through the real binary without a terminal: dry runs, refusal to hang, injection,
+//! timeouts, huge and binary output. Each test checks the system, not only rb's words.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+struct Dir {
+    dir: tempfile::TempDir,
+}
+
+impl Dir {
+    fn new(runbook: &str) -> Dir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.yaml"), runbook).unwrap();
+        Dir { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn rb(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rb"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("XDG_STATE_HOME", self.path("state"))
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.rb(args).output().unwrap()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn dry_run_spawns_nothing() {
+    let d = Dir::new(
+        "version: 1\nname: t\ntitle: T\nsteps:\n  - id: make\n    run: touch made-by-make\n  - id: look\n    run: touch made-by-look\n    read_only: true\n",
+    );
+    let out = d.run(&["run", "t.yaml", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("$ touch made-by-make") && stdout.contains("$ touch made-by-look"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("would ask for confirmation"));
+    assert!(
+        !d.path("made-by-make").exists() && !d.path("made-by-look").exists(),
+        "a dry run must run nothing"
+    );
+}
+
+#[test]
+fn builtin_disk_full_dry_run_prints_the_whole_plan() {
+    let d = Dir::new("version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: 'true'\n");
+    let out = d.run(&["run", "disk-full", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Dry run of `disk-full`"), "{stdout}");
+    assert!(stdout.contains("$ df"), "{stdout}");
+}
+
+#[test]
+fn without_a_terminal_and_without_yes_rb_refuses_at_once() {
+    let d = Dir::new("version: 1\nname: t\ntitle: T\nsteps:\n  - id: make\n    run: touch made\n");
+    let start = std::time::Instant::now();
+    let out = d.run(&["run", "t.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not a terminal"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert!(!d.path("made").exists());
+    let out = d.run(&["run", "disk-full"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn injection_through_a_param_reaches_the_shell_as_one_argument() {
+    let d = Dir::new(
+        "version: 1\nname: t\ntitle: T\nparams:\n  target: {}\nsteps:\n  - id: write\n    run: printf '%s\\n' {{ target }} > out.txt\n",
+    );
+    let out = d.run(&[
+        "run",
+        "t.yaml",
+        "--yes",
+        "-p",
+        "target=x; touch pwned; echo $(touch pwned2)",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !d.path("pwned").exists() && !d.path("pwned2").exists(),
+        "the injected commands ran"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path("out.txt")).unwrap(),
+        "x; touch pwned; echo $(touch pwned2)\n"
+    );
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_timed_out_step_leaves_no_process_of_its_group() {
+    let d = Dir::new(
+        "version: 1\nname: t\ntitle: T\nsteps:\n  - id: hang\n    run: sleep 1000 & echo $! > child.pid; sh -c 'sleep 1000' & echo $! > grandchild.pid; wait\n    timeout: 1s\n    read_only: true\n",
+    );
+    let out = d.run(&["run", "t.yaml", "--yes"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a timed-out step fails the unattended run"
+    );
+    assert!(
+        text(&out.stdout).contains("timed out"),
+        "{}",
+        text(&out.stdout)
+    );
+    for f in ["child.pid", "grandchild.pid"] {
+        let pid: i32 = std::fs::read_to_string(d.path(f))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(!alive(pid), "{f} ({pid}) survived the timeout");
+    }
+}
+
+#[test]
+fn printing_256_mib_keeps_rb_below_64_mib() {
+    let d = Dir::new(
+        "version: 1\nname: t\ntitle: T\nsteps:\n  - id: flood\n    run: head -c 268435456 /dev/zero | tr '\\0' 'x' | fold -w 100\n    read_only: true\n",
+    );
+    let mut child = d
+        .rb(&["run", "t.yaml", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            && let Some(line) = s.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            peak_kib = peak_kib.max(line.split_whitespace().nth(1).unwrap().parse().unwrap());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success());
+    assert!(peak_kib > 0, "never sampled rb's memory");
+    assert!(peak_kib < 64 * 1024, "rb peaked at {peak_kib} KiB");
+    eprintln!("rb peak RSS while a step printed 256 MiB: {peak_kib} KiB");
+}
+
+#[test]
+fn binary_and_invalid_utf8_output_does_not_crash_rb() {
+    let d = Dir::new(
+        "version: 1\nname: t\ntitle: T\nsteps:\n  - id: noise\n    run: head -c 100000 /dev/urandom; printf '\\xff\\xfe\\xc3' >&2\n    read_only: true\n  - id: after\n    run: touch after\n    read_only: true\n",
+    );
+    let out = d.run(&["run", "t.yaml", "--yes", "--transcript", "t.jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(d.path("after").exists());
+}
+
+#[test]
+fn preflight_lists_every_problem_and_runs_nothing() {
+    let d = Dir::new(
+        "version: 1\nname: t\ntitle: T\nrequires: [no-such-program-xyz]\nparams:\n  days: {type: integer, min: 1}\nsteps:\n  - id: make\n    run: touch made {{ days }}\n",
+    );
+    let out = d.run(&["run", "t.yaml", "--yes", "-p", "dayz=3", "--from", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    for needle in [
+        "no-such-program-xyz",
+        "unknown param `dayz`",
+        "`days` has no value",
+        "--from nope",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in:\n{err}");
+    }
+    assert!(!d.path("made").exists());
+}
+
+#[test]
+fn invalid_runbook_exits_2_with_a_located_diagnostic() {
+    let d =
+        Dir::new("version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: echo {{ nope }}\n");
+    let out = d.run(&["run", "t.yaml", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("t.yaml:6:10: error[undefined-variable]"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn check_mode_runs_read_only_steps_and_previews_changes() {
+    let d = Dir::new(
+        "version: 1\nname: t\ntitle: T\nsteps:\n  - id: look\n    run: echo 42 > seen\n    read_only: true\n  - id: change\n    run: touch changed\n",
+    );
+    let out = d.run(&["run", "t.yaml", "--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(d.path("seen").exists() && !d.path("changed").exists());
+}
