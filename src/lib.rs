@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod diag;
+pub mod exec;
 pub mod exit;
 pub mod render;
 pub mod runbook;
