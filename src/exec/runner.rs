@@ -256,9 +256,7 @@ impl Runner for ProcessRunner {
             drain: self.drain,
         };
         let signals = &mut self.signals;
-        let (outcome, by) = self
-            .rt
-            .block_on(supervise(cmd, step, signals, on_output))?;
+        let (outcome, by) = self.rt.block_on(supervise(cmd, step, signals, on_output))?;
         if by.is_some() {
             self.last_interrupt = by;
         }
@@ -391,10 +389,7 @@ async fn supervise(
 ) -> io::Result<(Outcome, Option<Interrupt>)> {
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("failed to start `{}`: {e}", step.program),
-        )
+        io::Error::new(e.kind(), format!("failed to start `{}`: {e}", step.program))
     })?;
     let pid = child
         .id()
@@ -402,10 +397,7 @@ async fn supervise(
     // process_group(0): the child leads a new group whose id is its pid.
     let pgid = Pid::from_raw(pid as i32);
     let mut guard = GroupGuard { pgid, armed: true };
-    let _terminal = step
-        .interactive
-        .then(|| Foreground::give(pgid))
-        .flatten();
+    let _terminal = step.interactive.then(|| Foreground::give(pgid)).flatten();
 
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -423,10 +415,7 @@ async fn supervise(
 
     loop {
         let now = Instant::now();
-        if status.is_none()
-            && stopping.is_none()
-            && deadline.is_some_and(|d| now >= d)
-        {
+        if status.is_none() && stopping.is_none() && deadline.is_some_and(|d| now >= d) {
             stopping = Some(Stopping::begin(
                 Ended::TimedOut,
                 Signal::SIGTERM,
@@ -440,9 +429,7 @@ async fn supervise(
         if status.is_some() && over_at.is_none() {
             let over = match &stopping {
                 None => true,
-                Some(s) => {
-                    !group_alive(pgid) || s.killed_at.is_some_and(|k| now >= k + AFTER_KILL)
-                }
+                Some(s) => !group_alive(pgid) || s.killed_at.is_some_and(|k| now >= k + AFTER_KILL),
             };
             if over {
                 over_at = Some(now);
@@ -465,8 +452,7 @@ async fn supervise(
                 .filter(|s| !s.rest.is_empty())
                 .map(|s| s.next_at),
             // While ending the group after the main process exited, look again soon.
-            (status.is_some() && stopping.is_some() && over_at.is_none())
-                .then(|| now + GROUP_POLL),
+            (status.is_some() && stopping.is_some() && over_at.is_none()).then(|| now + GROUP_POLL),
             over_at.map(|at| at + step.drain),
         ]
         .into_iter()
@@ -541,7 +527,10 @@ async fn supervise(
 }
 
 /// Reads from a pipe that may already be closed (then it never completes, which `select!` needs).
-async fn read_some<R: AsyncRead + Unpin>(pipe: &mut Option<R>, buf: &mut [u8]) -> io::Result<usize> {
+async fn read_some<R: AsyncRead + Unpin>(
+    pipe: &mut Option<R>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
     match pipe {
         Some(p) => p.read(buf).await,
         None => std::future::pending().await,
@@ -583,7 +572,7 @@ fn group_alive(pgid: Pid) -> bool {
 
 /// Scans /proc for a process of group `pgid` that is not a zombie.
 #[cfg(target_os = "linux")]
-pub fn group_has_live_member(pgid: Pid) -> io::Result<bool> {
+fn group_has_live_member(pgid: Pid) -> io::Result<bool> {
     for entry in std::fs::read_dir("/proc")? {
         let entry = entry?;
         let name = entry.file_name();
