@@ -20,6 +20,15 @@
 //!   signal still unreported when `run` or `sleep` is called makes them return at once as
 //!   interrupted, without starting anything: the operator asked to stop, so no further command
 //!   may start behind their back even if the executor forgot to check.
+//!
+//! An interactive step ([`CommandSpec::interactive`]) is made the terminal's foreground group
+//! while it runs (a background group reading the terminal would be stopped by SIGTTIN), so the
+//! terminal's Ctrl-C goes to the step itself, as in a shell; its timeout still applies.
+//!
+//! Why the escalation: processes in their own group do not get the terminal's Ctrl-C, so rb must
+//! forward it; a grandchild may ignore the signal (bash makes `&` jobs ignore SIGINT), so SIGTERM
+//! and then SIGKILL follow, and the group is watched until none of its processes runs, so that
+//! no grandchild survives a timeout or an interrupt.
 
 use std::future::{Future, poll_fn};
 use std::io::{self, IsTerminal};
@@ -572,7 +581,7 @@ fn group_alive(pgid: Pid) -> bool {
 
 /// Scans /proc for a process of group `pgid` that is not a zombie.
 #[cfg(target_os = "linux")]
-pub fn group_has_live_member(pgid: Pid) -> io::Result<bool> {
+fn group_has_live_member(pgid: Pid) -> io::Result<bool> {
     for entry in std::fs::read_dir("/proc")? {
         let entry = entry?;
         let name = entry.file_name();

@@ -85,7 +85,7 @@ fn run_with(
             None
         }
     };
-    let params = params::bind(
+    let (params, problems) = params::bind(
         &d.runbook,
         Inputs {
             cli: &cli,
@@ -93,8 +93,8 @@ fn run_with(
             env: &env,
             prompt_secret: None,
         },
-    )
-    .unwrap();
+    );
+    assert!(problems.is_empty(), "{problems:?}");
     let mut op = ScriptedOperator::new(answers);
     op.texts.push_back("a note from the operator".into());
     let mut runner = FakeRunner {
