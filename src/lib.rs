@@ -8,6 +8,9 @@
 pub mod catalog;
 pub mod cli;
 pub mod diag;
+pub mod exec;
 pub mod exit;
+pub mod redact;
 pub mod render;
 pub mod runbook;
+pub mod transcript;

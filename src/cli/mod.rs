@@ -11,7 +11,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::catalog::Catalog;
 use crate::exit::{Code, UserError};
 
+mod run;
 mod show;
+mod terminal;
 mod validate;
 
 /// rb: run your team's reviewed runbooks step by step, and keep a record.
@@ -63,6 +65,8 @@ pub enum Command {
     },
     /// Print the runbook JSON Schema.
     Schema,
+    /// Run a runbook step by step (see also --dry-run and --check).
+    Run(run::RunArgs),
 }
 
 /// What a command needs from its surroundings, resolved once.
@@ -93,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Validate { paths, format } => validate::run(&ctx, &paths, format),
         Command::List => show::list(&ctx),
         Command::Show { name } => show::show(&ctx, &name),
+        Command::Run(a) => run::run(&ctx, a),
         Command::Schema => {
             print_stdout(&crate::runbook::schema::runbook_schema_json());
             Ok(Code::Ok)

@@ -1,0 +1,204 @@
+//! The operator: the person (or script) the executor talks to.
+//!
+//! The executor never touches the terminal. It narrates through [`Operator::say`], streams step
+//! output through [`Operator::output`], and asks through [`Operator::choose`] and
+//! [`Operator::text`]. [`ScriptedOperator`] answers from a list (tests, `--yes` runs are handled
+//! by the executor itself); the terminal implementation lives in `cli`.
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use super::runner::Stream;
+
+/// What rb is telling the operator; the terminal styles each kind its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// A step heading: `[3/9] Compress old logs`.
+    Heading,
+    /// A rendered command about to run (or that would run).
+    Command,
+    /// Text meant to be copied (incident-channel message).
+    Message,
+    /// Instructions for a manual step.
+    Instructions,
+    /// Neutral information.
+    Info,
+    /// Something went well.
+    Success,
+    /// Something needs attention.
+    Warning,
+    /// A step failed.
+    Failure,
+    /// A live status line that replaces the previous one (watch progress).
+    Progress,
+}
+
+/// An answer the operator can give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Choice {
+    Run,
+    Skip,
+    Abort,
+    Note,
+    Show,
+    Retry,
+    Rollback,
+    Done,
+    Continue,
+}
+
+impl Choice {
+    /// The word shown and recorded.
+    pub fn word(self) -> &'static str {
+        match self {
+            Choice::Run => "run",
+            Choice::Skip => "skip",
+            Choice::Abort => "abort",
+            Choice::Note => "note",
+            Choice::Show => "details",
+            Choice::Retry => "retry",
+            Choice::Rollback => "rollback",
+            Choice::Done => "done",
+            Choice::Continue => "continue",
+        }
+    }
+
+    /// The key that selects it at a terminal prompt.
+    pub fn key(self) -> char {
+        match self {
+            Choice::Run => 'r',
+            Choice::Skip => 's',
+            Choice::Abort => 'a',
+            Choice::Note => 'n',
+            Choice::Show => 'd',
+            Choice::Retry => 't',
+            Choice::Rollback => 'b',
+            Choice::Done => 'y',
+            Choice::Continue => 'c',
+        }
+    }
+
+    /// The prompt label, with the key marked: `[r]un`, `re[t]ry`.
+    pub fn label(self) -> String {
+        let w = self.word();
+        match w.find(self.key()) {
+            Some(i) => format!("{}[{}]{}", &w[..i], self.key(), &w[i + 1..]),
+            None => format!("[{}] {w}", self.key()),
+        }
+    }
+}
+
+impl fmt::Display for Choice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.word())
+    }
+}
+
+/// Why the operator could not answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AskError {
+    /// Ctrl-C at the prompt.
+    Interrupted,
+    /// No terminal, or input closed.
+    Unavailable(String),
+}
+
+/// The interface between the executor and whoever runs the runbook.
+pub trait Operator {
+    /// Who answers (recorded as `by` in the transcript).
+    fn name(&self) -> String;
+    /// Narration.
+    fn say(&mut self, tone: Tone, text: &str);
+    /// A chunk of step output, already redacted.
+    fn output(&mut self, stream: Stream, bytes: &[u8]);
+    /// Asks a question with a fixed set of answers.
+    fn choose(&mut self, question: &str, choices: &[Choice]) -> Result<Choice, AskError>;
+    /// Asks for a line of text (`hidden` for secrets: never echoed).
+    fn text(&mut self, question: &str, hidden: bool) -> Result<String, AskError>;
+}
+
+/// Answers from a script; records everything it was told. For tests.
+#[derive(Debug, Default)]
+pub struct ScriptedOperator {
+    pub choices: VecDeque<Choice>,
+    pub texts: VecDeque<String>,
+    /// Everything said, as `(tone, text)`.
+    pub said: Vec<(Tone, String)>,
+    /// All output bytes, in order.
+    pub output: Vec<u8>,
+    /// Every question asked, with its choices.
+    pub asked: Vec<(String, Vec<Choice>)>,
+}
+
+impl ScriptedOperator {
+    pub fn new(choices: impl IntoIterator<Item = Choice>) -> Self {
+        ScriptedOperator {
+            choices: choices.into_iter().collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Everything said with `tone`, joined by newlines.
+    pub fn said_with(&self, tone: Tone) -> String {
+        self.said
+            .iter()
+            .filter(|(t, _)| *t == tone)
+            .map(|(_, s)| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Operator for ScriptedOperator {
+    fn name(&self) -> String {
+        "script".into()
+    }
+    fn say(&mut self, tone: Tone, text: &str) {
+        self.said.push((tone, text.to_string()));
+    }
+    fn output(&mut self, _stream: Stream, bytes: &[u8]) {
+        self.output.extend_from_slice(bytes);
+    }
+    fn choose(&mut self, question: &str, choices: &[Choice]) -> Result<Choice, AskError> {
+        self.asked.push((question.to_string(), choices.to_vec()));
+        match self.choices.pop_front() {
+            Some(c) if choices.contains(&c) => Ok(c),
+            Some(c) => Err(AskError::Unavailable(format!(
+                "scripted answer `{c}` is not one of the choices for {question:?}"
+            ))),
+            None => Err(AskError::Unavailable(format!(
+                "no scripted answer left for {question:?}"
+            ))),
+        }
+    }
+    fn text(&mut self, question: &str, _hidden: bool) -> Result<String, AskError> {
+        self.texts
+            .pop_front()
+            .ok_or_else(|| AskError::Unavailable(format!("no scripted text left for {question:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Choice;
+
+    #[test]
+    fn labels_mark_their_keys_and_keys_are_distinct() {
+        assert_eq!(Choice::Run.label(), "[r]un");
+        assert_eq!(Choice::Retry.label(), "re[t]ry");
+        assert_eq!(Choice::Show.label(), "[d]etails");
+        let all = [
+            Choice::Run,
+            Choice::Skip,
+            Choice::Abort,
+            Choice::Note,
+            Choice::Show,
+            Choice::Retry,
+            Choice::Rollback,
+            Choice::Done,
+            Choice::Continue,
+        ];
+        let keys: std::collections::HashSet<char> = all.iter().map(|c| c.key()).collect();
+        assert_eq!(keys.len(), all.len());
+    }
+}

@@ -1,0 +1,633 @@
+//! The process runner: starts one step's command as a child process in its own process group,
+//! streams its stdout and stderr as raw byte chunks while it runs, and ends the whole group (never
+//! just the direct child) when the step times out or rb is interrupted.
+//!
+//! It owns processes and rb's handling of SIGINT, SIGTERM and SIGHUP; nothing else. What a step
+//! means, what to record and what to ask the operator belong to the executor, which talks to this
+//! module only through the [`Runner`] trait (so tests of the executor can script a fake runner).
+//!
+//! # Signals
+//!
+//! [`ProcessRunner::new`] installs handlers for SIGINT, SIGTERM and SIGHUP for the rest of the
+//! process's life (tokio cannot uninstall them): from then on these signals no longer kill rb, they
+//! are *observed*. Keep one `ProcessRunner` for the whole run and check it:
+//! - during [`Runner::run`]: the first signal is forwarded to the step's group, then escalated
+//!   (see [`ProcessRunner::with_grace`]); a second Ctrl-C kills the group at once. The outcome is
+//!   [`Ended::Interrupted`], and [`ProcessRunner::last_interrupt`] tells which signal it was;
+//! - during [`Runner::sleep`]: it returns `false` at once;
+//! - at any other time (a prompt, rendering, writing the transcript): the signal is kept until
+//!   [`Runner::interrupted_since_last_check`] or [`ProcessRunner::take_interrupt`] reports it. A
+//!   signal still unreported when `run` or `sleep` is called makes them return at once as
+//!   interrupted, without starting anything: the operator asked to stop, so no further command
+//!   may start behind their back even if the executor forgot to check.
+
+use std::future::{Future, poll_fn};
+use std::io::{self, IsTerminal};
+use std::os::unix::process::ExitStatusExt;
+use std::pin::pin;
+use std::process::{ExitStatus, Stdio};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, killpg, pthread_sigmask};
+use nix::unistd::{Pid, getpgrp, tcgetpgrp, tcsetpgrp};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::signal::unix::{Signal as SignalStream, SignalKind, signal as unix_signal};
+
+/// Which pipe a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// A process to run.
+#[derive(Debug, Clone)]
+pub struct CommandSpec {
+    /// The program and its arguments, e.g. `["bash", "-euo", "pipefail", "-c", script]`.
+    pub argv: Vec<String>,
+    /// Added to the inherited environment (secrets travel here, never in `argv`).
+    pub env: Vec<(String, String)>,
+    pub timeout: Option<Duration>,
+    /// True: the child gets rb's stdin (and the terminal's foreground); false: `/dev/null`.
+    pub interactive: bool,
+    pub cwd: Option<std::path::PathBuf>,
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// Normal exit with this code.
+    Exited(i32),
+    /// Killed by this signal (not by us).
+    Signaled(i32),
+    /// We ended the group because `timeout` passed.
+    TimedOut,
+    /// We ended the group because of Ctrl-C (or SIGTERM/SIGHUP) to rb.
+    Interrupted,
+}
+
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub ended: Ended,
+    pub duration: Duration,
+    /// True when processes of the step's group still held the output pipes after the main process
+    /// exited and rb stopped waiting for them (they are left running: a step may deliberately
+    /// start a daemon).
+    pub left_background: bool,
+}
+
+/// Which signal interrupted rb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interrupt {
+    /// SIGINT: Ctrl-C on the terminal.
+    CtrlC,
+    /// SIGTERM: someone asked rb to stop.
+    Terminate,
+    /// SIGHUP: the terminal went away.
+    Hangup,
+}
+
+impl Interrupt {
+    pub fn signal(self) -> Signal {
+        match self {
+            Interrupt::CtrlC => Signal::SIGINT,
+            Interrupt::Terminate => Signal::SIGTERM,
+            Interrupt::Hangup => Signal::SIGHUP,
+        }
+    }
+
+    /// The shell convention for "ended by this signal": 130 for Ctrl-C.
+    pub fn exit_code(self) -> i32 {
+        128 + self.signal() as i32
+    }
+}
+
+pub trait Runner {
+    /// Runs `spec`, calling `on_output` for each chunk as it arrives (chunks are raw bytes, up to
+    /// 64 KiB; the output is never buffered whole, so memory stays bounded whatever the step
+    /// prints).
+    fn run(
+        &mut self,
+        spec: &CommandSpec,
+        on_output: &mut dyn FnMut(Stream, &[u8]),
+    ) -> io::Result<Outcome>;
+
+    /// Waits `d` (between watch checks and retries). Returns false if Ctrl-C arrived meanwhile.
+    fn sleep(&mut self, d: Duration) -> bool;
+
+    /// True once for each interrupt (Ctrl-C, SIGTERM, SIGHUP) that arrived while no step ran and
+    /// that `run`/`sleep` have not already reported. Call it after every prompt and between steps.
+    fn interrupted_since_last_check(&mut self) -> bool {
+        false
+    }
+}
+
+/// Grace period between a polite signal and the next, harsher one.
+const DEFAULT_GRACE: Duration = Duration::from_secs(5);
+/// How long to keep reading output after the step is over, for background processes that still
+/// hold the pipes.
+const DEFAULT_DRAIN: Duration = Duration::from_millis(300);
+/// Size of one read, and so the largest chunk handed to `on_output`.
+const CHUNK: usize = 64 * 1024;
+/// How often to look whether a group we are ending has gone.
+const GROUP_POLL: Duration = Duration::from_millis(20);
+/// After SIGKILL nothing can resist; this only bounds the wait for the kernel to finish.
+const AFTER_KILL: Duration = Duration::from_secs(2);
+
+/// The real runner: child processes in their own process group.
+pub struct ProcessRunner {
+    // Field order matters: the signal streams must be dropped before the runtime they belong to.
+    signals: Signals,
+    rt: tokio::runtime::Runtime,
+    grace: Duration,
+    drain: Duration,
+    last_interrupt: Option<Interrupt>,
+}
+
+impl ProcessRunner {
+    /// Creates the runtime and installs rb's SIGINT/SIGTERM/SIGHUP handlers (see the module
+    /// documentation: from here on these signals must be polled).
+    pub fn new() -> io::Result<Self> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let signals = {
+            let _context = rt.enter();
+            Signals {
+                int: unix_signal(SignalKind::interrupt())?,
+                term: unix_signal(SignalKind::terminate())?,
+                hup: unix_signal(SignalKind::hangup())?,
+            }
+        };
+        Ok(ProcessRunner {
+            signals,
+            rt,
+            grace: DEFAULT_GRACE,
+            drain: DEFAULT_DRAIN,
+            last_interrupt: None,
+        })
+    }
+
+    /// Sets the grace period (default 5 s). On timeout: SIGTERM to the group, grace, SIGKILL. On
+    /// an interrupt: the same signal rb got to the group, grace, SIGTERM, grace, SIGKILL.
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// Sets how long to keep reading output after the main process exited (default 300 ms)
+    /// before giving up on background processes that still hold the pipes.
+    pub fn with_drain_wait(mut self, drain: Duration) -> Self {
+        self.drain = drain;
+        self
+    }
+
+    /// Reports (once) an interrupt that arrived while no step ran, if any.
+    pub fn take_interrupt(&mut self) -> Option<Interrupt> {
+        let signals = &mut self.signals;
+        let seen = self.rt.block_on(async {
+            // A signal is noticed when the runtime's driver reads its wake-up pipe; while rb sat
+            // at a prompt nothing drove it. Yielding once makes the scheduler poll the driver
+            // (without blocking) before we look.
+            tokio::task::yield_now().await;
+            poll_fn(|cx| {
+                Poll::Ready(match signals.poll(cx) {
+                    Poll::Ready(i) => Some(i),
+                    Poll::Pending => None,
+                })
+            })
+            .await
+        });
+        if seen.is_some() {
+            self.last_interrupt = seen;
+        }
+        seen
+    }
+
+    /// The signal behind the most recent interrupt reported by `run`, `sleep` or
+    /// `take_interrupt` (to pick the exit code: [`Interrupt::exit_code`]).
+    pub fn last_interrupt(&self) -> Option<Interrupt> {
+        self.last_interrupt
+    }
+}
+
+impl Runner for ProcessRunner {
+    fn run(
+        &mut self,
+        spec: &CommandSpec,
+        on_output: &mut dyn FnMut(Stream, &[u8]),
+    ) -> io::Result<Outcome> {
+        let (program, args) = spec
+            .argv
+            .split_first()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+        if self.take_interrupt().is_some() {
+            return Ok(Outcome {
+                ended: Ended::Interrupted,
+                duration: Duration::ZERO,
+                left_background: false,
+            });
+        }
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(if spec.interactive {
+                Stdio::inherit()
+            } else {
+                // A step reading the terminal from a background group would be stopped by
+                // SIGTTIN and hang: only steps that ask for the terminal get it.
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        if let Some(cwd) = &spec.cwd {
+            cmd.current_dir(cwd);
+        }
+        let step = Step {
+            program,
+            timeout: spec.timeout,
+            interactive: spec.interactive,
+            grace: self.grace,
+            drain: self.drain,
+        };
+        let signals = &mut self.signals;
+        let (outcome, by) = self.rt.block_on(supervise(cmd, step, signals, on_output))?;
+        if by.is_some() {
+            self.last_interrupt = by;
+        }
+        Ok(outcome)
+    }
+
+    fn sleep(&mut self, d: Duration) -> bool {
+        if self.take_interrupt().is_some() {
+            return false;
+        }
+        let signals = &mut self.signals;
+        let by = self.rt.block_on(async {
+            tokio::select! {
+                () = tokio::time::sleep(d) => None,
+                i = signals.recv() => Some(i),
+            }
+        });
+        match by {
+            Some(i) => {
+                self.last_interrupt = Some(i);
+                false
+            }
+            None => true,
+        }
+    }
+
+    fn interrupted_since_last_check(&mut self) -> bool {
+        self.take_interrupt().is_some()
+    }
+}
+
+/// rb's own signal streams.
+struct Signals {
+    int: SignalStream,
+    term: SignalStream,
+    hup: SignalStream,
+}
+
+impl Signals {
+    fn poll(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Interrupt> {
+        // `Ready(None)` only happens when the runtime shuts down: treat it as "nothing".
+        if let Poll::Ready(Some(())) = self.int.poll_recv(cx) {
+            return Poll::Ready(Interrupt::CtrlC);
+        }
+        if let Poll::Ready(Some(())) = self.term.poll_recv(cx) {
+            return Poll::Ready(Interrupt::Terminate);
+        }
+        if let Poll::Ready(Some(())) = self.hup.poll_recv(cx) {
+            return Poll::Ready(Interrupt::Hangup);
+        }
+        Poll::Pending
+    }
+
+    fn recv(&mut self) -> impl Future<Output = Interrupt> + '_ {
+        poll_fn(|cx| self.poll(cx))
+    }
+}
+
+/// What `supervise` needs from the spec and the runner's settings.
+struct Step<'a> {
+    program: &'a str,
+    timeout: Option<Duration>,
+    interactive: bool,
+    grace: Duration,
+    drain: Duration,
+}
+
+/// We are ending the group: why, and which signals are still to come.
+struct Stopping {
+    reason: Ended,
+    /// Signals still to send, in order, one grace period apart.
+    rest: Vec<Signal>,
+    next_at: Instant,
+    killed_at: Option<Instant>,
+}
+
+impl Stopping {
+    fn begin(reason: Ended, first: Signal, pgid: Pid, grace: Duration) -> Self {
+        let mut rest = vec![Signal::SIGTERM, Signal::SIGKILL];
+        rest.retain(|s| *s != first);
+        let mut stopping = Stopping {
+            reason,
+            rest,
+            next_at: Instant::now() + grace,
+            killed_at: None,
+        };
+        stopping.send(first, pgid);
+        stopping
+    }
+
+    fn send(&mut self, signal: Signal, pgid: Pid) {
+        // ESRCH (the group is already gone) is the outcome we want anyway.
+        let _ = killpg(pgid, signal);
+        if signal == Signal::SIGKILL {
+            self.killed_at = Some(Instant::now());
+            self.rest.clear();
+        }
+    }
+
+    fn escalate(&mut self, now: Instant, pgid: Pid, grace: Duration) {
+        if now >= self.next_at && !self.rest.is_empty() {
+            let signal = self.rest.remove(0);
+            self.send(signal, pgid);
+            self.next_at = now + grace;
+        }
+    }
+}
+
+/// Kills the group if `supervise` leaves early (an I/O error, a panic in `on_output`), so an
+/// error never leaves a step's processes behind. Disarmed once the step ended normally, because
+/// what it left running on purpose must survive.
+struct GroupGuard {
+    pgid: Pid,
+    armed: bool,
+}
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = killpg(self.pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+async fn supervise(
+    mut cmd: tokio::process::Command,
+    step: Step<'_>,
+    signals: &mut Signals,
+    on_output: &mut dyn FnMut(Stream, &[u8]),
+) -> io::Result<(Outcome, Option<Interrupt>)> {
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| {
+        io::Error::new(e.kind(), format!("failed to start `{}`: {e}", step.program))
+    })?;
+    let pid = child
+        .id()
+        .ok_or_else(|| io::Error::other("the child exited before its id was read"))?;
+    // process_group(0): the child leads a new group whose id is its pid.
+    let pgid = Pid::from_raw(pid as i32);
+    let mut guard = GroupGuard { pgid, armed: true };
+    let _terminal = step.interactive.then(|| Foreground::give(pgid)).flatten();
+
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let mut out_buf = vec![0u8; CHUNK];
+    let mut err_buf = vec![0u8; CHUNK];
+    let deadline = step.timeout.and_then(|t| started.checked_add(t));
+    let mut status: Option<ExitStatus> = None;
+    let mut stopping: Option<Stopping> = None;
+    let mut by: Option<Interrupt> = None;
+    // When the step was over: main process reaped and, if we were ending the group, the group
+    // gone. From then on we only drain the pipes, for at most `step.drain`.
+    let mut over_at: Option<Instant> = None;
+    let mut left_background = false;
+    let mut timer = pin!(tokio::time::sleep(Duration::ZERO));
+
+    loop {
+        let now = Instant::now();
+        if status.is_none() && stopping.is_none() && deadline.is_some_and(|d| now >= d) {
+            stopping = Some(Stopping::begin(
+                Ended::TimedOut,
+                Signal::SIGTERM,
+                pgid,
+                step.grace,
+            ));
+        }
+        if let Some(s) = &mut stopping {
+            s.escalate(now, pgid, step.grace);
+        }
+        if status.is_some() && over_at.is_none() {
+            let over = match &stopping {
+                None => true,
+                Some(s) => !group_alive(pgid) || s.killed_at.is_some_and(|k| now >= k + AFTER_KILL),
+            };
+            if over {
+                over_at = Some(now);
+            }
+        }
+        if let Some(at) = over_at {
+            if stdout.is_none() && stderr.is_none() {
+                break;
+            }
+            if now >= at + step.drain {
+                left_background = true;
+                break;
+            }
+        }
+
+        let wake = [
+            deadline.filter(|_| status.is_none() && stopping.is_none()),
+            stopping
+                .as_ref()
+                .filter(|s| !s.rest.is_empty())
+                .map(|s| s.next_at),
+            // While ending the group after the main process exited, look again soon.
+            (status.is_some() && stopping.is_some() && over_at.is_none()).then(|| now + GROUP_POLL),
+            over_at.map(|at| at + step.drain),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        if let Some(w) = wake {
+            let w = tokio::time::Instant::from_std(w);
+            if timer.deadline() != w {
+                timer.as_mut().reset(w);
+            }
+        }
+
+        tokio::select! {
+            r = read_some(&mut stdout, &mut out_buf) => {
+                if let Some(n) = chunk(r, &mut stdout)? {
+                    on_output(Stream::Stdout, &out_buf[..n]);
+                }
+            }
+            r = read_some(&mut stderr, &mut err_buf) => {
+                if let Some(n) = chunk(r, &mut stderr)? {
+                    on_output(Stream::Stderr, &err_buf[..n]);
+                }
+            }
+            s = child.wait(), if status.is_none() => {
+                status = Some(s?);
+            }
+            // Signals are not taken while merely draining after a normal exit: they stay
+            // pending for the executor, which decides what an interrupt between steps means.
+            i = signals.recv(), if status.is_none() || stopping.is_some() => {
+                match &mut stopping {
+                    None => {
+                        by = Some(i);
+                        stopping = Some(Stopping::begin(
+                            Ended::Interrupted,
+                            i.signal(),
+                            pgid,
+                            step.grace,
+                        ));
+                    }
+                    // A second Ctrl-C means "now".
+                    Some(s) if i == Interrupt::CtrlC => {
+                        by = by.or(Some(i));
+                        s.send(Signal::SIGKILL, pgid);
+                    }
+                    // SIGTERM/SIGHUP while already ending: the escalation is under way.
+                    Some(_) => {}
+                }
+            }
+            () = &mut timer, if wake.is_some() => {}
+        }
+    }
+
+    guard.armed = false;
+    let ended = match (&stopping, status) {
+        (Some(s), _) => s.reason,
+        (None, Some(status)) => match (status.code(), status.signal()) {
+            (Some(code), _) => Ended::Exited(code),
+            (None, Some(signal)) => Ended::Signaled(signal),
+            // wait() reports only exits and deaths by signal; keep a value rather than panic.
+            (None, None) => Ended::Signaled(0),
+        },
+        (None, None) => unreachable!("the loop ends only after the main process was reaped"),
+    };
+    Ok((
+        Outcome {
+            ended,
+            duration: started.elapsed(),
+            left_background,
+        },
+        by.filter(|_| ended == Ended::Interrupted),
+    ))
+}
+
+/// Reads from a pipe that may already be closed (then it never completes, which `select!` needs).
+async fn read_some<R: AsyncRead + Unpin>(
+    pipe: &mut Option<R>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    match pipe {
+        Some(p) => p.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Turns a read result into the length of a chunk to pass on, closing the pipe at EOF.
+fn chunk<R>(r: io::Result<usize>, pipe: &mut Option<R>) -> io::Result<Option<usize>> {
+    match r {
+        Ok(0) => {
+            *pipe = None;
+            Ok(None)
+        }
+        Ok(n) => Ok(Some(n)),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+        Err(e) => Err(io::Error::new(
+            e.kind(),
+            format!("failed to read the step's output: {e}"),
+        )),
+    }
+}
+
+/// True while a process of the group is still running. Zombies do not count: a killed grandchild
+/// stays a zombie until its new parent (init, or whatever runs as PID 1 in a container) reaps
+/// it, which may take seconds, and a zombie holds no resources and runs nothing.
+fn group_alive(pgid: Pid) -> bool {
+    if killpg(pgid, None) == Err(Errno::ESRCH) {
+        return false;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        group_has_live_member(pgid).unwrap_or(true)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        true
+    }
+}
+
+/// Scans /proc for a process of group `pgid` that is not a zombie.
+#[cfg(target_os = "linux")]
+pub fn group_has_live_member(pgid: Pid) -> io::Result<bool> {
+    for entry in std::fs::read_dir("/proc")? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if !name.as_encoded_bytes().iter().all(u8::is_ascii_digit) {
+            continue;
+        }
+        // The process may be gone between listing and reading: skip it.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the command name, which is in parentheses and may contain anything.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let mut fields = rest.split_ascii_whitespace();
+        let state = fields.next();
+        let group = fields.nth(1).and_then(|g| g.parse::<i32>().ok());
+        if group == Some(pgid.as_raw()) && state != Some("Z") && state != Some("X") {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// An interactive step's group made the terminal's foreground group, so it may read the
+/// terminal (a background group would be stopped by SIGTTIN); rb takes the terminal back on drop.
+struct Foreground {
+    ours: Pid,
+}
+
+impl Foreground {
+    fn give(pgid: Pid) -> Option<Self> {
+        let stdin = io::stdin();
+        let ours = getpgrp();
+        // Only when rb itself owns the terminal: otherwise there is nothing to hand over.
+        if !stdin.is_terminal() || tcgetpgrp(&stdin) != Ok(ours) {
+            return None;
+        }
+        tcsetpgrp(&stdin, pgid).ok()?;
+        // The child may have tried to read before it got the terminal and been stopped.
+        let _ = killpg(pgid, Signal::SIGCONT);
+        Some(Foreground { ours })
+    }
+}
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        // rb is now in a background group, and tcsetpgrp from there raises SIGTTOU (which would
+        // stop rb) unless the signal is blocked.
+        let mut ttou = SigSet::empty();
+        ttou.add(Signal::SIGTTOU);
+        let mut old = SigSet::empty();
+        if pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&ttou), Some(&mut old)).is_ok() {
+            let _ = tcsetpgrp(io::stdin(), self.ours);
+            let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+        }
+    }
+}

@@ -1,0 +1,535 @@
+//! Executor tests: a scripted operator and a fake runner, so every branch of the step loop is
+//! driven without a terminal or real processes (the real ones are covered in `tests/`).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use super::operator::{Choice, ScriptedOperator, Tone};
+use super::params::{self, Inputs};
+use super::runner::{CommandSpec, Ended, Outcome, Runner, Stream};
+use super::{Executor, Mode, Options, RunOutcome};
+use crate::runbook::validate::{Document, validate};
+use crate::transcript::event::{Event, StepStatus};
+
+/// Answers each `run` with the next scripted result; remembers every command.
+#[derive(Default)]
+struct FakeRunner {
+    results: VecDeque<(Ended, &'static str)>,
+    ran: Vec<CommandSpec>,
+    slept: Vec<Duration>,
+}
+
+impl Runner for FakeRunner {
+    fn run(
+        &mut self,
+        spec: &CommandSpec,
+        on_output: &mut dyn FnMut(Stream, &[u8]),
+    ) -> std::io::Result<Outcome> {
+        self.ran.push(spec.clone());
+        let (ended, out) = self.results.pop_front().unwrap_or((Ended::Exited(0), ""));
+        // Deliver output one byte at a time, the hardest case for redaction.
+        for b in out.as_bytes() {
+            on_output(Stream::Stdout, std::slice::from_ref(b));
+        }
+        Ok(Outcome {
+            ended,
+            duration: Duration::from_millis(5),
+            left_background: false,
+        })
+    }
+    fn sleep(&mut self, d: Duration) -> bool {
+        self.slept.push(d);
+        // Real time passes (watch windows are timed), but never long in a test.
+        std::thread::sleep(d.min(Duration::from_millis(20)));
+        true
+    }
+}
+
+fn doc(yaml: &str) -> Document {
+    match validate("t.yaml", None, yaml.as_bytes()) {
+        Ok(d) => d,
+        Err(diags) => panic!(
+            "{}",
+            diags
+                .iter()
+                .map(|d| d.headline())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    }
+}
+
+struct Run {
+    outcome: RunOutcome,
+    op: ScriptedOperator,
+    runner: FakeRunner,
+    events: Vec<Event>,
+}
+
+fn run_with(
+    yaml: &str,
+    opts: Options,
+    answers: Vec<Choice>,
+    results: Vec<(Ended, &'static str)>,
+    cli: &[(&str, &str)],
+) -> Run {
+    let d = doc(yaml);
+    let cli: Vec<(String, String)> = cli
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let env = |k: &str| {
+        if k == "TOKEN" {
+            Some("hunter22".to_string())
+        } else {
+            None
+        }
+    };
+    let params = params::bind(
+        &d.runbook,
+        Inputs {
+            cli: &cli,
+            file: &BTreeMap::new(),
+            env: &env,
+            prompt_secret: None,
+        },
+    )
+    .unwrap();
+    let mut op = ScriptedOperator::new(answers);
+    op.texts.push_back("a note from the operator".into());
+    let mut runner = FakeRunner {
+        results: results.into(),
+        ..Default::default()
+    };
+    let mut events = Vec::new();
+    let outcome = Executor::new(&d, &params, opts, &mut op, &mut runner, &mut events).run();
+    Run {
+        outcome,
+        op,
+        runner,
+        events,
+    }
+}
+
+fn live() -> Options {
+    Options {
+        mode: Mode::Live,
+        yes: false,
+        yes_typed: false,
+        from: None,
+    }
+}
+
+fn statuses(events: &[Event]) -> Vec<(String, StepStatus)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished { step, status, .. } => Some((step.clone(), *status)),
+            _ => None,
+        })
+        .collect()
+}
+
+const RB: &str = r#"
+version: 1
+name: t
+title: T
+params:
+  mount: {default: /data}
+  token: {secret: true, env: TOKEN}
+steps:
+  - id: usage
+    run: df {{ mount }}
+    read_only: true
+    capture: pct
+  - id: clean
+    when: pct | int >= 90
+    run: rm -rf -- {{ mount }}/tmp
+    rollback: echo undo
+  - id: say
+    kind: message
+    text: "{{ mount }} was at {{ pct }}%"
+"#;
+
+#[test]
+fn read_only_steps_run_without_asking_and_changes_ask() {
+    let r = run_with(
+        RB,
+        live(),
+        vec![Choice::Run],
+        vec![(Ended::Exited(0), "93\n"), (Ended::Exited(0), "")],
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Finished);
+    assert_eq!(
+        r.op.asked.len(),
+        1,
+        "only the changing step asks: {:?}",
+        r.op.asked
+    );
+    assert_eq!(r.runner.ran.len(), 2);
+    assert_eq!(r.runner.ran[1].argv.last().unwrap(), "rm -rf -- /data/tmp");
+    assert!(r.op.said_with(Tone::Message).contains("/data was at 93%"));
+    assert_eq!(
+        statuses(&r.events),
+        [
+            ("usage".into(), StepStatus::Succeeded),
+            ("clean".into(), StepStatus::Succeeded),
+            ("say".into(), StepStatus::Succeeded)
+        ]
+    );
+}
+
+#[test]
+fn when_false_skips_and_records_why() {
+    let r = run_with(RB, live(), vec![], vec![(Ended::Exited(0), "12")], &[]);
+    assert_eq!(r.outcome, RunOutcome::Finished);
+    assert_eq!(r.runner.ran.len(), 1);
+    let reason = r.events.iter().find_map(|e| match e {
+        Event::StepFinished { step, reason, .. } if step == "clean" => reason.clone(),
+        _ => None,
+    });
+    assert!(reason.unwrap().contains("is false"));
+}
+
+#[test]
+fn injection_in_a_param_stays_one_argument() {
+    let r = run_with(
+        RB,
+        live(),
+        vec![Choice::Run],
+        vec![(Ended::Exited(0), "95"), (Ended::Exited(0), "")],
+        &[("mount", "/; rm -rf ~")],
+    );
+    assert_eq!(r.runner.ran[0].argv.last().unwrap(), "df '/; rm -rf ~'");
+    assert_eq!(
+        r.runner.ran[1].argv.last().unwrap(),
+        "rm -rf -- '/; rm -rf ~'/tmp"
+    );
+}
+
+#[test]
+fn skip_and_abort_are_recorded() {
+    let r = run_with(
+        RB,
+        live(),
+        vec![Choice::Skip],
+        vec![(Ended::Exited(0), "95")],
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Finished);
+    assert_eq!(
+        statuses(&r.events)[1],
+        ("clean".into(), StepStatus::Skipped)
+    );
+    let r = run_with(
+        RB,
+        live(),
+        vec![Choice::Abort],
+        vec![(Ended::Exited(0), "95")],
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Aborted);
+    assert_eq!(r.runner.ran.len(), 1);
+    assert!(matches!(r.events.last(), Some(Event::RunFinished { .. })));
+}
+
+#[test]
+fn note_and_details_then_run() {
+    let r = run_with(
+        RB,
+        live(),
+        vec![Choice::Note, Choice::Show, Choice::Run],
+        vec![(Ended::Exited(0), "95"), (Ended::Exited(0), "")],
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Finished);
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e, Event::Note { text, .. } if text == "a note from the operator"))
+    );
+    assert!(r.op.said_with(Tone::Info).contains("rollback: echo undo"));
+}
+
+#[test]
+fn failure_then_retry_then_rollback() {
+    let results = vec![
+        (Ended::Exited(0), "95"),
+        (Ended::Exited(1), ""),
+        (Ended::Exited(1), ""),
+        (Ended::Exited(0), ""),
+    ];
+    let r = run_with(
+        RB,
+        live(),
+        vec![
+            Choice::Run,
+            Choice::Retry,
+            Choice::Rollback,
+            Choice::Continue,
+        ],
+        results,
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Finished);
+    assert_eq!(r.runner.ran[3].argv.last().unwrap(), "echo undo");
+    let st: Vec<StepStatus> = statuses(&r.events)
+        .into_iter()
+        .filter(|(s, _)| s == "clean")
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(
+        st,
+        [
+            StepStatus::Failed,
+            StepStatus::Failed,
+            StepStatus::RolledBack
+        ]
+    );
+    let (_, choices) = &r.op.asked[1];
+    assert!(choices.contains(&Choice::Rollback));
+}
+
+#[test]
+fn automatic_retries_back_off_exponentially_then_yes_stops_the_run() {
+    let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: flaky\n    run: 'false'\n    retry: {attempts: 3, delay: 2s, backoff: exponential}\n  - id: never\n    run: echo no\n";
+    let opts = Options {
+        yes: true,
+        ..live()
+    };
+    let r = run_with(
+        yaml,
+        opts,
+        vec![],
+        vec![
+            (Ended::Exited(1), ""),
+            (Ended::Exited(1), ""),
+            (Ended::Exited(1), ""),
+        ],
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Failed);
+    assert_eq!(
+        r.runner.slept,
+        [Duration::from_secs(2), Duration::from_secs(4)]
+    );
+    assert_eq!(
+        r.runner.ran.len(),
+        3,
+        "the step after the failure never runs"
+    );
+    assert_eq!(
+        r.events
+            .iter()
+            .filter(|e| matches!(e, Event::Retry { .. }))
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn dry_run_runs_nothing_and_asks_nothing() {
+    let opts = Options {
+        mode: Mode::DryRun,
+        ..live()
+    };
+    let r = run_with(RB, opts, vec![], vec![], &[]);
+    assert_eq!(r.outcome, RunOutcome::Finished);
+    assert!(r.runner.ran.is_empty());
+    assert!(r.op.asked.is_empty());
+    let commands = r.op.said_with(Tone::Command);
+    assert!(
+        commands.contains("df /data") && commands.contains("rm -rf -- /data/tmp"),
+        "{commands}"
+    );
+    assert!(
+        r.op.said_with(Tone::Info)
+            .contains("decided at run time (depends on pct)")
+    );
+    assert!(r.op.said_with(Tone::Message).contains("<pct>"));
+}
+
+#[test]
+fn check_mode_runs_read_only_steps_only() {
+    let opts = Options {
+        mode: Mode::Check,
+        ..live()
+    };
+    let r = run_with(RB, opts, vec![], vec![(Ended::Exited(0), "97")], &[]);
+    assert_eq!(r.runner.ran.len(), 1);
+    assert!(r.op.asked.is_empty());
+    assert!(r.op.said_with(Tone::Message).contains("at 97%"));
+}
+
+#[test]
+fn secrets_never_reach_the_operator_or_the_journal() {
+    let yaml = "version: 1\nname: t\ntitle: T\nparams:\n  token: {secret: true, env: TOKEN}\nsteps:\n  - id: leak\n    run: echo \"$TOKEN\"\n    read_only: true\n";
+    let r = run_with(
+        yaml,
+        live(),
+        vec![],
+        vec![(Ended::Exited(0), "the token is hunter22, again hunter22\n")],
+        &[],
+    );
+    assert_eq!(
+        r.runner.ran[0].env,
+        [("TOKEN".to_string(), "hunter22".to_string())]
+    );
+    let shown = String::from_utf8_lossy(&r.op.output);
+    assert_eq!(shown, "the token is ***, again ***\n");
+    let journal = serde_json::to_string(&r.events).unwrap();
+    assert!(!journal.contains("hunter22"), "{journal}");
+}
+
+#[test]
+fn typed_confirmation_needs_the_word_and_yes_alone_refuses() {
+    let yaml = "version: 1\nname: t\ntitle: T\nparams:\n  db: {default: orders}\nsteps:\n  - id: drop\n    run: echo drop {{ db }}\n    confirm: {typed: '{{ db }}'}\n";
+    // The operator types the wrong word first (scripted text is "a note…"), so nothing runs.
+    let r = run_with(yaml, live(), vec![Choice::Run, Choice::Skip], vec![], &[]);
+    assert!(r.runner.ran.is_empty());
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e, Event::Decision { choice, .. } if choice == "mistyped"))
+    );
+    let r = run_with(
+        yaml,
+        Options {
+            yes: true,
+            ..live()
+        },
+        vec![],
+        vec![],
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Aborted);
+    assert!(r.runner.ran.is_empty());
+    let r = run_with(
+        yaml,
+        Options {
+            yes: true,
+            yes_typed: true,
+            ..live()
+        },
+        vec![],
+        vec![],
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Finished);
+    assert_eq!(r.runner.ran.len(), 1);
+}
+
+#[test]
+fn from_skips_earlier_steps_on_the_record() {
+    let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: echo a\n    read_only: true\n  - id: b\n    run: echo b\n    read_only: true\n";
+    let r = run_with(
+        yaml,
+        Options {
+            from: Some("b".into()),
+            ..live()
+        },
+        vec![],
+        vec![],
+        &[],
+    );
+    assert_eq!(r.runner.ran.len(), 1);
+    assert_eq!(
+        statuses(&r.events),
+        [
+            ("a".into(), StepStatus::Skipped),
+            ("b".into(), StepStatus::Succeeded)
+        ]
+    );
+}
+
+#[test]
+fn interrupted_step_asks_and_abort_ends_as_interrupted() {
+    let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: long\n    run: sleep 100\n    read_only: true\n  - id: next\n    run: echo next\n    read_only: true\n";
+    let r = run_with(
+        yaml,
+        live(),
+        vec![Choice::Skip],
+        vec![(Ended::Interrupted, "")],
+        &[],
+    );
+    assert_eq!(
+        r.outcome,
+        RunOutcome::Finished,
+        "skip only the interrupted step"
+    );
+    assert_eq!(r.runner.ran.len(), 2);
+    let r = run_with(
+        yaml,
+        live(),
+        vec![Choice::Abort],
+        vec![(Ended::Interrupted, "")],
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Interrupted);
+    assert_eq!(r.outcome.exit_code() as i32, 130);
+}
+
+#[test]
+fn watch_holds_for_its_window() {
+    let yaml = "version: 1\nname: t\ntitle: T\nparams:\n  window: {type: duration, default: 0s}\nsteps:\n  - id: w\n    kind: watch\n    run: echo 42\n    until: output | int < 50\n    every: 1s\n    for: '{{ window }}'\n";
+    let r = run_with(yaml, live(), vec![], vec![(Ended::Exited(0), "42\n")], &[]);
+    assert_eq!(r.outcome, RunOutcome::Finished);
+    assert_eq!(statuses(&r.events), [("w".into(), StepStatus::Succeeded)]);
+}
+
+#[test]
+fn watch_breach_asks_and_yes_keeps_watching_until_it_gives_up() {
+    let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: w\n    kind: watch\n    run: echo 99\n    until: output | int < 50\n    every: 10ms\n    for: 20ms\n    timeout: 30ms\n";
+    let r = run_with(
+        yaml,
+        live(),
+        vec![Choice::Skip],
+        vec![(Ended::Exited(0), "99")],
+        &[],
+    );
+    assert_eq!(statuses(&r.events), [("w".into(), StepStatus::Skipped)]);
+    assert!(r.op.said_with(Tone::Warning).contains("breach"));
+    let r = run_with(
+        yaml,
+        Options {
+            yes: true,
+            ..live()
+        },
+        vec![],
+        vec![(Ended::Exited(0), "99"); 50],
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Failed);
+}
+
+#[test]
+fn manual_step_done_and_unattended() {
+    let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: m\n    kind: manual\n    instructions: Check the status page.\n    marks: mitigated\n";
+    let r = run_with(yaml, live(), vec![Choice::Done], vec![], &[]);
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e, Event::Manual { done: true, .. }))
+    );
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e, Event::Milestone { name, .. } if name == "mitigated"))
+    );
+    let r = run_with(
+        yaml,
+        Options {
+            yes: true,
+            ..live()
+        },
+        vec![],
+        vec![],
+        &[],
+    );
+    assert!(
+        r.events
+            .iter()
+            .any(|e| matches!(e, Event::Manual { done: false, .. }))
+    );
+}

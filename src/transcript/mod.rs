@@ -1,0 +1,2 @@
+//! PROVISIONAL
+pub mod event;
