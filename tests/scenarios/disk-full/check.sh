@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Fixed iff: usage below the threshold, recent logs intact (app.log.1 may have been compressed),
+# old rotated logs gone, the holder of the deleted file still running, and evidence saved.
+source "$(dirname "$0")/../lib.sh"
+need_workdir "$@"
+MNT="$WORKDIR/mnt"; LOG="$MNT/log"; ok=0
+threshold=$(sed -n 's/^threshold=//p' "$WORKDIR/params")
+pct=$(df --output=pcent -- "$MNT" | tail -n 1 | tr -dc 0-9)
+echo "usage: ${pct}% (threshold ${threshold}%)"
+[ "$pct" -lt "$threshold" ] || { echo "FAIL: still above the threshold"; ok=1; }
+while read -r sum file; do
+    if [ -f "$LOG/$file" ]; then actual=$(sha256sum <"$LOG/$file" | cut -d' ' -f1)
+    elif [ -f "$LOG/$file.gz" ]; then actual=$(gzip -dc "$LOG/$file.gz" | sha256sum | cut -d' ' -f1)
+    else actual=missing; fi
+    if [ "$actual" = "$sum" ]; then echo "recent log intact: $file"
+    else echo "FAIL: recent log $file: $actual"; ok=1; fi
+done <"$WORKDIR/recent.sha256"
+for old in app/app.log.3 app/app.log.4.gz nginx/access.log.2 nginx/access.log-20240101; do
+    if [ -e "$LOG/$old" ]; then echo "FAIL: old rotated log remains: $old"; ok=1; fi
+done
+if kill -0 "$(cat "$WORKDIR/holder.pid")" 2>/dev/null; then echo "writer of the deleted file: still running"
+else echo "FAIL: the writer of the deleted file was killed"; ok=1; fi
+if ls "$WORKDIR"/evidence/disk-full-*/report.txt >/dev/null 2>&1; then echo "evidence: saved"
+else echo "FAIL: no evidence report"; ok=1; fi
+exit $ok
