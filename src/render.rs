@@ -55,6 +55,17 @@ impl From<minijinja::Error> for RenderError {
     }
 }
 
+/// A value as a shell or a person expects it: booleans as `true`/`false` (minijinja's own
+/// display is Python's `True`, which a shell `if` cannot run).
+fn plain_text(value: &Value) -> String {
+    match value.kind() {
+        minijinja::value::ValueKind::Bool => {
+            if value.is_true() { "true" } else { "false" }.to_string()
+        }
+        _ => value.to_string(),
+    }
+}
+
 /// The variables a template sees: bound params and captures, by name.
 pub type Context = BTreeMap<String, Value>;
 
@@ -84,7 +95,7 @@ impl Renderer {
             if matches!(state.auto_escape(), AutoEscape::Custom(n) if n == "shell")
                 && !value.is_safe()
             {
-                let text = value.to_string();
+                let text = plain_text(value);
                 let quoted = shlex::try_quote(&text).map_err(|_| {
                     minijinja::Error::new(
                         minijinja::ErrorKind::InvalidOperation,
@@ -92,12 +103,15 @@ impl Renderer {
                     )
                 })?;
                 out.write_str(&quoted).map_err(minijinja::Error::from)
+            } else if value.kind() == minijinja::value::ValueKind::Bool {
+                out.write_str(&plain_text(value))
+                    .map_err(minijinja::Error::from)
             } else {
                 minijinja::escape_formatter(out, state, value)
             }
         });
         // `|raw` inserts a value into a command unquoted: an explicit, reviewable opt-out.
-        env.add_filter("raw", |v: Value| Value::from_safe_string(v.to_string()));
+        env.add_filter("raw", |v: Value| Value::from_safe_string(plain_text(&v)));
         Renderer { env }
     }
 
@@ -171,6 +185,26 @@ mod tests {
         assert_eq!(
             r.render(TemplateKind::Text, "at {{ m }}", &c).unwrap(),
             "at a b"
+        );
+    }
+
+    #[test]
+    fn booleans_render_lowercase_everywhere() {
+        let r = Renderer::new();
+        let mut c = Context::new();
+        c.insert("dump".into(), Value::from(true));
+        assert_eq!(
+            r.render(TemplateKind::Shell, "if {{ dump }}; then :; fi", &c)
+                .unwrap(),
+            "if true; then :; fi"
+        );
+        assert_eq!(
+            r.render(TemplateKind::Shell, "{{ dump|raw }}", &c).unwrap(),
+            "true"
+        );
+        assert_eq!(
+            r.render(TemplateKind::Text, "dump={{ dump }}", &c).unwrap(),
+            "dump=true"
         );
     }
 

@@ -232,10 +232,11 @@ impl<'a> Executor<'a> {
                         Some("before --from"),
                     );
                 }
-                if let Some(cap) = &step.capture
-                    && !self.captures.contains_key(cap)
+                if !self
+                    .captures
+                    .contains_key(step.capture.as_deref().unwrap_or_default())
                 {
-                    self.unknown.insert(cap.clone());
+                    self.forget_capture(step);
                 }
                 continue;
             }
@@ -292,9 +293,18 @@ impl<'a> Executor<'a> {
     }
 
     fn render(&self, kind: TemplateKind, src: &str) -> Result<String, String> {
-        self.renderer
-            .render(kind, src, &self.context())
-            .map_err(|e| e.message)
+        match self.renderer.render(kind, src, &self.context()) {
+            Ok(text) => Ok(text),
+            // A preview renders placeholders (`<usage_pct>`), which filters like `| int` cannot
+            // take: show the template as written rather than failing the whole dry run.
+            Err(_)
+                if self.opts.mode != Mode::Live
+                    && (!self.unknown.is_empty() || !self.params.missing.is_empty()) =>
+            {
+                Ok(format!("{}  (rendered at run time)", src.trim_end()))
+            }
+            Err(e) => Err(e.message),
+        }
     }
 
     fn duration(&self, spec: &Option<DurationSpec>) -> Option<StdDuration> {
@@ -424,9 +434,7 @@ impl<'a> Executor<'a> {
                     StdDuration::ZERO,
                     Some(&reason),
                 );
-                if let Some(cap) = &step.capture {
-                    self.unknown.insert(cap.clone());
-                }
+                self.forget_capture(step);
                 return Ok(());
             }
             When::Unknown(vars) => {
@@ -640,9 +648,7 @@ impl<'a> Executor<'a> {
         };
         if !runs_now {
             self.preview_details(step);
-            if let Some(cap) = &step.capture {
-                self.unknown.insert(cap.clone());
-            }
+            self.forget_capture(step);
             return Ok(());
         }
         if step.changes_system() && !self.confirm(step)? {
@@ -716,6 +722,7 @@ impl<'a> Executor<'a> {
             match choice {
                 Choice::Run => {}
                 Choice::Skip => {
+                    self.forget_capture(step);
                     self.finish(
                         step,
                         StepStatus::Skipped,
@@ -939,7 +946,20 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// A step that captures did not run: in a live run its capture is the empty string (so later
+    /// steps still render, and `when: x != ""` can test it); in a preview it stays a placeholder.
+    fn forget_capture(&mut self, step: &Step) {
+        let Some(cap) = &step.capture else { return };
+        if self.opts.mode == Mode::Live {
+            self.unknown.remove(cap);
+            self.captures.insert(cap.clone(), String::new());
+        } else {
+            self.unknown.insert(cap.clone());
+        }
+    }
+
     fn skipped_after_failure(&mut self, step: &Step) -> Flow<()> {
+        self.forget_capture(step);
         self.finish(
             step,
             StepStatus::Skipped,
@@ -959,6 +979,7 @@ impl<'a> Executor<'a> {
         self.say(Tone::Command, &format!("rollback: {command}"));
         let (ended, took, _) = self.execute(step, &command, 0, false)?;
         if ended == Ended::Exited(0) {
+            self.forget_capture(step);
             self.finish(
                 step,
                 StepStatus::RolledBack,

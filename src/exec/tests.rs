@@ -533,3 +533,34 @@ fn manual_step_done_and_unattended() {
             .any(|e| matches!(e, Event::Manual { done: false, .. }))
     );
 }
+
+#[test]
+fn a_capture_of_a_skipped_step_is_empty_in_a_live_run_and_a_placeholder_in_a_preview() {
+    let yaml = "version: 1\nname: t\ntitle: T\nparams:\n  pid: {default: ''}\nsteps:\n  - id: find\n    when: pid != ''\n    run: echo found\n    read_only: true\n    capture: found\n  - id: use\n    kind: message\n    text: \"found=[{{ found }}]{% if found %} kib={{ found | int // 1024 }}{% endif %}\"\n";
+    let r = run_with(yaml, live(), vec![], vec![], &[]);
+    assert_eq!(r.outcome, RunOutcome::Finished);
+    assert!(
+        r.op.said_with(Tone::Message).contains("found=[]"),
+        "{}",
+        r.op.said_with(Tone::Message)
+    );
+    let r = run_with(
+        yaml,
+        Options {
+            mode: Mode::DryRun,
+            ..live()
+        },
+        vec![],
+        vec![],
+        &[("pid", "42")],
+    );
+    assert_eq!(
+        r.outcome,
+        RunOutcome::Finished,
+        "a filter on a placeholder must not fail a dry run"
+    );
+    assert!(
+        r.op.said_with(Tone::Message)
+            .contains("(rendered at run time)")
+    );
+}

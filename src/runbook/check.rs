@@ -189,14 +189,15 @@ fn check_params(c: &mut Checker<'_>, rb: &Runbook) {
                     name.to_uppercase()
                 ));
             }
-            if p.default.is_some() {
+            // An empty default makes a secret optional; any other default would put it in the file.
+            if p.default.as_ref().is_some_and(|d| d != "") {
                 c.at(
                     &format!("{base}/default"),
                     "secret-default",
                     format!("secret param `{name}` has a default written in the runbook"),
                 )
                 .hints
-                .push("a secret must come from the environment, never from a reviewed file".into());
+                .push("a secret must come from the environment, never from a reviewed file; `default: \"\"` makes it optional".into());
             }
         }
         if let Some(d) = &p.default {
@@ -385,6 +386,15 @@ fn check_steps(c: &mut Checker<'_>, rb: &Runbook) {
                     }
                 }
             }
+        }
+        if step.kind == StepKind::Watch
+            && let (Some(DurationSpec::Literal(limit)), Some(DurationSpec::Literal(hold))) =
+                (&step.timeout, &step.hold_for)
+            && limit < hold
+        {
+            c.at(&format!("{base}/timeout"), "watch-window", format!("`timeout` ({limit}) ends the watch before `for` ({hold}) can be reached"))
+                .hints
+                .push("on a watch, `timeout` is how long to try in all; make it longer than `for`, or remove it (default: twice `for`)".into());
         }
         if let (Some(DurationSpec::Literal(every)), Some(DurationSpec::Literal(hold))) =
             (&step.every, &step.hold_for)
