@@ -11,3 +11,5 @@ pub mod diag;
 pub mod exit;
 pub mod render;
 pub mod runbook;
+pub mod redact;
+pub mod transcript;
