@@ -9,7 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod diag;
 pub mod exit;
+pub mod redact;
 pub mod render;
 pub mod runbook;
-pub mod redact;
 pub mod transcript;

@@ -232,7 +232,7 @@ fn encodings(secret: &str) -> Vec<Vec<u8>> {
         }
     }
     let json = serde_json::to_string(secret).expect("a string serializes");
-    out.push(json[1..json.len() - 1].as_bytes().to_vec());
+    out.push(json.as_bytes()[1..json.len() - 1].to_vec());
     out.push(percent_encode(value, false));
     out.push(percent_encode(value, true));
     out
@@ -417,10 +417,7 @@ mod tests {
             r.redact_str("https://h/?pw=p%40ss%20w%C3%B6rd%2F%22x%22%3F&a=1"),
             "https://h/?pw=***&a=1"
         );
-        assert_eq!(
-            r.redact_str("pw=p%40ss+w%C3%B6rd%2F%22x%22%3F"),
-            "pw=***"
-        );
+        assert_eq!(r.redact_str("pw=p%40ss+w%C3%B6rd%2F%22x%22%3F"), "pw=***");
         let url_safe = base64_encode(secret.as_bytes())
             .replace('+', "-")
             .replace('/', "_");
@@ -438,7 +435,11 @@ mod tests {
         for i in 0..=bytes.len() {
             for j in i..=bytes.len() {
                 let out = stream_all(&r, &[&bytes[..i], &bytes[i..j], &bytes[j..]]);
-                assert_eq!(String::from_utf8(out).unwrap(), expected, "split at {i},{j}");
+                assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    expected,
+                    "split at {i},{j}"
+                );
             }
         }
     }

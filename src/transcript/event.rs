@@ -406,7 +406,14 @@ mod tests {
     #[test]
     fn output_keeps_non_utf8_bytes_losslessly() {
         let e = Event::output("s", Stream::Stderr, b"ok \xff\xfe");
-        assert!(matches!(&e, Event::Output { text: None, bytes_b64: Some(_), .. }));
+        assert!(matches!(
+            &e,
+            Event::Output {
+                text: None,
+                bytes_b64: Some(_),
+                ..
+            }
+        ));
         assert_eq!(e.output_bytes().unwrap(), b"ok \xff\xfe");
         let t = Event::output("s", Stream::Stdout, "héllo".as_bytes());
         assert!(matches!(&t, Event::Output { text: Some(x), bytes_b64: None, .. } if x == "héllo"));
@@ -427,6 +434,8 @@ mod tests {
             attempt: 1,
         };
         e.redact(&r);
-        assert!(matches!(&e, Event::StepStarted { command: Some(c), .. } if c == "curl -H 'X: ***'"));
+        assert!(
+            matches!(&e, Event::StepStarted { command: Some(c), .. } if c == "curl -H 'X: ***'")
+        );
     }
 }

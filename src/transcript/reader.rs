@@ -212,7 +212,10 @@ pub fn verify(path: &Path) -> io::Result<VerifyReport> {
         if n == 1 && !matches!(line.event, Event::RunStarted { .. }) {
             report.problem = problem(
                 ChainProblemKind::NotRunStarted,
-                format!("the first event is `{}`, not `run_started`", line.event.name()),
+                format!(
+                    "the first event is `{}`, not `run_started`",
+                    line.event.name()
+                ),
             );
             break;
         }

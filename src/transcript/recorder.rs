@@ -174,11 +174,14 @@ impl Recorder {
         {
             let size = event.output_bytes().map_or(0, |b| b.len());
             if self.queued_output + size > MAX_QUEUED_OUTPUT {
-                if let Some((_, Event::OutputDropped {
-                    step: Some(s),
-                    bytes,
-                    events,
-                })) = self.queue.back_mut()
+                if let Some((
+                    _,
+                    Event::OutputDropped {
+                        step: Some(s),
+                        bytes,
+                        events,
+                    },
+                )) = self.queue.back_mut()
                     && s == step
                 {
                     *bytes += size as u64;
@@ -221,8 +224,9 @@ impl Recorder {
                     self.queue.pop_front();
                 }
                 Err(e) => {
-                    self.failed(&e);
-                    return;
+                    if !self.failed(&e) {
+                        return;
+                    }
                 }
             }
         }
@@ -255,7 +259,8 @@ impl Recorder {
         Ok(())
     }
 
-    fn failed(&mut self, e: &io::Error) {
+    /// Counts and reports a failure; returns true when it moved to a fallback worth trying now.
+    fn failed(&mut self, e: &io::Error) -> bool {
         self.failures += 1;
         if !self.failing {
             self.failing = true;
@@ -265,13 +270,12 @@ impl Recorder {
             );
             (self.on_problem)(&msg);
         }
-        if self.failures >= SWITCH_AFTER {
-            self.switch_to_fallback();
-        }
+        self.failures >= SWITCH_AFTER && self.switch_to_fallback()
     }
 
-    /// Moves to the next fallback directory that works, copying the lines written so far.
-    fn switch_to_fallback(&mut self) {
+    /// Moves to the next fallback directory that works, copying the lines written so far;
+    /// returns false when none works.
+    fn switch_to_fallback(&mut self) -> bool {
         let name = self
             .primary
             .file_name()
@@ -310,7 +314,7 @@ impl Recorder {
                     self.target = candidate;
                     self.how = OpenHow::Append;
                     self.failures = 0;
-                    return;
+                    return true;
                 }
                 Err(_) => {
                     let _ = std::fs::remove_file(&candidate);
@@ -332,6 +336,7 @@ impl Recorder {
             }
             self.failures = 0;
         }
+        false
     }
 }
 
