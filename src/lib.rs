@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod diag;
 pub mod exit;
+pub mod export;
 pub mod redact;
 pub mod render;
 pub mod runbook;

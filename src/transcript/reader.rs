@@ -23,6 +23,8 @@ pub struct Transcript {
     pub lines: Vec<Line>,
     /// True when the file ends with a torn line (left out of `lines`).
     pub torn_tail: bool,
+    /// Hex SHA-256 of the file's bytes as read (cited by the post-mortem as evidence).
+    pub sha256: String,
 }
 
 impl Transcript {
@@ -100,6 +102,7 @@ pub fn read(path: &Path) -> io::Result<Transcript> {
         path: path.to_path_buf(),
         lines,
         torn_tail,
+        sha256: line::sha256_hex(&bytes),
     })
 }
 

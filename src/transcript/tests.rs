@@ -285,7 +285,8 @@ fn child_process_helper() {
     if let Some(path) = std::env::var_os("RB_TEST_WRITE_FOREVER") {
         let mut w = TranscriptWriter::create(Path::new(&path)).unwrap();
         w.append(&run_started()).unwrap();
-        for i in 0.. {
+        // Bounded, in case the parent test dies without killing it.
+        for i in 0..1_000_000 {
             let text = format!("line {i} {}\n", "x".repeat(i % 300));
             w.append(&Event::output("fill", Stream::Stdout, text.as_bytes()))
                 .unwrap();
@@ -372,9 +373,19 @@ fn concurrent_appenders_in_threads_and_processes_lose_no_line() {
 fn a_writer_killed_with_sigkill_leaves_only_complete_valid_lines() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("killed.jsonl");
-    let mut proc = child(&[("RB_TEST_WRITE_FOREVER", path.to_str().unwrap())])
-        .spawn()
-        .unwrap();
+    /// Kills the child even when an assertion fails first.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut proc = KillOnDrop(
+        child(&[("RB_TEST_WRITE_FOREVER", path.to_str().unwrap())])
+            .spawn()
+            .unwrap(),
+    );
     // Wait until it is well into writing (readiness by content, not by a fixed sleep).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while std::fs::read(&path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count()) < 500 {
@@ -384,8 +395,8 @@ fn a_writer_killed_with_sigkill_leaves_only_complete_valid_lines() {
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    proc.kill().unwrap(); // SIGKILL
-    proc.wait().unwrap();
+    proc.0.kill().unwrap(); // SIGKILL
+    proc.0.wait().unwrap();
     let t = read(&path).unwrap();
     assert!(t.lines.len() >= 500);
     let report = verify(&path).unwrap();
