@@ -15,6 +15,27 @@ use crate::redact::{Redactor, base64_decode, base64_encode};
 /// The version of the transcript format written by this rb.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// The length of the longest prefix of `bytes` that does not end inside a UTF-8 character: a
+/// caller building `output` events keeps `bytes[n..]` (at most 3 bytes) for the next chunk, so a
+/// character split between two reads still gives `text` rather than `bytes_b64`.
+pub fn utf8_complete_len(bytes: &[u8]) -> usize {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        // `error_len() == None` means the input ended in the middle of a character.
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        Err(_) => {
+            // Invalid bytes somewhere: only an incomplete character at the very end is held.
+            let tail_start = bytes.len().saturating_sub(3);
+            (tail_start..bytes.len())
+                .find(|&i| {
+                    std::str::from_utf8(&bytes[i..])
+                        .is_err_and(|e| e.valid_up_to() == 0 && e.error_len().is_none())
+                })
+                .unwrap_or(bytes.len())
+        }
+    }
+}
+
 /// How a run was started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -401,6 +422,17 @@ mod tests {
         let err = serde_json::from_str::<Event>(r#"{"event":"note","by":"a","text":"t","x":1}"#)
             .unwrap_err();
         assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn utf8_complete_len_holds_back_only_a_split_character() {
+        let e_acute = "é".as_bytes(); // 2 bytes
+        assert_eq!(utf8_complete_len(b"abc"), 3);
+        assert_eq!(utf8_complete_len(&[b'a', e_acute[0]]), 1);
+        assert_eq!(utf8_complete_len(&[0xff, b'a', e_acute[0]]), 2);
+        assert_eq!(utf8_complete_len(&[b'a', 0xff]), 2);
+        let euro = "€".as_bytes(); // 3 bytes
+        assert_eq!(utf8_complete_len(&euro[..2]), 0);
     }
 
     #[test]
