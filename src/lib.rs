@@ -10,6 +10,7 @@ pub mod cli;
 pub mod diag;
 pub mod exec;
 pub mod exit;
+pub mod export;
 pub mod redact;
 pub mod render;
 pub mod runbook;

@@ -6,11 +6,14 @@ use std::path::PathBuf;
 
 use super::Ctx;
 use super::terminal::TerminalOperator;
+use crate::exec::operator::Operator;
 use crate::exec::params::{self, Inputs};
 use crate::exec::runner::ProcessRunner;
 use crate::exec::{Executor, Journal, Mode, Options};
 use crate::exit::{Code, UserError};
+use crate::redact::Redactor;
 use crate::runbook::validate::Document;
+use crate::transcript::{self, Event, Recorder};
 
 /// What `rb run` was asked to do.
 #[derive(Debug, Clone, clap::Args)]
@@ -200,11 +203,8 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
     }
     let mut runner = ProcessRunner::new()
         .map_err(|e| UserError::usage(format!("cannot set up process handling: {e}")))?;
-    let mut journal = TempJournal(
-        args.transcript
-            .clone()
-            .and_then(|p| std::fs::File::create(p).ok()),
-    );
+    let mut recorder = open_transcript(&doc, &params, mode, &args, op.name())?;
+    eprintln!("transcript: {}", recorder.path().display());
     let outcome = execute(
         &doc,
         &params,
@@ -213,9 +213,61 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
         yes,
         &mut op,
         &mut runner,
-        &mut journal,
+        &mut recorder,
     );
+    let closed = recorder.close();
+    for event in &closed.unwritten {
+        // Nowhere on disk would take them: stderr is the last place they can survive.
+        eprintln!(
+            "unwritten transcript event: {}",
+            serde_json::to_string(event).unwrap_or_default()
+        );
+    }
+    eprintln!("transcript: {}", closed.path.display());
     Ok(outcome.exit_code())
+}
+
+/// Creates the transcript and records the run's first line.
+fn open_transcript(
+    doc: &Document,
+    params: &params::Params,
+    mode: Mode,
+    args: &RunArgs,
+    operator: String,
+) -> Result<Recorder, UserError> {
+    let run_id = transcript::new_run_id()
+        .map_err(|e| UserError::usage(format!("cannot make a run id: {e}")))?;
+    let now = jiff::Timestamp::now();
+    let path = match &args.transcript {
+        Some(p) => p.clone(),
+        None => {
+            transcript::default_dir().join(transcript::file_name(now, &doc.runbook.name, &run_id))
+        }
+    };
+    let redactor = Redactor::new(params.secret_values(&doc.runbook));
+    let on_problem: transcript::ProblemSink =
+        Box::new(|msg: &str| eprintln!("rb: transcript: {msg}"));
+    let mut rec = Recorder::create(&path, redactor, on_problem);
+    rec.record(Event::RunStarted {
+        schema_version: transcript::SCHEMA_VERSION,
+        run_id,
+        runbook: doc.runbook.name.clone(),
+        source: doc.source.name.clone(),
+        sha256: doc.sha256.clone(),
+        mode: mode.event(),
+        params: params.masked(&doc.runbook),
+        operator,
+        host: hostname(),
+        rb_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: transcript::line::format_ts(now),
+    });
+    Ok(rec)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -257,14 +309,4 @@ fn execute(
         );
     }
     Executor::new(doc, params, opts, op, runner, journal).run()
-}
-
-struct TempJournal(Option<std::fs::File>);
-impl Journal for TempJournal {
-    fn record(&mut self, event: crate::transcript::event::Event) {
-        use std::io::Write;
-        if let Some(f) = &mut self.0 {
-            let _ = writeln!(f, "{}", serde_json::to_string(&event).unwrap_or_default());
-        }
-    }
 }

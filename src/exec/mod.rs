@@ -79,6 +79,12 @@ pub trait Journal {
     fn record(&mut self, event: Event);
 }
 
+impl Journal for crate::transcript::Recorder {
+    fn record(&mut self, event: Event) {
+        crate::transcript::Recorder::record(self, event);
+    }
+}
+
 impl Journal for Vec<Event> {
     fn record(&mut self, event: Event) {
         self.push(event);
@@ -1072,7 +1078,7 @@ impl<'a> Executor<'a> {
             op.output(stream, bytes);
             if *recorded < RECORD_LIMIT {
                 *recorded += bytes.len();
-                journal.record(output_event(&id, stream, bytes));
+                journal.record(Event::output(id.as_str(), stream, bytes));
             } else {
                 *dropped += bytes.len();
             }
@@ -1316,47 +1322,6 @@ impl<'a> Executor<'a> {
             }
         }
     }
-}
-
-/// An output event: text when the bytes are UTF-8, base64 otherwise (lossless).
-fn output_event(step: &str, stream: Stream, bytes: &[u8]) -> Event {
-    let stream = match stream {
-        Stream::Stdout => event::Stream::Stdout,
-        Stream::Stderr => event::Stream::Stderr,
-    };
-    match std::str::from_utf8(bytes) {
-        Ok(t) => Event::Output {
-            step: step.into(),
-            stream,
-            text: Some(t.into()),
-            bytes_b64: None,
-        },
-        Err(_) => Event::Output {
-            step: step.into(),
-            stream,
-            text: None,
-            bytes_b64: Some(base64(bytes)),
-        },
-    }
-}
-
-/// Standard base64 with padding.
-pub fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
 }
 
 fn ms(d: StdDuration) -> u64 {

@@ -44,13 +44,8 @@ use nix::unistd::{Pid, getpgrp, tcgetpgrp, tcsetpgrp};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::signal::unix::{Signal as SignalStream, SignalKind, signal as unix_signal};
 
-/// Which pipe a chunk came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
+/// Which pipe a chunk came from (the same type the transcript records).
+pub use crate::transcript::event::Stream;
 
 /// A process to run.
 #[derive(Debug, Clone)]

@@ -1,24 +1,63 @@
-//! PROVISIONAL: replaced by the transcript branch at merge.
+//! The typed transcript events: what one line of a transcript says, without its envelope.
+//!
+//! The event names and field names are the public, persisted format (schema version
+//! [`SCHEMA_VERSION`]); changing what is written bumps the version. [`Event`] is internally tagged
+//! (`"event": "step_finished"`) with unknown fields rejected; the envelope (`seq`, `ts`, `prev`) is
+//! added and removed by [`crate::transcript::line`], never by `serde(flatten)`.
+
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+use crate::redact::{Redactor, base64_decode, base64_encode};
+
+/// The version of the transcript format written by this rb.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The length of the longest prefix of `bytes` that does not end inside a UTF-8 character: a
+/// caller building `output` events keeps `bytes[n..]` (at most 3 bytes) for the next chunk, so a
+/// character split between two reads still gives `text` rather than `bytes_b64`.
+pub fn utf8_complete_len(bytes: &[u8]) -> usize {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => bytes.len(),
+        // `error_len() == None` means the input ended in the middle of a character.
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        Err(_) => {
+            // Invalid bytes somewhere: only an incomplete character at the very end is held.
+            let tail_start = bytes.len().saturating_sub(3);
+            (tail_start..bytes.len())
+                .find(|&i| {
+                    std::str::from_utf8(&bytes[i..])
+                        .is_err_and(|e| e.valid_up_to() == 0 && e.error_len().is_none())
+                })
+                .unwrap_or(bytes.len())
+        }
+    }
+}
+
+/// How a run was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
+    /// Commands really run.
     Live,
+    /// `--check`: only the read-only checks run.
     Check,
+    /// `--dry-run`: nothing runs; commands are rendered and shown.
     DryRun,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Which output stream of a step's process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stream {
     Stdout,
     Stderr,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How one attempt at a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Succeeded,
@@ -27,102 +66,408 @@ pub enum StepStatus {
     TimedOut,
     Interrupted,
     RolledBack,
+    /// The operator answered no at the step's prompt.
     Declined,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// Every step ran to its end.
     Finished,
+    /// A step failed and the run stopped.
     Failed,
+    /// The operator aborted the run.
     Aborted,
+    /// rb was interrupted (signal) before the end.
     Interrupted,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+/// One event of a run. See the README for what each means to a reader of the transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
+    /// The first line of every transcript: what ran, where, by whom, with what.
     RunStarted {
+        /// Transcript format version ([`SCHEMA_VERSION`]).
         schema_version: u32,
+        /// Random 128-bit id in lower-case hex (32 characters).
         run_id: String,
+        /// The runbook's name.
         runbook: String,
+        /// Where the runbook was loaded from (a path, or `builtin:NAME`).
         source: String,
+        /// Hex SHA-256 of the runbook file's bytes; `rb resume` refuses a changed file.
         sha256: String,
+        /// `live`, `check` or `dry_run`.
         mode: Mode,
+        /// The bound params, with the values of secret params replaced by `***`.
         params: BTreeMap<String, String>,
+        /// Who ran it (`$USER` or `--operator`).
         operator: String,
+        /// The host name.
         host: String,
+        /// The version of rb that wrote this transcript.
         rb_version: String,
+        /// When the run started (RFC 3339, UTC, milliseconds).
         started_at: String,
     },
+    /// A step is about to start (written before its process is spawned).
     StepStarted {
+        /// The step's id.
         step: String,
+        /// Its 0-based position in the runbook.
         index: usize,
+        /// The kind of step (`command`, `check`, `manual`, `message`, …).
         kind: String,
+        /// The step's title, when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
+        /// The rendered command, secrets masked, when the step runs one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         command: Option<String>,
+        /// 1 for the first attempt, then 2, 3, … on retries.
         attempt: u32,
     },
+    /// rb asked the operator something.
     Prompt {
+        /// The step the question is about, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
+        /// The question as shown.
         question: String,
+        /// The answers offered.
         choices: Vec<String>,
     },
+    /// The answer to a prompt, or a decision taken for the operator (`--yes`, a timeout).
     Decision {
+        /// The step the decision is about, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
+        /// Who decided: the operator's name, or `rb` for an automatic decision.
         by: String,
+        /// The choice taken (one of the prompt's choices).
         choice: String,
+        /// Free text typed with the answer, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
     },
+    /// A chunk of a step's output, already redacted. Exactly one of `text` (when the chunk is
+    /// valid UTF-8) and `bytes_b64` (standard base64 of the raw bytes otherwise) is set, so the
+    /// output is kept losslessly.
     Output {
+        /// The step that printed it.
         step: String,
+        /// `stdout` or `stderr`.
         stream: Stream,
+        /// The chunk, when it is valid UTF-8.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        /// Base64 of the chunk's bytes, when it is not valid UTF-8.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         bytes_b64: Option<String>,
     },
+    /// Output that could not be kept while the transcript was unwritable (see
+    /// [`crate::transcript::Recorder`]); written in place of the dropped `output` events.
+    OutputDropped {
+        /// The step whose output was dropped, if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        /// How many bytes of output were dropped.
+        bytes: u64,
+        /// How many `output` events they made.
+        events: u64,
+    },
+    /// A value captured from a step's output into a variable (needed by `rb resume`).
     Captured {
+        /// The step that captured it.
         step: String,
+        /// The variable's name.
         name: String,
+        /// The value (secrets masked).
         value: String,
     },
+    /// A failed step is about to be tried again.
     Retry {
+        /// The step.
         step: String,
+        /// The attempt about to start (2 for the first retry).
         attempt: u32,
+        /// How long rb waits before it.
         delay_ms: u64,
+        /// Why the previous attempt failed.
         reason: String,
     },
+    /// An attempt at a step ended.
     StepFinished {
+        /// The step.
         step: String,
+        /// How it ended.
         status: StepStatus,
+        /// The process's exit code, when a process ran and exited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
+        /// How long the attempt took.
         duration_ms: u64,
+        /// Why it ended so, in words (the failed check, the signal, the skip condition, …).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A message step's rendered text.
     Message {
+        /// The step.
         step: String,
+        /// The text as shown to the operator.
         text: String,
     },
+    /// A manual step was done or skipped by the operator.
     Manual {
+        /// The step.
         step: String,
+        /// True when the operator said it is done; false when skipped.
         done: bool,
+        /// What the operator typed with the answer, if anything.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// A note from an operator (`rb note`, or at a step prompt).
     Note {
+        /// Who wrote it.
         by: String,
+        /// The note.
         text: String,
+        /// The step running when it was written, if known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
     },
+    /// A key moment of the incident (`detected`, `mitigated`, `resolved`, …).
     Milestone {
+        /// The milestone's name.
         name: String,
+        /// Who marked it (an operator, or `rb` for a step's `marks:`).
         by: String,
+        /// The step that marked it, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
     },
+    /// rb was interrupted (a signal, a lost terminal).
     Interrupted {
+        /// The step running at the time, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
+        /// What happened (`SIGINT`, `SIGTERM`, `SIGHUP`, …).
         what: String,
     },
+    /// The last line of a run that ended normally.
     RunFinished {
+        /// How the run ended.
         outcome: Outcome,
+        /// How long the whole run took.
         duration_ms: u64,
     },
+}
+
+impl Event {
+    /// The event's name as written in the `event` field (`step_finished`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::RunStarted { .. } => "run_started",
+            Event::StepStarted { .. } => "step_started",
+            Event::Prompt { .. } => "prompt",
+            Event::Decision { .. } => "decision",
+            Event::Output { .. } => "output",
+            Event::OutputDropped { .. } => "output_dropped",
+            Event::Captured { .. } => "captured",
+            Event::Retry { .. } => "retry",
+            Event::StepFinished { .. } => "step_finished",
+            Event::Message { .. } => "message",
+            Event::Manual { .. } => "manual",
+            Event::Note { .. } => "note",
+            Event::Milestone { .. } => "milestone",
+            Event::Interrupted { .. } => "interrupted",
+            Event::RunFinished { .. } => "run_finished",
+        }
+    }
+
+    /// An `output` event for a chunk of bytes: `text` when they are valid UTF-8, `bytes_b64`
+    /// otherwise. (A caller that wants text for a chunk ending inside a UTF-8 character should
+    /// carry the incomplete character over to the next chunk.)
+    pub fn output(step: impl Into<String>, stream: Stream, bytes: &[u8]) -> Event {
+        let (text, bytes_b64) = match std::str::from_utf8(bytes) {
+            Ok(text) => (Some(text.to_owned()), None),
+            Err(_) => (None, Some(base64_encode(bytes))),
+        };
+        Event::Output {
+            step: step.into(),
+            stream,
+            text,
+            bytes_b64,
+        }
+    }
+
+    /// The raw bytes of an `output` event (`None` for other events or undecodable base64).
+    pub fn output_bytes(&self) -> Option<Vec<u8>> {
+        match self {
+            Event::Output {
+                text: Some(text), ..
+            } => Some(text.as_bytes().to_vec()),
+            Event::Output {
+                bytes_b64: Some(b64),
+                ..
+            } => base64_decode(b64),
+            _ => None,
+        }
+    }
+
+    /// True for `output` events, which may be group-committed; every other event is a control
+    /// event and is fsynced before the writer returns.
+    pub fn is_output(&self) -> bool {
+        matches!(self, Event::Output { .. })
+    }
+
+    /// The step this event belongs to, if any.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Event::StepStarted { step, .. }
+            | Event::Output { step, .. }
+            | Event::Captured { step, .. }
+            | Event::Retry { step, .. }
+            | Event::StepFinished { step, .. }
+            | Event::Message { step, .. }
+            | Event::Manual { step, .. } => Some(step),
+            Event::Prompt { step, .. }
+            | Event::Decision { step, .. }
+            | Event::OutputDropped { step, .. }
+            | Event::Note { step, .. }
+            | Event::Milestone { step, .. }
+            | Event::Interrupted { step, .. } => step.as_deref(),
+            Event::RunStarted { .. } | Event::RunFinished { .. } => None,
+        }
+    }
+
+    /// Masks secrets in every free-text field (commands, output, messages, notes, answers,
+    /// captured values, reasons, param values). Names and ids are left alone.
+    pub fn redact(&mut self, r: &Redactor) {
+        if r.is_empty() {
+            return;
+        }
+        let s = |v: &mut String| *v = r.redact_str(v);
+        let o = |v: &mut Option<String>| {
+            if let Some(v) = v {
+                *v = r.redact_str(v);
+            }
+        };
+        match self {
+            Event::RunStarted { params, .. } => params.values_mut().for_each(s),
+            Event::StepStarted { title, command, .. } => {
+                o(title);
+                o(command);
+            }
+            Event::Prompt {
+                question, choices, ..
+            } => {
+                s(question);
+                choices.iter_mut().for_each(s);
+            }
+            Event::Decision { choice, text, .. } => {
+                s(choice);
+                o(text);
+            }
+            Event::Output {
+                text, bytes_b64, ..
+            } => {
+                o(text);
+                if let Some(b64) = bytes_b64
+                    && let Some(raw) = base64_decode(b64)
+                {
+                    *b64 = base64_encode(&r.redact_bytes(&raw));
+                }
+            }
+            Event::Captured { value, .. } => s(value),
+            Event::Retry { reason, .. } => s(reason),
+            Event::StepFinished { reason, .. } => o(reason),
+            Event::Message { text, .. } | Event::Note { text, .. } => s(text),
+            Event::Manual { note, .. } => o(note),
+            Event::Interrupted { what, .. } => s(what),
+            Event::OutputDropped { .. } | Event::Milestone { .. } | Event::RunFinished { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_internally_tagged_in_snake_case() {
+        let e = Event::StepFinished {
+            step: "drain".into(),
+            status: StepStatus::TimedOut,
+            exit_code: None,
+            duration_ms: 1500,
+            reason: Some("timeout 1s".into()),
+        };
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            json,
+            r#"{"event":"step_finished","step":"drain","status":"timed_out","duration_ms":1500,"reason":"timeout 1s"}"#
+        );
+        assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
+        assert_eq!(e.name(), "step_finished");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let err = serde_json::from_str::<Event>(r#"{"event":"note","by":"a","text":"t","x":1}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn utf8_complete_len_holds_back_only_a_split_character() {
+        let e_acute = "é".as_bytes(); // 2 bytes
+        assert_eq!(utf8_complete_len(b"abc"), 3);
+        assert_eq!(utf8_complete_len(&[b'a', e_acute[0]]), 1);
+        assert_eq!(utf8_complete_len(&[0xff, b'a', e_acute[0]]), 2);
+        assert_eq!(utf8_complete_len(&[b'a', 0xff]), 2);
+        let euro = "€".as_bytes(); // 3 bytes
+        assert_eq!(utf8_complete_len(&euro[..2]), 0);
+    }
+
+    #[test]
+    fn output_keeps_non_utf8_bytes_losslessly() {
+        let e = Event::output("s", Stream::Stderr, b"ok \xff\xfe");
+        assert!(matches!(
+            &e,
+            Event::Output {
+                text: None,
+                bytes_b64: Some(_),
+                ..
+            }
+        ));
+        assert_eq!(e.output_bytes().unwrap(), b"ok \xff\xfe");
+        let t = Event::output("s", Stream::Stdout, "héllo".as_bytes());
+        assert!(matches!(&t, Event::Output { text: Some(x), bytes_b64: None, .. } if x == "héllo"));
+    }
+
+    #[test]
+    fn redact_masks_free_text_fields_including_binary_output() {
+        let r = Redactor::new(["topsecret".to_string()]);
+        let mut e = Event::output("s", Stream::Stdout, b"\xff topsecret");
+        e.redact(&r);
+        assert_eq!(e.output_bytes().unwrap(), b"\xff ***");
+        let mut e = Event::StepStarted {
+            step: "topsecret-step-names-are-kept".into(),
+            index: 0,
+            kind: "command".into(),
+            title: None,
+            command: Some("curl -H 'X: topsecret'".into()),
+            attempt: 1,
+        };
+        e.redact(&r);
+        assert!(
+            matches!(&e, Event::StepStarted { command: Some(c), .. } if c == "curl -H 'X: ***'")
+        );
+    }
 }

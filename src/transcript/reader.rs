@@ -1,0 +1,246 @@
+//! Reading a transcript back, and checking its hash chain.
+//!
+//! [`read`] is lenient where a crash can leave damage and strict elsewhere: a torn last line (no
+//! newline, or not JSON, at the very end) is what a killed writer leaves and is reported as
+//! [`Transcript::torn_tail`]; any other bad line is an error naming its line number.
+//! [`verify`] checks what an edit or a gap would break: `seq` is 1, 2, 3, …, every `prev` is the
+//! SHA-256 of the line before, and the first line is `run_started`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::event::Event;
+use super::line::{self, GENESIS_PREV, Line};
+
+/// A transcript as read from disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Every complete line, in file order.
+    pub lines: Vec<Line>,
+    /// True when the file ends with a torn line (left out of `lines`).
+    pub torn_tail: bool,
+    /// Hex SHA-256 of the file's bytes as read (cited by the post-mortem as evidence).
+    pub sha256: String,
+}
+
+impl Transcript {
+    /// The events, in order.
+    pub fn events(&self) -> impl Iterator<Item = &Event> {
+        self.lines.iter().map(|l| &l.event)
+    }
+
+    /// The first line, when it is `run_started`.
+    pub fn run_started(&self) -> Option<&Line> {
+        self.lines
+            .first()
+            .filter(|l| matches!(l.event, Event::RunStarted { .. }))
+    }
+
+    /// The run id from the first line.
+    pub fn run_id(&self) -> Option<&str> {
+        match self.run_started().map(|l| &l.event) {
+            Some(Event::RunStarted { run_id, .. }) => Some(run_id),
+            _ => None,
+        }
+    }
+
+    /// The last `run_finished` line, if the run ended normally.
+    pub fn run_finished(&self) -> Option<&Line> {
+        self.lines
+            .iter()
+            .rev()
+            .find(|l| matches!(l.event, Event::RunFinished { .. }))
+    }
+
+    /// Captured variables, the last value of each name winning (what `rb resume` restores).
+    pub fn captured(&self) -> BTreeMap<String, String> {
+        self.events()
+            .filter_map(|e| match e {
+                Event::Captured { name, value, .. } => Some((name.clone(), value.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `seq` of the last line (0 when empty).
+    pub fn last_seq(&self) -> u64 {
+        self.lines.last().map_or(0, |l| l.seq)
+    }
+}
+
+/// Reads every complete line of the transcript at `path`.
+pub fn read(path: &Path) -> io::Result<Transcript> {
+    let bytes = std::fs::read(path)?;
+    let raw = split_lines(&bytes);
+    let mut lines = Vec::with_capacity(raw.lines.len());
+    let mut torn_tail = raw.torn_tail;
+    let count = raw.lines.len();
+    for (i, bytes) in raw.lines.iter().enumerate() {
+        let parsed = std::str::from_utf8(bytes)
+            .map_err(|_| "not UTF-8".to_owned())
+            .and_then(|text| {
+                let value: serde_json::Value =
+                    serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+                Ok(value)
+            });
+        let value = match parsed {
+            Ok(v) => v,
+            // Garbage as the very last line is what a crash can leave (a block of zeros).
+            Err(_) if i + 1 == count && !raw.torn_tail => {
+                torn_tail = true;
+                break;
+            }
+            Err(e) => return Err(bad_line(path, i + 1, &e)),
+        };
+        lines.push(line::decode_value(value).map_err(|e| bad_line(path, i + 1, &e))?);
+    }
+    Ok(Transcript {
+        path: path.to_path_buf(),
+        lines,
+        torn_tail,
+        sha256: line::sha256_hex(&bytes),
+    })
+}
+
+fn bad_line(path: &Path, n: usize, what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{}:{n}: {what}", path.display()),
+    )
+}
+
+/// The raw lines of a file: complete lines (without newline) and whether a torn line follows.
+struct RawLines<'a> {
+    lines: Vec<&'a [u8]>,
+    torn_tail: bool,
+}
+
+fn split_lines(bytes: &[u8]) -> RawLines<'_> {
+    let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    // After the last newline: empty for a clean file, a torn line otherwise.
+    let rest = lines.pop().unwrap_or_default();
+    RawLines {
+        lines,
+        torn_tail: !rest.is_empty(),
+    }
+}
+
+/// The result of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// How many complete lines were checked.
+    pub lines: u64,
+    /// True when the file ends with a torn line (not an error: a killed writer leaves one).
+    pub torn_tail: bool,
+    /// The first problem found, if any.
+    pub problem: Option<ChainProblem>,
+}
+
+impl VerifyReport {
+    /// True when the chain is intact.
+    pub fn is_ok(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// What is wrong with a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainProblemKind {
+    /// Not UTF-8, not JSON, or not a valid transcript line.
+    Unreadable,
+    /// The first line is not `run_started`.
+    NotRunStarted,
+    /// `seq` is not the previous line's plus one (1 for the first line).
+    BadSeq,
+    /// `prev` is not the SHA-256 of the previous line: the previous line was edited, or lines
+    /// are missing between them.
+    BadPrev,
+}
+
+/// The first bad line of a transcript.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainProblem {
+    /// 1-based line number in the file.
+    pub line: u64,
+    /// What is wrong.
+    pub kind: ChainProblemKind,
+    /// The details, in words.
+    pub detail: String,
+}
+
+impl fmt::Display for ChainProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.detail)
+    }
+}
+
+/// Checks the hash chain and `seq` of the transcript at `path`; names the first bad line.
+pub fn verify(path: &Path) -> io::Result<VerifyReport> {
+    let bytes = std::fs::read(path)?;
+    let raw = split_lines(&bytes);
+    let mut report = VerifyReport {
+        lines: 0,
+        torn_tail: raw.torn_tail,
+        problem: None,
+    };
+    let mut expected_prev = GENESIS_PREV.to_owned();
+    let count = raw.lines.len();
+    for (i, bytes) in raw.lines.iter().enumerate() {
+        let n = i as u64 + 1;
+        let problem = |kind, detail: String| {
+            Some(ChainProblem {
+                line: n,
+                kind,
+                detail,
+            })
+        };
+        let decoded = std::str::from_utf8(bytes)
+            .map_err(|_| "not UTF-8".to_owned())
+            .and_then(line::decode);
+        let line = match decoded {
+            Ok(l) => l,
+            Err(e) if e.starts_with("invalid JSON") && i + 1 == count && !raw.torn_tail => {
+                report.torn_tail = true;
+                break;
+            }
+            Err(e) => {
+                report.problem = problem(ChainProblemKind::Unreadable, e);
+                break;
+            }
+        };
+        if n == 1 && !matches!(line.event, Event::RunStarted { .. }) {
+            report.problem = problem(
+                ChainProblemKind::NotRunStarted,
+                format!(
+                    "the first event is `{}`, not `run_started`",
+                    line.event.name()
+                ),
+            );
+            break;
+        }
+        if line.seq != n {
+            report.problem = problem(
+                ChainProblemKind::BadSeq,
+                format!("`seq` is {}, expected {n}", line.seq),
+            );
+            break;
+        }
+        if line.prev != expected_prev {
+            report.problem = problem(
+                ChainProblemKind::BadPrev,
+                format!(
+                    "`prev` is {}, but the previous line hashes to {expected_prev}: a line before was changed or removed",
+                    line.prev
+                ),
+            );
+            break;
+        }
+        expected_prev = line::sha256_hex(bytes);
+        report.lines = n;
+    }
+    Ok(report)
+}

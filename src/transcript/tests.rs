@@ -1,0 +1,655 @@
+//! Tests of the transcript files as a whole: writing, reading, verifying, appenders in other
+//! threads and processes, a writer killed mid-run, and the recorder's failure policy.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use super::schema::validate_file;
+use super::*;
+use crate::redact::Redactor;
+
+const SECRET: &str = "hunter2-very-secret";
+
+fn run_started() -> Event {
+    Event::RunStarted {
+        schema_version: SCHEMA_VERSION,
+        run_id: "0123456789abcdef0123456789abcdef".into(),
+        runbook: "disk-full".into(),
+        source: "runbooks/disk-full.yaml".into(),
+        sha256: "ab".repeat(32),
+        mode: Mode::Live,
+        params: BTreeMap::from([
+            ("host".into(), "db1".into()),
+            ("token".into(), "***".into()),
+        ]),
+        operator: "ana".into(),
+        host: "laptop".into(),
+        rb_version: "0.1.0".into(),
+        started_at: "2026-11-24T23:05:01.042Z".into(),
+    }
+}
+
+/// One event of every kind.
+fn every_event() -> Vec<Event> {
+    vec![
+        run_started(),
+        Event::StepStarted {
+            step: "check".into(),
+            index: 0,
+            kind: "command".into(),
+            title: Some("Check the disk".into()),
+            command: Some("df -h /".into()),
+            attempt: 1,
+        },
+        Event::output("check", Stream::Stdout, b"/dev/sda1 99%\n"),
+        Event::output("check", Stream::Stderr, b"\xff\xfe binary"),
+        Event::Captured {
+            step: "check".into(),
+            name: "usage".into(),
+            value: "99".into(),
+        },
+        Event::StepFinished {
+            step: "check".into(),
+            status: StepStatus::Failed,
+            exit_code: Some(1),
+            duration_ms: 20,
+            reason: Some("exit code 1".into()),
+        },
+        Event::Retry {
+            step: "check".into(),
+            attempt: 2,
+            delay_ms: 1000,
+            reason: "exit code 1".into(),
+        },
+        Event::Prompt {
+            step: Some("clean".into()),
+            question: "Delete old logs?".into(),
+            choices: vec!["yes".into(), "no".into(), "skip".into()],
+        },
+        Event::Decision {
+            step: Some("clean".into()),
+            by: "ana".into(),
+            choice: "yes".into(),
+            text: None,
+        },
+        Event::Message {
+            step: "tell".into(),
+            text: "Tell #ops".into(),
+        },
+        Event::Manual {
+            step: "page".into(),
+            done: false,
+            note: Some("no answer".into()),
+        },
+        Event::Note {
+            by: "bo".into(),
+            text: "cache suspected".into(),
+            step: None,
+        },
+        Event::Milestone {
+            name: "mitigated".into(),
+            by: "rb".into(),
+            step: Some("clean".into()),
+        },
+        Event::OutputDropped {
+            step: Some("clean".into()),
+            bytes: 10,
+            events: 2,
+        },
+        Event::Interrupted {
+            step: None,
+            what: "SIGINT".into(),
+        },
+        Event::RunFinished {
+            outcome: Outcome::Interrupted,
+            duration_ms: 1234,
+        },
+    ]
+}
+
+fn note(by: &str, n: usize) -> Event {
+    Event::Note {
+        by: by.into(),
+        text: n.to_string(),
+        step: None,
+    }
+}
+
+fn new_transcript(dir: &Path) -> (PathBuf, TranscriptWriter) {
+    let path = dir.join("state/rb/transcripts/run.jsonl");
+    let mut w = TranscriptWriter::create(&path).unwrap();
+    w.append(&run_started()).unwrap();
+    (path, w)
+}
+
+fn problems() -> (Arc<Mutex<Vec<String>>>, ProblemSink) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    (
+        seen,
+        Box::new(move |m: &str| sink.lock().unwrap().push(m.to_owned())),
+    )
+}
+
+#[test]
+fn every_event_round_trips_with_a_valid_chain_schema_and_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a/b/run.jsonl");
+    let mut w = TranscriptWriter::create(&path).unwrap();
+    for e in every_event() {
+        w.append(&e).unwrap();
+    }
+    drop(w);
+    let t = read(&path).unwrap();
+    assert!(!t.torn_tail);
+    assert_eq!(t.events().cloned().collect::<Vec<_>>(), every_event());
+    assert_eq!(
+        t.lines.iter().map(|l| l.seq).collect::<Vec<_>>(),
+        (1..=every_event().len() as u64).collect::<Vec<_>>()
+    );
+    assert_eq!(t.lines[0].prev, line::GENESIS_PREV);
+    assert_eq!(t.run_id(), Some("0123456789abcdef0123456789abcdef"));
+    assert_eq!(t.captured()["usage"], "99");
+    assert!(t.run_finished().is_some());
+    let report = verify(&path).unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.lines, every_event().len() as u64);
+    assert_eq!(validate_file(&path).unwrap(), every_event().len());
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&dir.path().join("a/b")), 0o700);
+    assert_eq!(mode(&dir.path().join("a")), 0o700);
+}
+
+#[test]
+fn create_refuses_an_existing_file_and_the_first_event_must_be_run_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.jsonl");
+    let mut w = TranscriptWriter::create(&path).unwrap();
+    let err = w.append(&note("ana", 1)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    let err = TranscriptWriter::create(&path).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
+}
+
+#[test]
+fn a_torn_last_line_is_tolerated_and_cut_off_before_appending() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut w) = new_transcript(dir.path());
+    for n in 0..9 {
+        w.append(&note("ana", n)).unwrap();
+    }
+    drop(w);
+    // Cut the last line in the middle, as a writer killed mid-`write` would.
+    let len = std::fs::metadata(&path).unwrap().len();
+    let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len(len - 10).unwrap();
+    let t = read(&path).unwrap();
+    assert!(t.torn_tail);
+    assert_eq!(t.lines.len(), 9);
+    let report = verify(&path).unwrap();
+    assert!(
+        report.is_ok() && report.torn_tail && report.lines == 9,
+        "{report:?}"
+    );
+
+    // Appending cuts the torn line off and continues the chain from line 9.
+    let mut w = TranscriptWriter::open_append(&path).unwrap();
+    assert!(w.repaired_bytes() > 0);
+    assert_eq!(w.seq(), 9);
+    w.append(&note("bo", 99)).unwrap();
+    let t = read(&path).unwrap();
+    assert!(!t.torn_tail);
+    assert_eq!(t.lines.len(), 10);
+    assert_eq!(t.lines[9].seq, 10);
+    assert!(verify(&path).unwrap().is_ok());
+}
+
+#[test]
+fn garbage_after_a_crash_at_the_very_end_is_a_torn_tail_but_in_the_middle_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut w) = new_transcript(dir.path());
+    w.append(&note("ana", 1)).unwrap();
+    drop(w);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"\0\0\0\0\n");
+    std::fs::write(&path, &bytes).unwrap();
+    let t = read(&path).unwrap();
+    assert!(t.torn_tail);
+    assert_eq!(t.lines.len(), 2);
+    assert!(verify(&path).unwrap().is_ok());
+
+    bytes.extend_from_slice(b"{}\n");
+    std::fs::write(&path, &bytes).unwrap();
+    let err = read(&path).unwrap_err();
+    assert!(err.to_string().contains(":3: invalid JSON"), "{err}");
+    let report = verify(&path).unwrap();
+    let problem = report.problem.unwrap();
+    assert_eq!(
+        (problem.line, problem.kind),
+        (3, ChainProblemKind::Unreadable)
+    );
+}
+
+#[test]
+fn verify_names_the_first_edited_or_missing_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut w) = new_transcript(dir.path());
+    for n in 0..5 {
+        w.append(&note("ana", n)).unwrap();
+    }
+    drop(w);
+    let original = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = original.lines().collect();
+
+    // An edit to line 3 breaks line 4's `prev`.
+    let edited = original.replace(r#""text":"1""#, r#""text":"X""#);
+    std::fs::write(&path, edited).unwrap();
+    let p = verify(&path).unwrap().problem.unwrap();
+    assert_eq!((p.line, p.kind), (4, ChainProblemKind::BadPrev), "{p}");
+
+    // A removed line 3 shows as a `seq` gap at line 3.
+    let mut removed = lines.clone();
+    removed.remove(2);
+    std::fs::write(&path, removed.join("\n") + "\n").unwrap();
+    let p = verify(&path).unwrap().problem.unwrap();
+    assert_eq!((p.line, p.kind), (3, ChainProblemKind::BadSeq), "{p}");
+
+    // A first line that is not `run_started`.
+    std::fs::write(&path, lines[1..].join("\n") + "\n").unwrap();
+    let p = verify(&path).unwrap().problem.unwrap();
+    assert_eq!(
+        (p.line, p.kind),
+        (1, ChainProblemKind::NotRunStarted),
+        "{p}"
+    );
+}
+
+/// Not a test on its own: the body of the child processes spawned by the tests below.
+/// `RB_TEST_APPEND_TO`: append `RB_TEST_APPEND_N` notes by `RB_TEST_APPEND_BY`, then exit.
+/// `RB_TEST_WRITE_FOREVER`: create that transcript and append output events until killed.
+#[test]
+fn child_process_helper() {
+    if let Some(path) = std::env::var_os("RB_TEST_APPEND_TO") {
+        let n: usize = std::env::var("RB_TEST_APPEND_N").unwrap().parse().unwrap();
+        let by = std::env::var("RB_TEST_APPEND_BY").unwrap();
+        let mut w = TranscriptWriter::open_append(Path::new(&path)).unwrap();
+        for i in 0..n {
+            w.append(&note(&by, i)).unwrap();
+        }
+    }
+    if let Some(path) = std::env::var_os("RB_TEST_WRITE_FOREVER") {
+        let mut w = TranscriptWriter::create(Path::new(&path)).unwrap();
+        w.append(&run_started()).unwrap();
+        // Bounded, in case the parent test dies without killing it.
+        for i in 0..1_000_000 {
+            let text = format!("line {i} {}\n", "x".repeat(i % 300));
+            w.append(&Event::output("fill", Stream::Stdout, text.as_bytes()))
+                .unwrap();
+            if i % 50 == 0 {
+                w.append(&note("child", i)).unwrap();
+            }
+        }
+    }
+}
+
+fn child(envs: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        "transcript::tests::child_process_helper",
+        "--test-threads=1",
+    ])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+#[test]
+fn concurrent_appenders_in_threads_and_processes_lose_no_line() {
+    const N: usize = 150;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut main_writer) = new_transcript(dir.path());
+    let p = path.to_str().unwrap().to_owned();
+    let n = N.to_string();
+    let processes: Vec<_> = ["proc-a", "proc-b"]
+        .iter()
+        .map(|by| {
+            child(&[
+                ("RB_TEST_APPEND_TO", &p),
+                ("RB_TEST_APPEND_N", &n),
+                ("RB_TEST_APPEND_BY", by),
+            ])
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    let threads: Vec<_> = ["thread-a", "thread-b"]
+        .iter()
+        .map(|by| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut w = TranscriptWriter::open_append(&path).unwrap();
+                for i in 0..N {
+                    w.append(&note(by, i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    // The first writer (the running rb) keeps appending meanwhile.
+    for i in 0..N {
+        main_writer.append(&note("main", i)).unwrap();
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    for mut p in processes {
+        assert!(p.wait().unwrap().success());
+    }
+    main_writer.append(&note("main", N)).unwrap();
+
+    let report = verify(&path).unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    let t = read(&path).unwrap();
+    assert_eq!(t.lines.len(), 1 + 5 * N + 1);
+    let seen: BTreeSet<(String, String)> = t
+        .events()
+        .filter_map(|e| match e {
+            Event::Note { by, text, .. } => Some((by.clone(), text.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(seen.len(), 5 * N + 1, "every note is there exactly once");
+}
+
+#[test]
+fn a_writer_killed_with_sigkill_leaves_only_complete_valid_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("killed.jsonl");
+    /// Kills the child even when an assertion fails first.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut proc = KillOnDrop(
+        child(&[("RB_TEST_WRITE_FOREVER", path.to_str().unwrap())])
+            .spawn()
+            .unwrap(),
+    );
+    // Wait until it is well into writing (readiness by content, not by a fixed sleep).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read(&path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count()) < 500 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never wrote"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    proc.0.kill().unwrap(); // SIGKILL
+    proc.0.wait().unwrap();
+    let t = read(&path).unwrap();
+    assert!(t.lines.len() >= 500);
+    let report = verify(&path).unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    assert_eq!(report.lines as usize, t.lines.len());
+    validate_file(&path).unwrap_or_else(|e| {
+        // A torn tail is allowed; every complete line must validate.
+        assert!(t.torn_tail, "{e}");
+        0
+    });
+}
+
+#[test]
+fn the_recorder_redacts_every_free_text_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.jsonl");
+    let (seen, sink) = problems();
+    let mut r = Recorder::create(&path, Redactor::new([SECRET.to_string()]), sink);
+    let mut first = run_started();
+    if let Event::RunStarted { params, .. } = &mut first {
+        params.insert("token".into(), SECRET.into());
+    }
+    r.record(first);
+    let leak = format!("token={SECRET}");
+    r.record(Event::StepStarted {
+        step: "s".into(),
+        index: 0,
+        kind: "command".into(),
+        title: None,
+        command: Some(format!("curl -u {SECRET}")),
+        attempt: 1,
+    });
+    r.record(Event::output("s", Stream::Stdout, leak.as_bytes()));
+    r.record(Event::output(
+        "s",
+        Stream::Stdout,
+        format!("\u{0}\u{ff}{SECRET}").as_bytes(),
+    ));
+    r.record(Event::Captured {
+        step: "s".into(),
+        name: "t".into(),
+        value: SECRET.into(),
+    });
+    r.record(Event::Message {
+        step: "m".into(),
+        text: leak.clone(),
+    });
+    r.record(Event::Note {
+        by: "ana".into(),
+        text: leak.clone(),
+        step: None,
+    });
+    r.record(Event::Decision {
+        step: None,
+        by: "ana".into(),
+        choice: "yes".into(),
+        text: Some(leak.clone()),
+    });
+    r.record(Event::Note {
+        by: "ana".into(),
+        text: crate::redact::base64_encode(SECRET.as_bytes()),
+        step: None,
+    });
+    let closed = r.close();
+    assert!(closed.unwritten.is_empty());
+    assert!(seen.lock().unwrap().is_empty());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(!text.contains(&crate::redact::base64_encode(SECRET.as_bytes())));
+    assert_eq!(text.matches("***").count(), 9, "{text}");
+    assert!(verify(&path).unwrap().is_ok());
+}
+
+#[test]
+fn the_recorder_switches_to_a_fallback_when_the_path_cannot_be_created() {
+    let dir = tempfile::tempdir().unwrap();
+    // The "directory" is a regular file: every attempt fails with ENOTDIR, even as root.
+    std::fs::write(dir.path().join("blocked"), "").unwrap();
+    let path = dir.path().join("blocked/run.jsonl");
+    let fallback = dir.path().join("fallback");
+    let (seen, sink) = problems();
+    let mut r = Recorder::create(&path, Redactor::default(), sink)
+        .with_fallback_dirs(vec![dir.path().join("blocked/too"), fallback.clone()]);
+    let events = every_event();
+    for e in events.clone() {
+        r.record(e);
+    }
+    let closed = r.close();
+    assert!(closed.unwritten.is_empty());
+    assert_eq!(closed.path, fallback.join("run.jsonl"));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 3, "{seen:#?}");
+    assert!(seen[0].starts_with(&format!("cannot write the transcript {}", path.display())));
+    assert!(seen[1].contains(&format!(
+        "writing the transcript to {}",
+        closed.path.display()
+    )));
+    assert!(
+        seen[2].contains("is written again (3 events"),
+        "{}",
+        seen[2]
+    );
+    let t = read(&closed.path).unwrap();
+    assert_eq!(t.events().cloned().collect::<Vec<_>>(), events);
+    assert!(verify(&closed.path).unwrap().is_ok());
+}
+
+#[test]
+fn the_recorder_writes_its_backlog_in_order_when_the_problem_goes_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("dir");
+    std::fs::write(&blocker, "").unwrap();
+    let path = blocker.join("run.jsonl");
+    let (seen, sink) = problems();
+    let mut r = Recorder::create(&path, Redactor::default(), sink).with_fallback_dirs(vec![]);
+    r.record(run_started());
+    r.record(note("ana", 1));
+    assert!(r.is_failing());
+    assert_eq!(r.queued(), 2);
+    std::fs::remove_file(&blocker).unwrap();
+    r.record(note("ana", 2));
+    assert!(!r.is_failing());
+    assert_eq!(r.queued(), 0);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    let t = read(&path).unwrap();
+    assert_eq!(t.lines.len(), 3);
+    // The queued events keep the time they happened.
+    assert!(t.lines[0].ts <= t.lines[2].ts);
+    assert!(verify(&path).unwrap().is_ok());
+}
+
+#[test]
+fn with_nowhere_to_write_control_events_are_kept_and_dropped_output_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), "").unwrap();
+    let path = dir.path().join("f/run.jsonl");
+    let (seen, sink) = problems();
+    let mut r = Recorder::create(&path, Redactor::default(), sink)
+        .with_fallback_dirs(vec![dir.path().join("f/x")]);
+    r.record(run_started());
+    let chunk = vec![b'o'; 1024 * 1024];
+    for _ in 0..12 {
+        r.record(Event::output("big", Stream::Stdout, &chunk));
+    }
+    r.record(note("ana", 1));
+    r.record(Event::output("big", Stream::Stdout, &chunk));
+    let closed = r.close();
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen[0].starts_with("cannot write the transcript"),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter().any(|m| m.starts_with("no fallback location")),
+        "{seen:#?}"
+    );
+    let names: Vec<&str> = closed.unwritten.iter().map(Event::name).collect();
+    assert_eq!(names[0], "run_started");
+    assert_eq!(names.iter().filter(|n| **n == "output").count(), 8);
+    assert_eq!(
+        &names[9..],
+        ["output_dropped", "note", "output_dropped"],
+        "{names:?}"
+    );
+    assert!(matches!(
+        closed.unwritten[9],
+        Event::OutputDropped {
+            bytes: 4_194_304,
+            events: 4,
+            ..
+        }
+    ));
+}
+
+/// A tmpfs mounted for one test, unmounted however the test ends.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount runs");
+        assert!(
+            status.success(),
+            "this test mounts a small tmpfs and needs root (CAP_SYS_ADMIN)"
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn on_a_full_disk_the_recorder_reports_it_and_moves_the_whole_transcript_to_a_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = Tmpfs::mount(&dir.path().join("small"), "64k");
+    let path = small.0.join("transcripts/run.jsonl");
+    let fallback = dir.path().join("fallback");
+    let (seen, sink) = problems();
+    let mut r = Recorder::create(&path, Redactor::default(), sink)
+        .with_fallback_dirs(vec![fallback.clone()]);
+    r.record(run_started());
+    let chunk = "y".repeat(4000);
+    let mut recorded = vec![run_started()];
+    for i in 0..40 {
+        let e = Event::output("fill", Stream::Stdout, chunk.as_bytes());
+        r.record(e.clone());
+        recorded.push(e);
+        let n = note("ana", i);
+        r.record(n.clone());
+        recorded.push(n);
+    }
+    let closed = r.close();
+    drop(small);
+    assert!(closed.unwritten.is_empty());
+    assert_eq!(closed.path, fallback.join("run.jsonl"));
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen[0].contains("No space left on device"), "{seen:#?}");
+    assert!(seen[1].starts_with(&format!(
+        "writing the transcript to {} instead (copied the",
+        closed.path.display()
+    )));
+    let t = read(&closed.path).unwrap();
+    assert_eq!(t.events().cloned().collect::<Vec<_>>(), recorded);
+    assert!(verify(&closed.path).unwrap().is_ok());
+    validate_file(&closed.path).unwrap();
+}
+
+#[test]
+fn file_names_sort_by_utc_start_and_run_ids_are_128_bit_hex() {
+    let start: jiff::Timestamp = "2026-11-24T23:05:01.999+02:00".parse().unwrap();
+    assert_eq!(
+        file_name(start, "disk-full", "3f9a1c2e77aa00bb"),
+        "20261124T210501Z-disk-full-3f9a1c2e.jsonl"
+    );
+    assert_eq!(
+        file_name(start, "a/b c", "12"),
+        "20261124T210501Z-a_b_c-12.jsonl"
+    );
+    let id = new_run_id().unwrap();
+    assert_eq!(id.len(), 32);
+    assert!(
+        id.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
+    assert_ne!(id, new_run_id().unwrap());
+    assert!(default_dir().ends_with("rb/transcripts"));
+}
