@@ -2,6 +2,9 @@
 # The whole test suite: formatting, lint, the built-in runbooks, and every test.
 set -euo pipefail
 cd "$(dirname "$0")"
+# tests/third_party_schema.sh needs python3 with venv (check-jsonschema) and npm (ajv-cli).
+python3 -c 'import venv, ensurepip' 2>/dev/null || (apt-get update -qq && apt-get install -y -qq python3 python3-venv)
+command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm)
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo build --locked

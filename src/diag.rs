@@ -131,7 +131,16 @@ impl Diagnostic {
                 out,
                 "{} | {}",
                 style(&span.line.to_string(), blue.clone()),
-                shown.replace('\t', " ")
+                // One character each, so carets stay aligned; control characters from the
+                // file must not reach the terminal.
+                shown
+                    .chars()
+                    .map(|c| match c {
+                        '\t' => ' ',
+                        c if c.is_control() => '\u{fffd}',
+                        c => c,
+                    })
+                    .collect::<String>()
             );
             let col = span.column.saturating_sub(1).min(shown.chars().count());
             let width = span

@@ -47,7 +47,8 @@ impl Checker<'_> {
         let info = self.map.value(pointer)?;
         let line = line.unwrap_or(1).max(1);
         Some(match info.form {
-            ScalarForm::Block => Span::new(info.span.line + line, info.span.column, 1),
+            // The span of a block scalar starts at its first content line.
+            ScalarForm::Block => Span::new(info.span.line + line - 1, info.span.column, 1),
             _ if line == 1 => info.span,
             _ => Span::new(info.span.line + line - 1, 1, 1),
         })
@@ -243,18 +244,34 @@ fn check_params(c: &mut Checker<'_>, rb: &Runbook) {
                     c.at(
                         &ptr,
                         "param-default",
-                        format!("default of `{name}` is {v}, not a {} value", ty.as_str()),
+                        format!(
+                            "default of `{name}` is {v}, not {} {} value",
+                            article(ty),
+                            ty.as_str()
+                        ),
                     )
                     .hints
                     .push(match ty {
                         ParamType::String | ParamType::Enum | ParamType::Duration => {
                             "quote it to make it a string".into()
                         }
-                        other => format!("write a {} value, or change `type`", other.as_str()),
+                        other => format!(
+                            "write {} {} value, or change `type`",
+                            article(other),
+                            other.as_str()
+                        ),
                     });
                 }
             }
         }
+    }
+}
+
+/// `a` or `an` before the name of a param type.
+fn article(ty: ParamType) -> &'static str {
+    match ty {
+        ParamType::Integer | ParamType::Enum => "an",
+        _ => "a",
     }
 }
 

@@ -174,18 +174,39 @@ impl<'f> Builder<'f> {
         while let Some(next) = parser.next_event() {
             let (event, span) = next.map_err(|e| {
                 let m = e.marker();
+                let mut place = Span::new(m.line(), m.col() + 1, 1);
+                // Match whole words: "unprintable" must not read as a tab problem.
+                let about_tabs = e
+                    .info()
+                    .split(|c: char| !c.is_ascii_alphabetic())
+                    .any(|w| w == "tab" || w == "tabs");
+                // The scanner reports a tab at the start of the token it was reading, which is
+                // often the line above the tab; point at the first indenting tab instead.
+                let tab = text
+                    .lines()
+                    .enumerate()
+                    .skip(m.line().saturating_sub(1))
+                    .take(3)
+                    .find_map(|(i, l)| {
+                        let indent = &l[..l.len() - l.trim_start().len()];
+                        indent
+                            .find('\t')
+                            .map(|col| Span::new(i + 1, indent[..col].chars().count() + 1, 1))
+                    });
+                if about_tabs && let Some(t) = tab {
+                    place = t;
+                }
                 let mut d = Diagnostic::error(
                     self.file,
-                    Some(Span::new(m.line(), m.col() + 1, 1)),
+                    Some(place),
                     "yaml-syntax",
                     format!("invalid YAML: {}", e.info()),
                 );
-                if let Some(line) = text.lines().nth(m.line().saturating_sub(1))
-                    && line.starts_with('\t')
-                {
+                if about_tabs || tab.is_some_and(|t| t.line == m.line()) {
                     d = d.hint("YAML does not allow tabs for indentation; indent with spaces");
-                } else if e.info().contains("tab") {
-                    d = d.hint("YAML does not allow tabs for indentation; indent with spaces");
+                }
+                if e.info().contains("mapping values are not allowed") {
+                    d = d.hint("`: ` inside a plain value starts a mapping; quote the whole value, or write it as a `|` block");
                 }
                 vec![d]
             })?;
