@@ -59,6 +59,9 @@ pub fn checklist(rb: &Runbook) -> String {
         for (name, p) in &rb.params {
             let default = match (&p.default, p.secret) {
                 (_, true) => format!("secret, from ${}", p.env.as_deref().unwrap_or("?")),
+                (Some(serde_json::Value::String(d)), _) if d.is_empty() => {
+                    "optional, default empty".into()
+                }
                 (Some(d), _) => format!(
                     "default {}",
                     d.as_str().map_or_else(|| d.to_string(), str::to_string)
@@ -74,20 +77,14 @@ pub fn checklist(rb: &Runbook) -> String {
     let _ = writeln!(s, "\nSteps:");
     for (i, st) in rb.steps.iter().enumerate() {
         let effect = match st.kind {
-            StepKind::Command if st.read_only => "read-only",
-            StepKind::Command => "CHANGES THE SYSTEM",
-            StepKind::Watch => "read-only, repeats",
-            StepKind::Message => "message",
-            StepKind::Manual => "by hand",
+            StepKind::Command if st.read_only => "command, read-only",
+            StepKind::Command => "command, CHANGES THE SYSTEM",
+            StepKind::Watch => "watch, read-only, repeats",
+            StepKind::Message => "message for the incident channel",
+            StepKind::Manual => "manual, done by hand",
         };
         let title = st.title.as_deref().unwrap_or(&st.id);
-        let _ = writeln!(
-            s,
-            "  {:>2}. [ ] {title}  ({}: {}, {effect})",
-            i + 1,
-            st.id,
-            st.kind.as_str()
-        );
+        let _ = writeln!(s, "  {:>2}. [ ] {title}  ({}: {effect})", i + 1, st.id,);
         if let Some(w) = &st.when {
             let _ = writeln!(s, "        only when: {w}");
         }
