@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::catalog::Catalog;
 use crate::exit::{Code, UserError};
 
+mod resume;
 mod run;
 mod show;
 mod terminal;
@@ -67,6 +68,8 @@ pub enum Command {
     Schema,
     /// Run a runbook step by step (see also --dry-run and --check).
     Run(run::RunArgs),
+    /// Continue an interrupted run from its transcript, at the first step that did not finish.
+    Resume(resume::ResumeArgs),
 }
 
 /// What a command needs from its surroundings, resolved once.
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::List => show::list(&ctx),
         Command::Show { name } => show::show(&ctx, &name),
         Command::Run(a) => run::run(&ctx, a),
+        Command::Resume(a) => resume::resume(&ctx, a),
         Command::Schema => {
             print_stdout(&crate::runbook::schema::runbook_schema_json());
             Ok(Code::Ok)

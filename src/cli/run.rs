@@ -7,9 +7,10 @@ use std::path::PathBuf;
 use super::Ctx;
 use super::terminal::TerminalOperator;
 use crate::exec::operator::Operator;
+use crate::exec::operator::Tone;
 use crate::exec::params::{self, Inputs};
 use crate::exec::runner::ProcessRunner;
-use crate::exec::{Executor, Journal, Mode, Options};
+use crate::exec::{Executor, Mode, Options, Resume};
 use crate::exit::{Code, UserError};
 use crate::redact::Redactor;
 use crate::runbook::validate::Document;
@@ -96,36 +97,27 @@ fn preflight_error(problems: Vec<String>) -> UserError {
     e
 }
 
-/// Runs `rb run`.
-pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
-    let mode = if args.dry_run {
-        Mode::DryRun
-    } else if args.check {
-        Mode::Check
-    } else {
-        Mode::Live
-    };
-    let yes = args.yes || args.yes_typed;
-    let tty = std::io::stdin().is_terminal();
+/// Refuses a live run that nobody could answer.
+pub(super) fn check_terminal(mode: Mode, yes: bool, tty: bool) -> Result<(), UserError> {
     if mode == Mode::Live && !yes && !tty {
         return Err(UserError::usage("standard input is not a terminal, so nobody could answer rb's confirmations")
             .hint("run it from a terminal, or choose: --yes (unattended: confirm every step), --check (run only read-only steps), --dry-run (run nothing)"));
     }
-    let doc = super::load_runbook(ctx, &args.name)?;
-    let rb = &doc.runbook;
+    Ok(())
+}
 
-    let mut problems = Vec::new();
-    let cli = parse_kv(&args.params).unwrap_or_else(|e| {
-        problems.extend(e);
-        Vec::new()
-    });
-    let file = match &args.params_file {
-        Some(p) => read_params_file(p).unwrap_or_else(|e| {
-            problems.extend(e);
-            BTreeMap::new()
-        }),
-        None => BTreeMap::new(),
-    };
+/// Binds params and checks everything that must hold before step 1: every problem at once.
+/// Returns the params and the warnings a dry run tolerates.
+pub(super) fn bind_and_preflight(
+    doc: &Document,
+    mode: Mode,
+    tty: bool,
+    cli: &[(String, String)],
+    file: &BTreeMap<String, String>,
+    from: Option<&str>,
+    mut problems: Vec<String>,
+) -> Result<(params::Params, Vec<String>), UserError> {
+    let rb = &doc.runbook;
     let env = |k: &str| std::env::var(k).ok();
     let mut ask_secret = |name: &str| -> Option<String> {
         dialoguer::Password::new()
@@ -141,14 +133,21 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
     let (params, bind_problems) = params::bind(
         rb,
         Inputs {
-            cli: &cli,
-            file: &file,
+            cli,
+            file,
             env: &env,
             prompt_secret: prompt,
         },
     );
     problems.extend(bind_problems);
     let mut warnings = Vec::new();
+    let mut report = |msg: String| {
+        if mode == Mode::DryRun {
+            warnings.push(msg)
+        } else {
+            problems.push(msg)
+        }
+    };
     for name in &params.missing {
         let p = &rb.params[name];
         let how = match (&p.env, p.secret) {
@@ -156,21 +155,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
             (Some(env), false) => format!("give `-p {name}=…` or set ${env}"),
             _ => format!("give `-p {name}=…`"),
         };
-        let msg = format!("`{name}` has no value: {how}");
-        if mode == Mode::DryRun {
-            warnings.push(msg)
-        } else {
-            problems.push(msg)
-        }
-    }
-    if let Some(from) = &args.from
-        && !rb.steps.iter().any(|s| &s.id == from)
-    {
-        let mut msg = format!("`--from {from}`: no step has that id");
-        if let Some(s) = crate::diag::did_you_mean(from, rb.steps.iter().map(|s| s.id.as_str())) {
-            msg += &format!(" (did you mean `{s}`?)");
-        }
-        problems.push(msg);
+        report(format!("`{name}` has no value: {how}"));
     }
     let missing: Vec<&str> = rb
         .requires
@@ -179,42 +164,117 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
         .map(String::as_str)
         .collect();
     if !missing.is_empty() {
-        let msg = format!(
+        report(format!(
             "required program(s) not found on PATH: {}",
             missing.join(", ")
-        );
-        if mode == Mode::DryRun {
-            warnings.push(msg)
-        } else {
-            problems.push(msg)
+        ));
+    }
+    if let Some(from) = from
+        && !rb.steps.iter().any(|s| s.id == from)
+    {
+        let mut msg = format!("`--from {from}`: no step has that id");
+        if let Some(s) = crate::diag::did_you_mean(from, rb.steps.iter().map(|s| s.id.as_str())) {
+            msg += &format!(" (did you mean `{s}`?)");
         }
+        problems.push(msg);
     }
     if !problems.is_empty() {
         return Err(preflight_error(problems));
     }
-    let operator_name = args
+    Ok((params, warnings))
+}
+
+/// Where a run's events go.
+pub(super) enum TranscriptTarget {
+    /// A new transcript (at this path, or a new file in the default folder).
+    New(Option<PathBuf>),
+    /// Continue an existing one (`rb resume`).
+    Append(PathBuf),
+}
+
+/// Everything needed to start the step loop.
+pub(super) struct Launch<'a> {
+    pub doc: &'a Document,
+    pub params: &'a params::Params,
+    pub warnings: Vec<String>,
+    pub opts: Options,
+    pub operator: Option<String>,
+    pub tty: bool,
+    pub target: TranscriptTarget,
+    pub resume: Option<Resume>,
+}
+
+/// Opens the transcript, runs the steps, closes the transcript; returns the exit code.
+pub(super) fn launch(l: Launch<'_>) -> Result<Code, UserError> {
+    let operator = l
         .operator
-        .clone()
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_else(|| "unknown".into());
-    let mut op = TerminalOperator::new(operator_name, tty);
-    for w in &warnings {
-        crate::exec::operator::Operator::say(&mut op, crate::exec::operator::Tone::Warning, w);
+    let mut op = TerminalOperator::new(operator, l.tty);
+    for w in &l.warnings {
+        op.say(Tone::Warning, w);
     }
+    // Created before anything runs: from here on Ctrl-C belongs to rb (see `ProcessRunner::new`).
     let mut runner = ProcessRunner::new()
         .map_err(|e| UserError::usage(format!("cannot set up process handling: {e}")))?;
-    let mut recorder = open_transcript(&doc, &params, mode, &args, op.name())?;
+    let redactor = Redactor::new(l.params.secret_values(&l.doc.runbook));
+    let on_problem: transcript::ProblemSink =
+        Box::new(|msg: &str| eprintln!("rb: transcript: {msg}"));
+    let mut recorder = match &l.target {
+        TranscriptTarget::New(path) => {
+            let run_id = transcript::new_run_id()
+                .map_err(|e| UserError::usage(format!("cannot make a run id: {e}")))?;
+            let now = jiff::Timestamp::now();
+            let path = path.clone().unwrap_or_else(|| {
+                transcript::default_dir().join(transcript::file_name(
+                    now,
+                    &l.doc.runbook.name,
+                    &run_id,
+                ))
+            });
+            let mut rec = Recorder::create(&path, redactor, on_problem);
+            rec.record(run_started(
+                l.doc,
+                l.params,
+                l.opts.mode,
+                run_id,
+                op.name(),
+                now,
+            ));
+            rec
+        }
+        TranscriptTarget::Append(path) => Recorder::append(path, redactor, on_problem),
+    };
     eprintln!("transcript: {}", recorder.path().display());
-    let outcome = execute(
-        &doc,
-        &params,
-        mode,
-        &args,
-        yes,
-        &mut op,
-        &mut runner,
-        &mut recorder,
-    );
+    let header = match (l.opts.mode, &l.resume) {
+        (_, Some(r)) => format!(
+            "Resuming `{}` ({}) at step {} of {}.",
+            l.doc.runbook.name,
+            l.doc.source.name,
+            r.start + 1,
+            l.doc.runbook.steps.len()
+        ),
+        (Mode::DryRun, _) => format!(
+            "Dry run of `{}` ({}): nothing will be executed.",
+            l.doc.runbook.name, l.doc.source.name
+        ),
+        (Mode::Check, _) => format!(
+            "Check of `{}` ({}): read-only steps run, changes are previewed.",
+            l.doc.runbook.name, l.doc.source.name
+        ),
+        (Mode::Live, _) => format!("Running `{}` ({}).", l.doc.runbook.name, l.doc.source.name),
+    };
+    op.say(Tone::Info, &header);
+    let masked = l.params.masked(&l.doc.runbook);
+    if !masked.is_empty() {
+        let list: Vec<String> = masked.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        op.say(Tone::Info, &format!("params: {}", list.join(" ")));
+    }
+    let mut exec = Executor::new(l.doc, l.params, l.opts, &mut op, &mut runner, &mut recorder);
+    if let Some(r) = l.resume {
+        exec = exec.resuming(r);
+    }
+    let outcome = exec.run();
     let closed = recorder.close();
     for event in &closed.unwritten {
         // Nowhere on disk would take them: stderr is the last place they can survive.
@@ -227,32 +287,24 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
     Ok(outcome.exit_code())
 }
 
-/// Creates the transcript and records the run's first line.
-fn open_transcript(
+/// The first line of a transcript.
+fn run_started(
     doc: &Document,
     params: &params::Params,
     mode: Mode,
-    args: &RunArgs,
+    run_id: String,
     operator: String,
-) -> Result<Recorder, UserError> {
-    let run_id = transcript::new_run_id()
-        .map_err(|e| UserError::usage(format!("cannot make a run id: {e}")))?;
-    let now = jiff::Timestamp::now();
-    let path = match &args.transcript {
-        Some(p) => p.clone(),
-        None => {
-            transcript::default_dir().join(transcript::file_name(now, &doc.runbook.name, &run_id))
-        }
-    };
-    let redactor = Redactor::new(params.secret_values(&doc.runbook));
-    let on_problem: transcript::ProblemSink =
-        Box::new(|msg: &str| eprintln!("rb: transcript: {msg}"));
-    let mut rec = Recorder::create(&path, redactor, on_problem);
-    rec.record(Event::RunStarted {
+    now: jiff::Timestamp,
+) -> Event {
+    // An absolute path, so `rb resume` finds the file from any folder.
+    let source = std::fs::canonicalize(&doc.source.name)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| doc.source.name.clone());
+    Event::RunStarted {
         schema_version: transcript::SCHEMA_VERSION,
         run_id,
         runbook: doc.runbook.name.clone(),
-        source: doc.source.name.clone(),
+        source,
         sha256: doc.sha256.clone(),
         mode: mode.event(),
         params: params.masked(&doc.runbook),
@@ -260,8 +312,7 @@ fn open_transcript(
         host: hostname(),
         rb_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: transcript::line::format_ts(now),
-    });
-    Ok(rec)
+    }
 }
 
 fn hostname() -> String {
@@ -270,43 +321,46 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn execute(
-    doc: &Document,
-    params: &params::Params,
-    mode: Mode,
-    args: &RunArgs,
-    yes: bool,
-    op: &mut TerminalOperator,
-    runner: &mut ProcessRunner,
-    journal: &mut dyn Journal,
-) -> crate::exec::RunOutcome {
-    let opts = Options {
-        mode,
-        yes,
-        yes_typed: args.yes_typed,
-        from: args.from.clone(),
+/// Runs `rb run`.
+pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
+    let mode = if args.dry_run {
+        Mode::DryRun
+    } else if args.check {
+        Mode::Check
+    } else {
+        Mode::Live
     };
-    let header = match mode {
-        Mode::DryRun => format!(
-            "Dry run of `{}` ({}): nothing will be executed.",
-            doc.runbook.name, doc.source.name
-        ),
-        Mode::Check => format!(
-            "Check of `{}` ({}): read-only steps run, changes are previewed.",
-            doc.runbook.name, doc.source.name
-        ),
-        Mode::Live => format!("Running `{}` ({}).", doc.runbook.name, doc.source.name),
+    let yes = args.yes || args.yes_typed;
+    let tty = std::io::stdin().is_terminal();
+    check_terminal(mode, yes, tty)?;
+    let doc = super::load_runbook(ctx, &args.name)?;
+    let mut problems = Vec::new();
+    let cli = parse_kv(&args.params).unwrap_or_else(|e| {
+        problems.extend(e);
+        Vec::new()
+    });
+    let file = match &args.params_file {
+        Some(p) => read_params_file(p).unwrap_or_else(|e| {
+            problems.extend(e);
+            BTreeMap::new()
+        }),
+        None => BTreeMap::new(),
     };
-    crate::exec::operator::Operator::say(op, crate::exec::operator::Tone::Info, &header);
-    let masked = params.masked(&doc.runbook);
-    if !masked.is_empty() {
-        let list: Vec<String> = masked.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        crate::exec::operator::Operator::say(
-            op,
-            crate::exec::operator::Tone::Info,
-            &format!("params: {}", list.join(" ")),
-        );
-    }
-    Executor::new(doc, params, opts, op, runner, journal).run()
+    let (params, warnings) =
+        bind_and_preflight(&doc, mode, tty, &cli, &file, args.from.as_deref(), problems)?;
+    launch(Launch {
+        doc: &doc,
+        params: &params,
+        warnings,
+        opts: Options {
+            mode,
+            yes,
+            yes_typed: args.yes_typed,
+            from: args.from.clone(),
+        },
+        operator: args.operator.clone(),
+        tty,
+        target: TranscriptTarget::New(args.transcript.clone()),
+        resume: None,
+    })
 }

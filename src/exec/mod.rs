@@ -72,6 +72,8 @@ pub struct Resume {
     pub start: usize,
     /// Captures recorded before the interruption.
     pub captures: BTreeMap<String, String>,
+    /// Recorded as a note when the run continues.
+    pub note: Option<String>,
 }
 
 /// Receives every event of a run (the transcript in production; a Vec in tests).
@@ -177,6 +179,14 @@ impl<'a> Executor<'a> {
 
     /// Continue an interrupted run from `resume`.
     pub fn resuming(mut self, resume: Resume) -> Self {
+        if let Some(text) = &resume.note {
+            let by = self.op.name();
+            self.rec(Event::Note {
+                by,
+                text: text.clone(),
+                step: None,
+            });
+        }
         self.captures = resume.captures.clone();
         self.resume = resume;
         self
