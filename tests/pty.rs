@@ -50,7 +50,13 @@ impl Pty {
     fn exit_code(&mut self) -> i32 {
         let _ = self.session.expect(Eof);
         match self.session.get_process().wait().unwrap() {
-            expectrl::process::unix::WaitStatus::Exited(_, code) => code,
+            expectrl::process::unix::WaitStatus::Exited(_, code) => {
+                // Every transcript a run leaves must verify and match the published schema.
+                let t = self.path("transcript.jsonl");
+                rb::transcript::schema::validate_file(&t).unwrap_or_else(|e| panic!("{e}"));
+                assert!(rb::transcript::verify(&t).unwrap().problem.is_none());
+                code
+            }
             other => panic!("rb did not exit normally: {other:?}"),
         }
     }

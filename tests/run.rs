@@ -30,7 +30,37 @@ impl Dir {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        self.rb(args).output().unwrap()
+        let out = self.rb(args).output().unwrap();
+        self.check_transcripts();
+        out
+    }
+
+    /// Every transcript a run left must verify and match the published schema.
+    fn check_transcripts(&self) {
+        let mut files = Vec::new();
+        for dir in [
+            self.dir.path().to_path_buf(),
+            self.path("state/rb/transcripts"),
+        ] {
+            if let Ok(rd) = std::fs::read_dir(&dir) {
+                files.extend(
+                    rd.filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|e| e == "jsonl")),
+                );
+            }
+        }
+        for f in files {
+            rb::transcript::schema::validate_file(&f)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            let report = rb::transcript::verify(&f).unwrap();
+            assert!(
+                report.problem.is_none(),
+                "{}: {:?}",
+                f.display(),
+                report.problem
+            );
+        }
     }
 }
 
@@ -170,6 +200,7 @@ fn printing_256_mib_keeps_rb_below_64_mib() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
     assert!(status.success());
+    d.check_transcripts();
     assert!(peak_kib > 0, "never sampled rb's memory");
     assert!(peak_kib < 64 * 1024, "rb peaked at {peak_kib} KiB");
     eprintln!("rb peak RSS while a step printed 256 MiB: {peak_kib} KiB");
