@@ -436,7 +436,11 @@ impl<'a> Executor<'a> {
         };
         self.say(
             Tone::Heading,
-            &format!("[{}/{total}] {title}  ({}, {effect})", i + 1, step.id),
+            &if step.title.is_some() {
+                format!("[{}/{total}] {title}  ({}, {effect})", i + 1, step.id)
+            } else {
+                format!("[{}/{total}] {title}  ({effect})", i + 1)
+            },
         );
 
         match self.decide_when(step, &Context::new()) {
