@@ -83,6 +83,12 @@ impl Default for Renderer {
 impl Renderer {
     pub fn new() -> Self {
         let mut env = Environment::new();
+        // Jinja's `{# … #}` comments would swallow bash's `${#var}`; comments are `{## … ##}`.
+        let syntax = minijinja::syntax::SyntaxConfig::builder()
+            .comment_delimiters("{##", "##}")
+            .build()
+            .expect("static delimiters are valid");
+        env.set_syntax(syntax);
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".sh") {
@@ -205,6 +211,17 @@ mod tests {
         assert_eq!(
             r.render(TemplateKind::Text, "dump={{ dump }}", &c).unwrap(),
             "dump=true"
+        );
+    }
+
+    #[test]
+    fn bash_length_expansions_are_not_comments() {
+        let r = Renderer::new();
+        let c = ctx(&[("arr", "x")]);
+        let src = "n=${#a[@]}; m=${#s}; echo {{ arr }} {## a note ##}";
+        assert_eq!(
+            r.render(TemplateKind::Shell, src, &c).unwrap(),
+            "n=${#a[@]}; m=${#s}; echo x "
         );
     }
 

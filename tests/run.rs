@@ -257,3 +257,32 @@ fn check_mode_runs_read_only_steps_and_previews_changes() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(d.path("seen").exists() && !d.path("changed").exists());
 }
+
+#[test]
+fn a_secret_echoed_one_byte_at_a_time_never_reaches_the_terminal_or_the_transcript() {
+    let d = Dir::new(
+        "version: 1\nname: t\ntitle: T\nparams:\n  token: {secret: true, env: API_TOKEN}\nsteps:\n  - id: leak\n    run: |\n      s=\"$API_TOKEN\"\n      for i in $(seq 0 $((${#s} - 1))); do printf '%s' \"${s:$i:1}\"; sleep 0.02; done\n      echo\n      echo \"in json: {\\\"t\\\": \\\"$API_TOKEN\\\"}\" >&2\n      printf '%s' \"$API_TOKEN\" | base64\n    read_only: true\n",
+    );
+    let secret = "hunter2-Very-Secret";
+    let out = d
+        .rb(&["run", "t.yaml", "--yes", "--transcript", "t.jsonl"])
+        .env("API_TOKEN", secret)
+        .output()
+        .unwrap();
+    d.check_transcripts();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let recorded = std::fs::read_to_string(d.path("t.jsonl")).unwrap();
+    let b64 = "aHVudGVyMi1WZXJ5LVNlY3JldA"; // base64 of the secret, without padding
+    for (what, hay) in [("terminal", &shown), ("transcript", &recorded)] {
+        assert!(
+            !hay.contains(secret),
+            "the secret reached the {what}:\n{hay}"
+        );
+        assert!(
+            !hay.contains(b64),
+            "the base64 of the secret reached the {what}:\n{hay}"
+        );
+    }
+    assert!(shown.contains("***"), "the masked value is shown: {shown}");
+}
