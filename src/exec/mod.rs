@@ -966,6 +966,42 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// Ctrl-C (or a signal) during a watch, whether in a check or between two: recorded, then the
+    /// operator chooses between ending the run and skipping the watch.
+    fn watch_interrupted(&mut self, step: &Step, started: Instant) -> Flow<()> {
+        self.rec(Event::Interrupted {
+            step: Some(step.id.clone()),
+            what: "Ctrl-C during a watch".into(),
+        });
+        self.finish(
+            step,
+            StepStatus::Interrupted,
+            None,
+            started.elapsed(),
+            Some("interrupted"),
+        );
+        if self.opts.yes {
+            return Err(Stop::Outcome(RunOutcome::Interrupted));
+        }
+        match self.ask(
+            step,
+            "Watch interrupted. Abort the run, or skip the watch?",
+            &[Choice::Abort, Choice::Skip],
+        )? {
+            Choice::Skip => {
+                self.finish(
+                    step,
+                    StepStatus::Skipped,
+                    None,
+                    started.elapsed(),
+                    Some("skipped by the operator after an interruption"),
+                );
+                Ok(())
+            }
+            _ => Err(Stop::Outcome(RunOutcome::Interrupted)),
+        }
+    }
+
     /// A step that captures did not run: in a live run its capture is the empty string (so later
     /// steps still render, and `when: x != ""` can test it); in a preview it stays a placeholder.
     fn forget_capture(&mut self, step: &Step) {
@@ -1175,28 +1211,7 @@ impl<'a> Executor<'a> {
             check_no += 1;
             let (ended, _, stdout) = self.execute(step, &command, check_no, true)?;
             if ended == Ended::Interrupted {
-                self.rec(Event::Interrupted {
-                    step: Some(step.id.clone()),
-                    what: "Ctrl-C during a watch".into(),
-                });
-                self.finish(
-                    step,
-                    StepStatus::Interrupted,
-                    None,
-                    started.elapsed(),
-                    Some("interrupted"),
-                );
-                if self.opts.yes {
-                    return Err(Stop::Outcome(RunOutcome::Interrupted));
-                }
-                return match self.ask(
-                    step,
-                    "Watch interrupted. Abort the run, or skip the watch?",
-                    &[Choice::Abort, Choice::Skip],
-                )? {
-                    Choice::Skip => Ok(()),
-                    _ => Err(Stop::Outcome(RunOutcome::Interrupted)),
-                };
+                return self.watch_interrupted(step, started);
             }
             let output = String::from_utf8_lossy(&stdout).trim().to_string();
             let code = match ended {
@@ -1321,18 +1336,7 @@ impl<'a> Executor<'a> {
                 };
             }
             if !self.runner.sleep(every) {
-                self.rec(Event::Interrupted {
-                    step: Some(step.id.clone()),
-                    what: "Ctrl-C during a watch".into(),
-                });
-                self.finish(
-                    step,
-                    StepStatus::Interrupted,
-                    None,
-                    started.elapsed(),
-                    Some("interrupted"),
-                );
-                return Err(Stop::Outcome(RunOutcome::Interrupted));
+                return self.watch_interrupted(step, started);
             }
         }
     }

@@ -564,3 +564,35 @@ fn a_capture_of_a_skipped_step_is_empty_in_a_live_run_and_a_placeholder_in_a_pre
             .contains("(rendered at run time)")
     );
 }
+
+#[test]
+fn an_interrupted_watch_asks_and_skip_moves_on() {
+    let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: w\n    kind: watch\n    run: echo 1\n    until: output == '1'\n    every: 1s\n    for: 1m\n  - id: after\n    run: echo after\n    read_only: true\n";
+    let r = run_with(
+        yaml,
+        live(),
+        vec![Choice::Skip],
+        vec![(Ended::Interrupted, "")],
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Finished);
+    assert_eq!(
+        statuses(&r.events),
+        [
+            ("w".into(), StepStatus::Interrupted),
+            ("w".into(), StepStatus::Skipped),
+            ("after".into(), StepStatus::Succeeded)
+        ]
+    );
+    let r = run_with(
+        yaml,
+        Options {
+            yes: true,
+            ..live()
+        },
+        vec![],
+        vec![(Ended::Interrupted, "")],
+        &[],
+    );
+    assert_eq!(r.outcome, RunOutcome::Interrupted);
+}

@@ -101,54 +101,28 @@ fn path_to_pointer(path: &str) -> String {
     out
 }
 
-/// Where in the model a pointer lands, to name things and suggest keys.
-fn context_of(pointer: &str) -> (&'static str, &'static [&'static str]) {
-    const TOP: &[&str] = &[
-        "version", "name", "title", "summary", "tags", "requires", "shell", "params", "steps",
-    ];
-    const STEP: &[&str] = &[
-        "id",
-        "title",
-        "kind",
-        "description",
-        "when",
-        "run",
-        "read_only",
-        "capture",
-        "timeout",
-        "retry",
-        "rollback",
-        "confirm",
-        "interactive",
-        "text",
-        "instructions",
-        "until",
-        "every",
-        "for",
-        "marks",
-    ];
-    const PARAM: &[&str] = &[
-        "description",
-        "type",
-        "default",
-        "pattern",
-        "min",
-        "max",
-        "choices",
-        "secret",
-        "env",
-    ];
-    const RETRY: &[&str] = &["attempts", "delay", "backoff"];
-    const CONFIRM: &[&str] = &["typed"];
+/// Where in the model a pointer lands: a name for messages, and the keys allowed there (read
+/// from the schema itself, so suggestions can never disagree with what is accepted).
+fn context_of(pointer: &str) -> (&'static str, Vec<&'static str>) {
     let segs: Vec<&str> = pointer.split('/').skip(1).collect();
-    match segs.as_slice() {
-        [] => ("the runbook", TOP),
-        ["steps", _] => ("a step", STEP),
-        ["steps", _, "retry"] => ("`retry`", RETRY),
-        ["steps", _, "confirm"] => ("`confirm`", CONFIRM),
-        ["params", _] => ("a param", PARAM),
-        _ => ("this mapping", &[]),
-    }
+    let (what, def) = match segs.as_slice() {
+        [] => ("the runbook", None),
+        ["steps", _] => ("a step", Some("Step")),
+        ["steps", _, "retry"] => ("`retry`", Some("Retry")),
+        ["steps", _, "confirm"] => ("`confirm`", Some("Confirm")),
+        ["params", _] => ("a param", Some("Param")),
+        _ => return ("this mapping", Vec::new()),
+    };
+    let root = schema::runbook_schema();
+    let node = match def {
+        Some(d) => &root["$defs"][d],
+        None => root,
+    };
+    let keys = node["properties"]
+        .as_object()
+        .map(|props| props.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    (what, keys)
 }
 
 fn type_name(v: &Value) -> &'static str {
