@@ -545,9 +545,10 @@ pub fn render_markdown(f: &Facts) -> String {
         if matches!(status, StepStatus::Failed | StepStatus::TimedOut) && !a.last_lines.is_empty() {
             let _ = writeln!(
                 out,
-                "  Last {} of {} output lines:\n\n  ```text",
+                "  Last {} of {} output {}:\n\n  ```text",
                 a.last_lines.len(),
-                a.output_lines
+                a.output_lines,
+                if a.output_lines == 1 { "line" } else { "lines" }
             );
             for l in &a.last_lines {
                 let _ = writeln!(out, "  {l}");
@@ -846,7 +847,8 @@ fn timeline_entry(
                 .find(|a| a.transcript == transcript && a.seq == line.seq)?;
             let mut what = format!("Step `{step}` {}", describe_status(a));
             if a.output_lines > 0 {
-                let _ = write!(what, " ({} lines of output)", a.output_lines);
+                let lines = if a.output_lines == 1 { "line" } else { "lines" };
+                let _ = write!(what, " ({} {lines} of output)", a.output_lines);
             }
             (rb(), what)
         }
