@@ -11,10 +11,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::catalog::Catalog;
 use crate::exit::{Code, UserError};
 
+mod export;
+mod note;
 mod resume;
 mod run;
 mod show;
 mod terminal;
+mod transcripts;
 mod validate;
 
 /// rb: run your team's reviewed runbooks step by step, and keep a record.
@@ -70,6 +73,16 @@ pub enum Command {
     Run(run::RunArgs),
     /// Continue an interrupted run from its transcript, at the first step that did not finish.
     Resume(resume::ResumeArgs),
+    /// List recent runs (default), or verify transcripts with `rb transcripts verify FILE...`.
+    Transcripts(transcripts::TranscriptsArgs),
+    /// Append an operator's note to the transcript of the run in progress (or --to PATH).
+    Note(note::NoteArgs),
+    /// Record an incident milestone in the transcript of the run in progress (or --to PATH).
+    Mark(note::MarkArgs),
+    /// Draft a blameless post-mortem from one or more transcripts.
+    Postmortem(export::PostmortemArgs),
+    /// Export a transcript as an asciicast v2 recording.
+    Export(export::ExportArgs),
 }
 
 /// What a command needs from its surroundings, resolved once.
@@ -102,6 +115,11 @@ pub fn main() -> ExitCode {
         Command::Show { name } => show::show(&ctx, &name),
         Command::Run(a) => run::run(&ctx, a),
         Command::Resume(a) => resume::resume(&ctx, a),
+        Command::Transcripts(a) => transcripts::run(a),
+        Command::Note(a) => note::note(a),
+        Command::Mark(a) => note::mark(a),
+        Command::Postmortem(a) => export::postmortem(a),
+        Command::Export(a) => export::export(a),
         Command::Schema => {
             print_stdout(&crate::runbook::schema::runbook_schema_json());
             Ok(Code::Ok)

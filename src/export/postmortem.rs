@@ -7,15 +7,19 @@
 //! of every transcript by time; each row cites its evidence as `T<n>#<seq>` (transcript n of the
 //! supporting information, line `seq`). Output is summarised (line counts, the last lines of a
 //! failed step), never pasted whole. Text meant to be written by people is in _italics_.
+//!
+//! The facts are computed once, by [`facts`], into a serializable [`Facts`]; the Markdown draft
+//! ([`render_markdown`]) and `rb postmortem --format json` are two renderings of the same value.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use jiff::Timestamp;
+use serde::{Serialize, Serializer};
 
 use super::human_duration;
-use crate::transcript::{Event, Line, Outcome, StepStatus, Transcript};
+use crate::transcript::{Event, Line, Mode, Outcome, StepStatus, Transcript};
 
 /// Steps slower than this are listed under runbook feedback.
 const SLOW_STEP_MS: u64 = 60_000;
@@ -24,54 +28,343 @@ const QUOTED_LINES: usize = 3;
 /// Longest text kept in a table cell.
 const CELL_MAX: usize = 160;
 
-/// One step attempt, assembled from its events.
-#[derive(Debug, Default, Clone)]
-struct Attempt {
-    transcript: usize,
-    step: String,
-    title: Option<String>,
-    kind: String,
-    command: Option<String>,
-    status: Option<StepStatus>,
-    exit_code: Option<i32>,
-    duration_ms: u64,
-    reason: Option<String>,
-    output_lines: usize,
-    last_lines: Vec<String>,
-    seq: u64,
+/// The version of the JSON document ([`Facts`]); bumped when a field changes meaning or goes.
+pub const FACTS_VERSION: u32 = 1;
+
+/// Everything the post-mortem draft states, from one or more transcripts. Transcripts are
+/// numbered from 1 in the order given (`T1`, `T2`, …); every fact cites its transcript and line
+/// (`seq`). Times are RFC 3339 UTC with milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    /// [`FACTS_VERSION`].
+    pub version: u32,
+    /// Earliest first line of any transcript.
+    #[serde(serialize_with = "ser_ts_opt")]
+    pub started: Option<Timestamp>,
+    /// Latest last line of any transcript.
+    #[serde(serialize_with = "ser_ts_opt")]
+    pub ended: Option<Timestamp>,
+    /// From `started` to `ended`.
+    pub duration_ms: Option<u64>,
+    /// Everyone who ran, answered, noted or marked something (not `rb`).
+    pub operators: Vec<String>,
+    /// The hosts the runs were on.
+    pub hosts: Vec<String>,
+    /// One per transcript.
+    pub runs: Vec<RunFact>,
+    /// The first time each milestone was marked, in time order.
+    pub milestones: Vec<MilestoneFact>,
+    /// Until the first `mitigated` milestone.
+    pub time_to_mitigate: Option<Interval>,
+    /// Until the first `resolved` milestone.
+    pub time_to_resolve: Option<Interval>,
+    /// The events of every transcript merged by time (output, prompts and captures left out).
+    pub timeline: Vec<TimelineRow>,
+    /// The operators' notes, the starting hypotheses of the root cause.
+    pub notes: Vec<NoteFact>,
+    /// Every finished step attempt, transcript by transcript.
+    pub attempts: Vec<AttemptFact>,
+    /// Every automatic retry.
+    pub retries: Vec<RetryFact>,
+    /// Output lost while a transcript was unwritable.
+    pub output_dropped: Vec<DroppedFact>,
+    /// The evidence: each transcript's path, hash and size.
+    pub transcripts: Vec<TranscriptFact>,
 }
 
-impl Attempt {
+/// One run (one transcript).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunFact {
+    /// 1-based transcript number (`T<n>`).
+    pub transcript: usize,
+    /// The runbook's name (`?` when the first line is not `run_started`).
+    pub runbook: String,
+    /// `live`, `check` or `dry_run`.
+    pub mode: Option<Mode>,
+    pub run_id: Option<String>,
+    /// Who started the run.
+    pub operator: String,
+    pub host: String,
+    #[serde(serialize_with = "ser_ts_opt")]
+    pub started: Option<Timestamp>,
+    #[serde(serialize_with = "ser_ts_opt")]
+    pub ended: Option<Timestamp>,
+    /// `None` when there is no `run_finished` (rb was killed, or the run is still going).
+    pub outcome: Option<Outcome>,
+    /// The operator and everyone else who answered, noted or marked something in this run.
+    #[serde(skip)]
+    people: BTreeSet<String>,
+}
+
+impl RunFact {
+    /// The runbook's name, with the mode when not live: `disk-full (check mode)`.
+    fn label(&self) -> String {
+        match self.mode {
+            Some(m) if m != Mode::Live => format!("{} ({} mode)", self.runbook, mode_name(m)),
+            _ => self.runbook.clone(),
+        }
+    }
+}
+
+/// A milestone's first mark.
+#[derive(Debug, Clone, Serialize)]
+pub struct MilestoneFact {
+    pub name: String,
+    #[serde(serialize_with = "ser_ts")]
+    pub at: Timestamp,
+}
+
+/// A time to mitigate or resolve.
+#[derive(Debug, Clone, Serialize)]
+pub struct Interval {
+    pub ms: u64,
+    /// `detection` (from the `detected` milestone) or `start` (of the first run).
+    pub from: &'static str,
+}
+
+/// One row of the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineRow {
+    #[serde(serialize_with = "ser_ts")]
+    pub at: Timestamp,
+    /// An operator, or `rb`.
+    pub who: String,
+    /// The event, in words (Markdown code spans for names and commands).
+    pub what: String,
+    /// The transcript event's name (`step_finished`, …).
+    pub event: &'static str,
+    /// True for milestones (shown in bold).
+    pub milestone: bool,
+    pub transcript: usize,
+    pub seq: u64,
+}
+
+/// An operator's note.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteFact {
+    #[serde(serialize_with = "ser_ts")]
+    pub at: Timestamp,
+    pub by: String,
+    pub text: String,
+    pub transcript: usize,
+    pub seq: u64,
+}
+
+/// One finished step attempt, assembled from its events; `seq` is its `step_finished` line.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct AttemptFact {
+    pub transcript: usize,
+    pub seq: u64,
+    pub step: String,
+    pub title: Option<String>,
+    pub kind: String,
+    /// The rendered command (secrets masked), when the step ran one.
+    pub command: Option<String>,
+    pub status: Option<StepStatus>,
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    pub reason: Option<String>,
+    /// Non-blank output lines.
+    pub output_lines: usize,
+    /// The last few of them.
+    pub last_lines: Vec<String>,
+}
+
+impl AttemptFact {
     fn label(&self) -> String {
         match &self.title {
             Some(t) => format!("`{}` ({})", self.step, cell(t)),
             None => format!("`{}`", self.step),
         }
     }
+
+    /// True for steps that ran a command able to change the system (the resolution).
+    fn changed_the_system(&self) -> bool {
+        self.command.is_some() && !matches!(self.kind.as_str(), "check" | "wait")
+    }
+}
+
+/// An automatic retry.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryFact {
+    pub transcript: usize,
+    pub seq: u64,
+    pub step: String,
+    /// The attempt about to start.
+    pub attempt: u32,
+    pub delay_ms: u64,
+    pub reason: String,
+}
+
+/// Output lost while a transcript was unwritable.
+#[derive(Debug, Clone, Serialize)]
+pub struct DroppedFact {
+    pub transcript: usize,
+    pub seq: u64,
+    pub step: Option<String>,
+    pub bytes: u64,
+}
+
+/// A transcript cited as evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct TranscriptFact {
+    pub transcript: usize,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub run_id: Option<String>,
+    /// Complete lines read.
+    pub lines: usize,
+    /// True when the file ended with a torn line (left out).
+    pub torn_tail: bool,
+}
+
+fn ser_ts<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::transcript::line::format_ts(*ts))
+}
+
+fn ser_ts_opt<S: Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match ts {
+        Some(ts) => ser_ts(ts, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// The post-mortem draft for these transcripts (one incident; several runs, operators or hosts).
 pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
-    let mut out = String::new();
-    let runs: Vec<RunFacts> = transcripts
-        .iter()
-        .enumerate()
-        .map(|(i, (_, t))| RunFacts::of(i, t))
-        .collect();
-    let attempts: Vec<Attempt> = transcripts
-        .iter()
-        .enumerate()
-        .flat_map(|(i, (_, t))| attempts(i, t))
-        .collect();
+    render_markdown(&facts(transcripts))
+}
 
-    let runbooks: BTreeSet<&str> = runs.iter().map(|r| r.runbook.as_str()).collect();
-    let start = runs.iter().filter_map(|r| r.start).min();
-    let end = runs.iter().filter_map(|r| r.end).max();
+/// The facts of the post-mortem for these transcripts.
+pub fn facts(transcripts: &[(PathBuf, Transcript)]) -> Facts {
+    let runs: Vec<RunFact> = transcripts
+        .iter()
+        .enumerate()
+        .map(|(i, (_, t))| run_fact(i + 1, t))
+        .collect();
+    let attempts: Vec<AttemptFact> = transcripts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (_, t))| attempts(i + 1, t))
+        .collect();
+    let started = runs.iter().filter_map(|r| r.started).min();
+    let ended = runs.iter().filter_map(|r| r.ended).max();
+    let operators: BTreeSet<&String> = runs.iter().flat_map(|r| r.people.iter()).collect();
+    let hosts: BTreeSet<&String> = runs.iter().map(|r| &r.host).collect();
+    let milestones: Vec<MilestoneFact> = milestones(transcripts)
+        .into_iter()
+        .map(|(name, at)| MilestoneFact { name, at })
+        .collect();
+    let detected = milestones
+        .iter()
+        .find(|m| m.name == "detected")
+        .map(|m| m.at);
+    let interval = |name: &str| {
+        let origin = detected.or(started)?;
+        let at = milestones.iter().find(|m| m.name == name)?.at;
+        Some(Interval {
+            ms: ms_between(origin, at),
+            from: if detected.is_some() {
+                "detection"
+            } else {
+                "start"
+            },
+        })
+    };
+    let time_to_mitigate = interval("mitigated");
+    let time_to_resolve = interval("resolved");
+
+    let mut timeline: Vec<TimelineRow> = Vec::new();
+    let mut notes = Vec::new();
+    let mut retries = Vec::new();
+    let mut output_dropped = Vec::new();
+    for (i, (_, t)) in transcripts.iter().enumerate() {
+        let n = i + 1;
+        for line in &t.lines {
+            if let Some((who, what)) = timeline_entry(line, &runs[i].operator, &attempts, n) {
+                timeline.push(TimelineRow {
+                    at: line.ts,
+                    who,
+                    what,
+                    event: line.event.name(),
+                    milestone: matches!(line.event, Event::Milestone { .. }),
+                    transcript: n,
+                    seq: line.seq,
+                });
+            }
+            match &line.event {
+                Event::Note { by, text, .. } => notes.push(NoteFact {
+                    at: line.ts,
+                    by: by.clone(),
+                    text: text.clone(),
+                    transcript: n,
+                    seq: line.seq,
+                }),
+                Event::Retry {
+                    step,
+                    attempt,
+                    delay_ms,
+                    reason,
+                } => retries.push(RetryFact {
+                    transcript: n,
+                    seq: line.seq,
+                    step: step.clone(),
+                    attempt: *attempt,
+                    delay_ms: *delay_ms,
+                    reason: reason.clone(),
+                }),
+                Event::OutputDropped { step, bytes, .. } => output_dropped.push(DroppedFact {
+                    transcript: n,
+                    seq: line.seq,
+                    step: step.clone(),
+                    bytes: *bytes,
+                }),
+                _ => {}
+            }
+        }
+    }
+    timeline.sort_by_key(|r| (r.at, r.transcript, r.seq));
+    let transcripts = transcripts
+        .iter()
+        .enumerate()
+        .map(|(i, (path, t))| TranscriptFact {
+            transcript: i + 1,
+            path: path.clone(),
+            sha256: t.sha256.clone(),
+            run_id: t.run_id().map(str::to_owned),
+            lines: t.lines.len(),
+            torn_tail: t.torn_tail,
+        })
+        .collect();
+    Facts {
+        version: FACTS_VERSION,
+        started,
+        ended,
+        duration_ms: started.zip(ended).map(|(s, e)| ms_between(s, e)),
+        operators: operators.into_iter().cloned().collect(),
+        hosts: hosts.into_iter().cloned().collect(),
+        runs,
+        milestones,
+        time_to_mitigate,
+        time_to_resolve,
+        timeline,
+        notes,
+        attempts,
+        retries,
+        output_dropped,
+        transcripts,
+    }
+}
+
+/// The Markdown draft of `f`.
+pub fn render_markdown(f: &Facts) -> String {
+    let mut out = String::new();
+    let labels: BTreeSet<String> = f.runs.iter().map(RunFact::label).collect();
     let _ = writeln!(
         out,
         "# Post-mortem: {}{}\n",
-        join(runbooks.iter().copied()),
-        start.map_or(String::new(), |s| format!(" ({})", s.strftime("%Y-%m-%d")))
+        join(labels.iter()),
+        f.started
+            .map_or(String::new(), |s| format!(" ({})", s.strftime("%Y-%m-%d")))
     );
     out.push_str(
         "_Draft generated by rb from the run transcripts. Blameless: it describes what the \
@@ -87,48 +380,49 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
     row(
         &mut out,
         "Runbook",
-        join(runbooks.iter().map(|r| format!("`{r}`"))),
+        join(labels.iter().map(|r| format!("`{r}`"))),
     );
     row(
         &mut out,
         "Started (UTC)",
-        start.map_or("unknown".into(), fmt_ts),
+        f.started.map_or("unknown".into(), fmt_ts),
     );
     row(
         &mut out,
         "Ended (UTC)",
-        end.map_or("unknown".into(), fmt_ts),
+        f.ended.map_or("unknown".into(), fmt_ts),
     );
-    if let (Some(s), Some(e)) = (start, end) {
-        row(&mut out, "Duration", human_duration(ms_between(s, e)));
+    if let Some(ms) = f.duration_ms {
+        row(&mut out, "Duration", human_duration(ms));
     }
     row(
         &mut out,
         "Outcome",
-        join(runs.iter().map(|r| r.outcome.clone())),
+        join(f.runs.iter().map(|r| {
+            format!(
+                "T{}: {}",
+                r.transcript,
+                match r.outcome {
+                    Some(Outcome::Finished) => "finished",
+                    Some(Outcome::Failed) => "failed",
+                    Some(Outcome::Aborted) => "aborted",
+                    Some(Outcome::Interrupted) => "interrupted",
+                    None => "did not finish (no `run_finished`)",
+                }
+            )
+        })),
     );
-    let operators: BTreeSet<&str> = runs
-        .iter()
-        .flat_map(|r| r.people.iter().map(String::as_str))
-        .collect();
-    row(&mut out, "Operators", join(operators.iter().copied()));
-    let hosts: BTreeSet<&str> = runs.iter().map(|r| r.host.as_str()).collect();
-    row(&mut out, "Hosts", join(hosts.iter().copied()));
-    let milestones = milestones(transcripts);
-    for (name, ts) in &milestones {
-        row(&mut out, &format!("Marked {name}"), fmt_ts(*ts));
+    row(&mut out, "Operators", join(&f.operators));
+    row(&mut out, "Hosts", join(&f.hosts));
+    for m in &f.milestones {
+        row(&mut out, &format!("Marked {}", m.name), fmt_ts(m.at));
     }
-    let origin = milestones
-        .iter()
-        .find(|(n, _)| n == "detected")
-        .map(|(_, t)| *t)
-        .or(start);
-    for (name, label) in [
-        ("mitigated", "Time to mitigate"),
-        ("resolved", "Time to resolve"),
+    for (interval, label) in [
+        (&f.time_to_mitigate, "Time to mitigate"),
+        (&f.time_to_resolve, "Time to resolve"),
     ] {
-        if let (Some(o), Some((_, t))) = (origin, milestones.iter().find(|(n, _)| n == name)) {
-            let from = if milestones.iter().any(|(n, _)| n == "detected") {
+        if let Some(i) = interval {
+            let from = if i.from == "detection" {
                 "from detection"
             } else {
                 "from the start of the first run"
@@ -136,7 +430,7 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
             row(
                 &mut out,
                 label,
-                format!("{} ({from})", human_duration(ms_between(o, *t))),
+                format!("{} ({from})", human_duration(i.ms)),
             );
         }
     }
@@ -153,25 +447,20 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
                   `n` (see supporting information). Milestones are in bold.\n\n",
     );
     out.push_str("| Time | Who | What | Evidence |\n|---|---|---|---|\n");
-    let mut rows: Vec<(Timestamp, usize, u64, String, String)> = Vec::new();
-    for (i, (_, t)) in transcripts.iter().enumerate() {
-        let operator = runs[i].operator.clone();
-        for line in &t.lines {
-            if let Some((who, what)) = timeline_entry(line, &operator, &attempts, i) {
-                rows.push((line.ts, i, line.seq, who, what));
-            }
-        }
-    }
-    rows.sort_by_key(|a| (a.0, a.1, a.2));
-    for (ts, i, seq, who, what) in &rows {
+    for r in &f.timeline {
+        let what = if r.milestone {
+            format!("**{}**", r.what)
+        } else {
+            r.what.clone()
+        };
         let _ = writeln!(
             out,
             "| {} | {} | {} | T{}#{} |",
-            fmt_ts(*ts),
-            cell(who),
+            fmt_ts(r.at),
+            cell(&r.who),
             what,
-            i + 1,
-            seq
+            r.transcript,
+            r.seq
         );
     }
     out.push('\n');
@@ -181,26 +470,17 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
         "## Root cause\n\n_The chain of causes, found by asking why until it reaches \
                   something that can be changed._\n\n",
     );
-    let notes: Vec<(usize, &Line, &str, &str)> = transcripts
-        .iter()
-        .enumerate()
-        .flat_map(|(i, (_, t))| {
-            t.lines.iter().filter_map(move |l| match &l.event {
-                Event::Note { by, text, .. } => Some((i, l, by.as_str(), text.as_str())),
-                _ => None,
-            })
-        })
-        .collect();
-    if !notes.is_empty() {
+    if !f.notes.is_empty() {
         out.push_str("Starting hypotheses, from the operators' notes during the incident:\n\n");
-        for (i, l, by, text) in notes {
+        for n in &f.notes {
             let _ = writeln!(
                 out,
-                "- {} ({by}, {}, T{}#{})",
-                cell(text),
-                fmt_ts(l.ts),
-                i + 1,
-                l.seq
+                "- {} ({}, {}, T{}#{})",
+                cell(&n.text),
+                n.by,
+                fmt_ts(n.at),
+                n.transcript,
+                n.seq
             );
         }
         out.push('\n');
@@ -208,9 +488,10 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
 
     // Resolution.
     out.push_str("## Resolution\n\nThe steps that changed the system, and their results:\n\n");
-    let changes: Vec<&Attempt> = attempts
+    let changes: Vec<&AttemptFact> = f
+        .attempts
         .iter()
-        .filter(|a| a.command.is_some() && !matches!(a.kind.as_str(), "check" | "wait"))
+        .filter(|a| a.changed_the_system())
         .collect();
     if changes.is_empty() {
         out.push_str("- none recorded\n");
@@ -222,7 +503,7 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
             a.label(),
             describe_status(a),
             cell(a.command.as_deref().unwrap_or_default()),
-            a.transcript + 1,
+            a.transcript,
             a.seq
         );
     }
@@ -230,19 +511,24 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
 
     // What went well / wrong.
     out.push_str("## What went well\n\n");
-    let ok = attempts
+    let ok = f
+        .attempts
         .iter()
         .filter(|a| a.status == Some(StepStatus::Succeeded))
         .count();
-    let _ = writeln!(out, "- {ok} of {} step attempts succeeded.", attempts.len());
-    for (name, ts) in &milestones {
-        let _ = writeln!(out, "- Marked **{name}** at {}.", fmt_ts(*ts));
+    let _ = writeln!(
+        out,
+        "- {ok} of {} step attempts succeeded.",
+        f.attempts.len()
+    );
+    for m in &f.milestones {
+        let _ = writeln!(out, "- Marked **{}** at {}.", m.name, fmt_ts(m.at));
     }
     out.push_str("- _What else helped (alerting, tooling, people, luck)._\n\n");
 
     out.push_str("## What went wrong\n\n");
     let mut wrong = 0;
-    for a in &attempts {
+    for a in &f.attempts {
         let Some(status) = a.status else { continue };
         if status == StepStatus::Succeeded {
             continue;
@@ -253,15 +539,16 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
             "- {}: {} (T{}#{})",
             a.label(),
             describe_status(a),
-            a.transcript + 1,
+            a.transcript,
             a.seq
         );
         if matches!(status, StepStatus::Failed | StepStatus::TimedOut) && !a.last_lines.is_empty() {
             let _ = writeln!(
                 out,
-                "  Last {} of {} output lines:\n\n  ```text",
+                "  Last {} of {} output {}:\n\n  ```text",
                 a.last_lines.len(),
-                a.output_lines
+                a.output_lines,
+                if a.output_lines == 1 { "line" } else { "lines" }
             );
             for l in &a.last_lines {
                 let _ = writeln!(out, "  {l}");
@@ -269,51 +556,42 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
             out.push_str("  ```\n");
         }
     }
-    for (i, (_, t)) in transcripts.iter().enumerate() {
-        for l in &t.lines {
-            match &l.event {
-                Event::Retry {
-                    step,
-                    attempt,
-                    reason,
-                    delay_ms,
-                } => {
-                    wrong += 1;
-                    let _ = writeln!(
-                        out,
-                        "- `{step}` was retried (attempt {attempt}, after {}): {} (T{}#{})",
-                        human_duration(*delay_ms),
-                        cell(reason),
-                        i + 1,
-                        l.seq
-                    );
-                }
-                Event::Interrupted { what, step } => {
-                    wrong += 1;
-                    let _ = writeln!(
-                        out,
-                        "- rb was interrupted ({}){} (T{}#{})",
-                        cell(what),
-                        step.as_ref()
-                            .map_or(String::new(), |s| format!(" during `{s}`")),
-                        i + 1,
-                        l.seq
-                    );
-                }
-                Event::OutputDropped { step, bytes, .. } => {
-                    wrong += 1;
-                    let _ = writeln!(
-                        out,
-                        "- The transcript could not be written; {bytes} bytes of output{} were lost (T{}#{})",
-                        step.as_ref()
-                            .map_or(String::new(), |s| format!(" of `{s}`")),
-                        i + 1,
-                        l.seq
-                    );
-                }
-                _ => {}
-            }
-        }
+    // Retries and dropped output, in transcript order as they were recorded.
+    let mut later: Vec<(usize, u64, String)> = Vec::new();
+    for r in &f.retries {
+        later.push((
+            r.transcript,
+            r.seq,
+            format!(
+                "- `{}` was retried (attempt {}, after {}): {} (T{}#{})",
+                r.step,
+                r.attempt,
+                human_duration(r.delay_ms),
+                cell(&r.reason),
+                r.transcript,
+                r.seq
+            ),
+        ));
+    }
+    for d in &f.output_dropped {
+        later.push((
+            d.transcript,
+            d.seq,
+            format!(
+                "- The transcript could not be written; {} bytes of output{} were lost (T{}#{})",
+                d.bytes,
+                d.step
+                    .as_ref()
+                    .map_or(String::new(), |s| format!(" of `{s}`")),
+                d.transcript,
+                d.seq
+            ),
+        ));
+    }
+    later.sort_by_key(|(t, seq, _)| (*t, *seq));
+    for (_, _, text) in &later {
+        wrong += 1;
+        let _ = writeln!(out, "{text}");
     }
     if wrong == 0 {
         out.push_str("- No step failed, was retried, skipped or rolled back.\n");
@@ -323,7 +601,7 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
     // Runbook feedback.
     out.push_str("## Runbook feedback\n\n");
     let mut feedback = 0;
-    for a in &attempts {
+    for a in &f.attempts {
         let why = match a.status {
             Some(StepStatus::Failed) => Some("failed".to_owned()),
             Some(StepStatus::TimedOut) => Some("timed out".to_owned()),
@@ -339,7 +617,7 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
                 out,
                 "- {} {why}: _is the step right, safe and clear?_ (T{}#{})",
                 a.label(),
-                a.transcript + 1,
+                a.transcript,
                 a.seq
             );
         }
@@ -353,7 +631,7 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
     out.push_str(
         "## Action items\n\n| Action | Type | Owner | Due | Ticket |\n|---|---|---|---|---|\n",
     );
-    for a in attempts.iter().filter(|a| {
+    for a in f.attempts.iter().filter(|a| {
         matches!(
             a.status,
             Some(StepStatus::Failed | StepStatus::TimedOut | StepStatus::Declined)
@@ -378,90 +656,66 @@ pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {
 
     // Supporting information.
     out.push_str("## Supporting information\n\n| | Transcript | SHA-256 | Run id | Lines |\n|---|---|---|---|---|\n");
-    for (i, (path, t)) in transcripts.iter().enumerate() {
+    for t in &f.transcripts {
         let _ = writeln!(
             out,
             "| T{} | `{}` | `{}` | `{}` | {}{} |",
-            i + 1,
-            path.display(),
+            t.transcript,
+            t.path.display(),
             t.sha256,
-            t.run_id().unwrap_or("?"),
-            t.lines.len(),
+            t.run_id.as_deref().unwrap_or("?"),
+            t.lines,
             if t.torn_tail { " (torn last line)" } else { "" }
         );
     }
     out
 }
 
-/// What the summary needs from one transcript.
-struct RunFacts {
-    runbook: String,
-    operator: String,
-    host: String,
-    people: BTreeSet<String>,
-    start: Option<Timestamp>,
-    end: Option<Timestamp>,
-    outcome: String,
-}
-
-impl RunFacts {
-    fn of(i: usize, t: &Transcript) -> RunFacts {
-        let mut facts = RunFacts {
-            runbook: "?".into(),
-            operator: "?".into(),
-            host: "?".into(),
-            people: BTreeSet::new(),
-            start: t.lines.first().map(|l| l.ts),
-            end: t.lines.last().map(|l| l.ts),
-            outcome: format!("T{}: did not finish (no `run_finished`)", i + 1),
-        };
-        for l in &t.lines {
-            match &l.event {
-                Event::RunStarted {
-                    runbook,
-                    operator,
-                    host,
-                    mode,
-                    ..
-                } => {
-                    facts.runbook = runbook.clone();
-                    facts.operator = operator.clone();
-                    facts.host = host.clone();
-                    facts.people.insert(operator.clone());
-                    if *mode != crate::transcript::Mode::Live {
-                        facts.runbook = format!("{runbook} ({} mode)", mode_name(*mode));
-                    }
-                }
-                Event::Decision { by, .. }
-                | Event::Note { by, .. }
-                | Event::Milestone { by, .. }
-                    if by != "rb" =>
-                {
-                    facts.people.insert(by.clone());
-                }
-                Event::RunFinished { outcome, .. } => {
-                    facts.outcome = format!(
-                        "T{}: {}",
-                        i + 1,
-                        match outcome {
-                            Outcome::Finished => "finished",
-                            Outcome::Failed => "failed",
-                            Outcome::Aborted => "aborted",
-                            Outcome::Interrupted => "interrupted",
-                        }
-                    );
-                }
-                _ => {}
+/// What the summary needs from one transcript (`n` is its 1-based number).
+fn run_fact(n: usize, t: &Transcript) -> RunFact {
+    let mut facts = RunFact {
+        transcript: n,
+        runbook: "?".into(),
+        mode: None,
+        run_id: t.run_id().map(str::to_owned),
+        operator: "?".into(),
+        host: "?".into(),
+        people: BTreeSet::new(),
+        started: t.lines.first().map(|l| l.ts),
+        ended: t.lines.last().map(|l| l.ts),
+        outcome: None,
+    };
+    for l in &t.lines {
+        match &l.event {
+            Event::RunStarted {
+                runbook,
+                operator,
+                host,
+                mode,
+                ..
+            } => {
+                facts.runbook = runbook.clone();
+                facts.operator = operator.clone();
+                facts.host = host.clone();
+                facts.people.insert(operator.clone());
+                facts.mode = Some(*mode);
             }
+            Event::Decision { by, .. } | Event::Note { by, .. } | Event::Milestone { by, .. }
+                if by != "rb" =>
+            {
+                facts.people.insert(by.clone());
+            }
+            Event::RunFinished { outcome, .. } => facts.outcome = Some(*outcome),
+            _ => {}
         }
-        facts
     }
+    facts
 }
 
-/// Every step attempt of a transcript, in order.
-fn attempts(transcript: usize, t: &Transcript) -> Vec<Attempt> {
-    let mut done: Vec<Attempt> = Vec::new();
-    let mut open: BTreeMap<String, Attempt> = BTreeMap::new();
+/// Every finished step attempt of transcript `n` (1-based), in order.
+fn attempts(transcript: usize, t: &Transcript) -> Vec<AttemptFact> {
+    let mut done: Vec<AttemptFact> = Vec::new();
+    let mut open: BTreeMap<String, AttemptFact> = BTreeMap::new();
     for l in &t.lines {
         match &l.event {
             Event::StepStarted {
@@ -473,14 +727,14 @@ fn attempts(transcript: usize, t: &Transcript) -> Vec<Attempt> {
             } => {
                 open.insert(
                     step.clone(),
-                    Attempt {
+                    AttemptFact {
                         transcript,
                         step: step.clone(),
                         title: title.clone(),
                         kind: kind.clone(),
                         command: command.clone(),
                         seq: l.seq,
-                        ..Attempt::default()
+                        ..AttemptFact::default()
                     },
                 );
             }
@@ -503,10 +757,10 @@ fn attempts(transcript: usize, t: &Transcript) -> Vec<Attempt> {
                 duration_ms,
                 reason,
             } => {
-                let mut a = open.remove(step).unwrap_or_else(|| Attempt {
+                let mut a = open.remove(step).unwrap_or_else(|| AttemptFact {
                     transcript,
                     step: step.clone(),
-                    ..Attempt::default()
+                    ..AttemptFact::default()
                 });
                 a.status = Some(*status);
                 a.exit_code = *exit_code;
@@ -521,7 +775,7 @@ fn attempts(transcript: usize, t: &Transcript) -> Vec<Attempt> {
     done
 }
 
-fn describe_status(a: &Attempt) -> String {
+fn describe_status(a: &AttemptFact) -> String {
     let status = match a.status {
         Some(StepStatus::Succeeded) => "succeeded",
         Some(StepStatus::Failed) => "failed",
@@ -545,10 +799,12 @@ fn describe_status(a: &Attempt) -> String {
 }
 
 /// The (who, what) of a timeline row, or `None` for events left out (output, prompts, captures).
+/// `transcript` is the 1-based transcript number. Milestones are not made bold here: the row's
+/// `milestone` flag says so and the renderer does it.
 fn timeline_entry(
     line: &Line,
     operator: &str,
-    attempts: &[Attempt],
+    attempts: &[AttemptFact],
     transcript: usize,
 ) -> Option<(String, String)> {
     let rb = || "rb".to_owned();
@@ -591,7 +847,8 @@ fn timeline_entry(
                 .find(|a| a.transcript == transcript && a.seq == line.seq)?;
             let mut what = format!("Step `{step}` {}", describe_status(a));
             if a.output_lines > 0 {
-                let _ = write!(what, " ({} lines of output)", a.output_lines);
+                let lines = if a.output_lines == 1 { "line" } else { "lines" };
+                let _ = write!(what, " ({} {lines} of output)", a.output_lines);
             }
             (rb(), what)
         }
@@ -635,7 +892,7 @@ fn timeline_entry(
             ),
         ),
         Event::Note { by, text, .. } => (by.clone(), format!("Note: {}", cell(text))),
-        Event::Milestone { name, by, .. } => (by.clone(), format!("**Marked {name}**")),
+        Event::Milestone { name, by, .. } => (by.clone(), format!("Marked {name}")),
         Event::Interrupted { what, .. } => (rb(), format!("Interrupted ({})", cell(what))),
         Event::OutputDropped { step, bytes, .. } => (
             rb(),
@@ -937,6 +1194,37 @@ pub(crate) mod tests {
     #[test]
     fn postmortem_of_a_run_with_a_failure_retry_skip_note_and_message() {
         insta::assert_snapshot!(postmortem_markdown(&[disk_full_run()]));
+    }
+
+    #[test]
+    fn json_facts_are_the_facts_of_the_markdown() {
+        let f = facts(&[disk_full_run()]);
+        let v = serde_json::to_value(&f).unwrap();
+        assert_eq!(v["version"], FACTS_VERSION);
+        assert_eq!(v["started"], "2026-11-24T23:00:00.000Z");
+        assert_eq!(v["duration_ms"], 25_000);
+        assert_eq!(v["runs"][0]["outcome"], "finished");
+        assert_eq!(v["runs"][0]["mode"], "live");
+        assert_eq!(v["time_to_mitigate"]["ms"], 21_000);
+        assert_eq!(v["time_to_mitigate"]["from"], "detection");
+        assert_eq!(v["operators"], serde_json::json!(["ana"]));
+        let milestone = v["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["milestone"] == true)
+            .unwrap();
+        assert_eq!(milestone["what"], "Marked detected");
+        assert_eq!(milestone["seq"], 2);
+        assert_eq!(v["retries"][0]["step"], "rotate");
+        assert_eq!(v["attempts"][1]["status"], "failed");
+        assert_eq!(
+            v["attempts"][1]["last_lines"][1],
+            "error: permission denied"
+        );
+        assert_eq!(v["notes"][0]["by"], "ana");
+        // The Markdown is a rendering of the same value.
+        assert_eq!(render_markdown(&f), postmortem_markdown(&[disk_full_run()]));
     }
 
     #[test]

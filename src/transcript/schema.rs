@@ -132,6 +132,22 @@ pub fn validate_file(path: &std::path::Path) -> Result<usize, String> {
     Ok(n)
 }
 
+/// Checks the first `count` lines of a transcript's bytes against the schema (`rb transcripts
+/// verify` passes the lines [`crate::transcript::verify`] found complete and chained, so a torn
+/// last line is left out). Returns the 1-based number of the first bad line and why.
+pub fn validate_first_lines(bytes: &[u8], count: u64) -> Result<(), (u64, String)> {
+    for (i, line) in bytes
+        .split(|&b| b == b'\n')
+        .take(count as usize)
+        .enumerate()
+    {
+        let n = i as u64 + 1;
+        let value: Value = serde_json::from_slice(line).map_err(|e| (n, e.to_string()))?;
+        validate_line(&value).map_err(|e| (n, e))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

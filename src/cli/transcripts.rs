@@ -1,0 +1,375 @@
+//! `rb transcripts [list]` and `rb transcripts verify`: what runs were recorded, and whether a
+//! transcript is intact.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{Format, print_stdout};
+use crate::exit::{Code, UserError};
+use crate::export::human_duration;
+use crate::transcript::{self, Event, Mode, Outcome, Transcript};
+
+/// What `rb transcripts` was asked to do.
+#[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct TranscriptsArgs {
+    #[command(subcommand)]
+    pub action: Option<Action>,
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Action {
+    /// List recent runs, newest first (the default).
+    List(ListArgs),
+    /// Check transcripts: the hash chain, `seq`, and every line against the schema.
+    ///
+    /// Exit 0 when every file is intact, 1 when a file has a bad line (edited, removed or
+    /// invalid), 2 when a file cannot be read. A torn last line (rb killed mid-write) is a
+    /// warning, not a failure.
+    Verify {
+        /// Transcript files to check.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Options of `rb transcripts list`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListArgs {
+    /// Look in DIR (default: $XDG_STATE_HOME/rb/transcripts, or ~/.local/state/rb/transcripts).
+    #[arg(long = "in", value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Show at most N runs.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// `human` table, or `json` (an array of objects).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Runs `rb transcripts …`.
+pub fn run(args: TranscriptsArgs) -> Result<Code, UserError> {
+    match args.action {
+        None => list(&args.list),
+        Some(Action::List(a)) => list(&a),
+        Some(Action::Verify { files }) => verify(&files),
+    }
+}
+
+/// One transcript file found in a directory, read leniently.
+pub(crate) struct Found {
+    pub path: PathBuf,
+    /// The transcript, or why it could not be read.
+    pub transcript: Result<Transcript, String>,
+    /// When the run started (from `run_started`, else the first line, else the file's mtime).
+    pub start: Option<Timestamp>,
+}
+
+impl Found {
+    /// True when the transcript has no `run_finished` (the run is going on, or rb was killed).
+    pub fn unfinished(&self) -> bool {
+        self.transcript
+            .as_ref()
+            .is_ok_and(|t| t.run_started().is_some() && t.run_finished().is_none())
+    }
+}
+
+/// Every `*.jsonl` file in `dir`, newest start first. A missing directory is empty.
+pub(crate) fn scan(dir: &Path) -> Result<Vec<Found>, UserError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(
+                UserError::usage(format!("cannot list `{}`: {e}", dir.display()))
+                    .hint("check the directory's permissions, or choose another with `--in DIR`"),
+            );
+        }
+    };
+    let mut found: Vec<Found> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl") && p.is_file())
+        .map(|path| {
+            let transcript = transcript::read(&path).map_err(|e| e.to_string());
+            let start = match &transcript {
+                Ok(t) => start_of(t),
+                Err(_) => None,
+            }
+            .or_else(|| {
+                let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+                Timestamp::try_from(mtime).ok()
+            });
+            Found {
+                path,
+                transcript,
+                start,
+            }
+        })
+        .collect();
+    found.sort_by(|a, b| b.start.cmp(&a.start).then_with(|| b.path.cmp(&a.path)));
+    Ok(found)
+}
+
+fn start_of(t: &Transcript) -> Option<Timestamp> {
+    match t.run_started().map(|l| &l.event) {
+        Some(Event::RunStarted { started_at, .. }) => started_at.parse().ok(),
+        _ => None,
+    }
+    .or_else(|| t.lines.first().map(|l| l.ts))
+}
+
+/// One row of `rb transcripts`, as printed with `--format json`.
+#[derive(Debug, Serialize)]
+struct Row {
+    path: PathBuf,
+    started: Option<String>,
+    runbook: Option<String>,
+    mode: Option<Mode>,
+    run_id: Option<String>,
+    operator: Option<String>,
+    host: Option<String>,
+    /// From `run_finished`; for a run that did not finish, up to its last event.
+    duration_ms: Option<u64>,
+    /// False when there is no `run_finished`: the run is in progress or was interrupted.
+    finished: bool,
+    outcome: Option<Outcome>,
+    lines: usize,
+    torn_tail: bool,
+    /// Why the file could not be read (the other fields are then empty).
+    error: Option<String>,
+}
+
+fn row(f: &Found) -> Row {
+    let mut r = Row {
+        path: f.path.clone(),
+        started: f.start.map(transcript::line::format_ts),
+        runbook: None,
+        mode: None,
+        run_id: None,
+        operator: None,
+        host: None,
+        duration_ms: None,
+        finished: false,
+        outcome: None,
+        lines: 0,
+        torn_tail: false,
+        error: None,
+    };
+    let t = match &f.transcript {
+        Ok(t) => t,
+        Err(e) => {
+            r.error = Some(e.clone());
+            return r;
+        }
+    };
+    r.lines = t.lines.len();
+    r.torn_tail = t.torn_tail;
+    match t.run_started().map(|l| &l.event) {
+        Some(Event::RunStarted {
+            runbook,
+            mode,
+            run_id,
+            operator,
+            host,
+            ..
+        }) => {
+            r.runbook = Some(runbook.clone());
+            r.mode = Some(*mode);
+            r.run_id = Some(run_id.clone());
+            r.operator = Some(operator.clone());
+            r.host = Some(host.clone());
+        }
+        _ => r.error = Some("the first line is not `run_started`".into()),
+    }
+    match t.run_finished().map(|l| &l.event) {
+        Some(Event::RunFinished {
+            outcome,
+            duration_ms,
+        }) => {
+            r.finished = true;
+            r.outcome = Some(*outcome);
+            r.duration_ms = Some(*duration_ms);
+        }
+        _ => {
+            r.duration_ms = match (t.lines.first(), t.lines.last()) {
+                (Some(a), Some(b)) => {
+                    u64::try_from(b.ts.as_millisecond() - a.ts.as_millisecond()).ok()
+                }
+                _ => None,
+            }
+        }
+    }
+    r
+}
+
+fn list(args: &ListArgs) -> Result<Code, UserError> {
+    let dir = args.dir.clone().unwrap_or_else(transcript::default_dir);
+    let found = scan(&dir)?;
+    let rows: Vec<Row> = found.iter().take(args.limit).map(row).collect();
+    if args.format == Format::Json {
+        let mut text = serde_json::to_string_pretty(&rows).expect("rows serialize");
+        text.push('\n');
+        print_stdout(&text);
+        return Ok(Code::Ok);
+    }
+    if rows.is_empty() {
+        eprintln!(
+            "no transcripts in `{}` (every `rb run` writes one there; `--in DIR` looks elsewhere)",
+            dir.display()
+        );
+        return Ok(Code::Ok);
+    }
+    let header = [
+        "START (UTC)",
+        "RUNBOOK",
+        "MODE",
+        "DURATION",
+        "OUTCOME",
+        "OPERATOR",
+        "PATH",
+    ];
+    let cells: Vec<[String; 7]> = rows.iter().map(human_cells).collect();
+    let mut widths = header.map(str::len);
+    for c in &cells {
+        for (w, s) in widths.iter_mut().zip(c) {
+            *w = (*w).max(s.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cols: [&str; 7]| {
+        let mut l = String::new();
+        for (i, (s, w)) in cols.iter().zip(widths).enumerate() {
+            if i + 1 == cols.len() {
+                l.push_str(s);
+            } else {
+                let _ = write!(l, "{s:<w$}  ");
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header);
+    for c in &cells {
+        line([&c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6]]);
+    }
+    if found.len() > rows.len() {
+        let _ = writeln!(
+            out,
+            "({} older run(s) not shown; `--limit N` shows more)",
+            found.len() - rows.len()
+        );
+    }
+    print_stdout(&out);
+    Ok(Code::Ok)
+}
+
+fn human_cells(r: &Row) -> [String; 7] {
+    let dash = || "-".to_string();
+    let start = r
+        .started
+        .as_deref()
+        .and_then(|s| s.parse::<Timestamp>().ok())
+        .map_or_else(dash, |t| t.strftime("%Y-%m-%d %H:%M:%S").to_string());
+    let path = r.path.display().to_string();
+    if let Some(e) = &r.error
+        && r.runbook.is_none()
+    {
+        let why = e.rsplit(": ").next().unwrap_or(e);
+        return [
+            start,
+            dash(),
+            dash(),
+            dash(),
+            format!("unreadable ({why})"),
+            dash(),
+            path,
+        ];
+    }
+    let mode = match r.mode {
+        Some(Mode::Live) => "live",
+        Some(Mode::Check) => "check",
+        Some(Mode::DryRun) => "dry-run",
+        None => "-",
+    };
+    let duration = match (r.duration_ms, r.finished) {
+        (Some(ms), true) => human_duration(ms),
+        // Up to the last event: the run lasted at least this long.
+        (Some(ms), false) => format!("{}+", human_duration(ms)),
+        (None, _) => dash(),
+    };
+    let mut outcome = match r.outcome {
+        Some(Outcome::Finished) => "finished".to_string(),
+        Some(Outcome::Failed) => "failed".to_string(),
+        Some(Outcome::Aborted) => "aborted".to_string(),
+        Some(Outcome::Interrupted) => "interrupted".to_string(),
+        None => "in progress / interrupted".to_string(),
+    };
+    if r.torn_tail {
+        outcome.push_str(" (torn last line)");
+    }
+    [
+        start,
+        r.runbook.clone().unwrap_or_else(dash),
+        mode.to_string(),
+        duration,
+        outcome,
+        r.operator.clone().unwrap_or_else(dash),
+        path,
+    ]
+}
+
+/// `rb transcripts verify FILE...`.
+fn verify(files: &[PathBuf]) -> Result<Code, UserError> {
+    let mut code = Code::Ok;
+    let mut out = String::new();
+    for path in files {
+        let shown = path.display();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: cannot read `{shown}`: {e}");
+                code = Code::Usage;
+                continue;
+            }
+        };
+        let report = match transcript::verify(path) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: cannot read `{shown}`: {e}");
+                code = Code::Usage;
+                continue;
+            }
+        };
+        let problem = match &report.problem {
+            Some(p) => Some((p.line, p.detail.clone())),
+            None => crate::transcript::schema::validate_first_lines(&bytes, report.lines)
+                .err()
+                .map(|(n, why)| (n, format!("does not match the transcript schema: {why}"))),
+        };
+        match problem {
+            Some((n, why)) => {
+                let _ = writeln!(out, "{shown}: BAD at line {n}: {why}");
+                if code == Code::Ok {
+                    code = Code::Failed;
+                }
+            }
+            None => {
+                let _ = writeln!(out, "{shown}: OK ({} lines)", report.lines);
+                if report.torn_tail {
+                    let _ = writeln!(
+                        out,
+                        "{shown}: warning: the last line is torn (rb was killed while writing it); it is left out, and the next append cuts it off"
+                    );
+                }
+            }
+        }
+    }
+    print_stdout(&out);
+    Ok(code)
+}

@@ -1,0 +1,627 @@
+//! The transcript-facing commands through the real binary: `rb postmortem` on real runs,
+//! `rb note` and `rb mark` (also racing a running rb), `rb transcripts` (list and verify),
+//! `rb export --cast`. Each test has its own `XDG_STATE_HOME`, and every transcript a test
+//! produces is checked against the published schema.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rb::transcript::{self, Event};
+
+struct Dir {
+    dir: tempfile::TempDir,
+}
+
+impl Dir {
+    fn new() -> Dir {
+        Dir {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).unwrap();
+    }
+
+    /// Where runs without `--transcript` put theirs.
+    fn state_dir(&self) -> PathBuf {
+        self.path("state/rb/transcripts")
+    }
+
+    fn rb(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rb"));
+        cmd.current_dir(self.dir.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("XDG_STATE_HOME", self.path("state"))
+            .env("USER", "ana")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.rb(args).output().unwrap()
+    }
+
+    fn spawn(&self, args: &[&str]) -> Child {
+        self.rb(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The transcripts in the default directory.
+    fn default_transcripts(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.state_dir())
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Every line of the transcript at `path` matches the published schema; returns its events.
+fn schema_checked(path: &Path) -> Vec<Event> {
+    transcript::schema::validate_file(path)
+        .unwrap_or_else(|e| panic!("{} does not match the schema: {e}", path.display()));
+    let t = transcript::read(path).unwrap();
+    assert!(!t.torn_tail, "{} has a torn tail", path.display());
+    t.lines.into_iter().map(|l| l.event).collect()
+}
+
+/// Waits (up to 20 s) until `path` exists and `ready` holds for its text.
+fn wait_for(path: &Path, ready: impl Fn(&str) -> bool) {
+    let start = Instant::now();
+    loop {
+        if let Ok(t) = std::fs::read_to_string(path)
+            && ready(&t)
+        {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn wait_exit(child: &mut Child) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "rb did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A runbook with a failure, an automatic retry that succeeds (flag file), a step skipped by
+/// `when:`, a message and a `marks: mitigated`. Each step prints at most one line per stream,
+/// in one write, so the transcript's line numbers do not depend on how output is chunked.
+const INCIDENT: &str = r#"version: 1
+name: cache-down
+title: The cache is down
+steps:
+  - id: look
+    title: Look at the cache
+    run: echo cache has 0 keys
+    read_only: true
+  - id: flush
+    run: if [ -e flag ]; then echo flushed; else touch flag; echo connection refused >&2; exit 3; fi
+    retry: {attempts: 2, delay: 100ms}
+    marks: mitigated
+  - id: warm
+    run: echo warming
+    when: "false"
+  - id: tell
+    kind: message
+    text: "Post in #ops: the cache is back"
+  - id: verify
+    run: echo 12 keys, expected 1000; exit 4
+"#;
+
+const RESTART: &str = r#"version: 1
+name: restart-app
+title: Restart the app
+steps:
+  - id: restart
+    run: echo restarted
+"#;
+
+/// Replaces what changes from run to run (times, durations, hashes, ids, host).
+fn filters() -> Vec<(String, String)> {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    vec![
+        (
+            r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?Z?".into(),
+            "[TIME]".into(),
+        ),
+        (r"\(\d{4}-\d{2}-\d{2}\)".into(), "([DATE])".into()),
+        (
+            r"\d+ h \d+ min|\d+ min \d+ s|\d+\.\d s|\d+ ms".into(),
+            "[DURATION]".into(),
+        ),
+        (r"\b[0-9a-f]{64}\b".into(), "[SHA256]".into()),
+        (r"\b[0-9a-f]{32}\b".into(), "[RUN_ID]".into()),
+        (format!(r"\b{}\b", regex::escape(&host)), "[HOST]".into()),
+    ]
+}
+
+#[test]
+fn postmortem_of_a_real_run_with_a_failure_retry_skip_message_note_and_milestones() {
+    let d = Dir::new();
+    d.write("cache-down.yaml", INCIDENT);
+    let out = d.run(&[
+        "run",
+        "cache-down.yaml",
+        "--yes",
+        "--transcript",
+        "a.jsonl",
+        "--operator",
+        "ana",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = d.run(&[
+        "note",
+        "--to",
+        "a.jsonl",
+        "keys were evicted after the deploy?",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "note appended to a.jsonl\n");
+    let out = d.run(&[
+        "mark",
+        "resolved",
+        "--to",
+        "a.jsonl",
+        "--operator",
+        "bo",
+        "--note",
+        "cache refilled by traffic",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "marked resolved in a.jsonl\n");
+
+    let events = schema_checked(&d.path("a.jsonl"));
+    let tail = &events[events.len() - 3..];
+    assert!(
+        matches!(&tail[0], Event::Note { by, .. } if by == "ana"),
+        "{tail:?}"
+    );
+    assert!(
+        matches!(&tail[1], Event::Milestone { name, by, .. } if name == "resolved" && by == "bo"),
+        "{tail:?}"
+    );
+    assert!(matches!(&tail[2], Event::Note { text, .. } if text == "cache refilled by traffic"));
+
+    let out = d.run(&["postmortem", "a.jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let md = text(&out.stdout);
+    let owned = filters();
+    let filters: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    insta::with_settings!({filters => filters}, {
+        insta::assert_snapshot!(md);
+    });
+
+    // `-o FILE` writes the same text; `--format json` states the same facts.
+    let out = d.run(&["postmortem", "a.jsonl", "-o", "pm.md"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(d.path("pm.md")).unwrap(), md);
+    let out = d.run(&["postmortem", "a.jsonl", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["runs"][0]["outcome"], "failed");
+    assert_eq!(v["retries"][0]["step"], "flush");
+    let names: Vec<&str> = v["milestones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mitigated", "resolved"]);
+    assert_eq!(v["time_to_resolve"]["from"], "start");
+    assert_eq!(v["notes"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn postmortem_of_two_real_runs_merged_by_time() {
+    let d = Dir::new();
+    d.write("cache-down.yaml", INCIDENT);
+    d.write("restart-app.yaml", RESTART);
+    let out = d.run(&["run", "cache-down.yaml", "--yes", "--transcript", "a.jsonl"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = d.run(&[
+        "run",
+        "restart-app.yaml",
+        "--yes",
+        "--transcript",
+        "b.jsonl",
+        "--operator",
+        "bo",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = d.run(&["mark", "resolved", "--to", "b.jsonl", "--operator", "bo"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    schema_checked(&d.path("a.jsonl"));
+    schema_checked(&d.path("b.jsonl"));
+
+    let out = d.run(&["postmortem", "a.jsonl", "b.jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let md = text(&out.stdout);
+    // Both runs are in one timeline, in time order: all of the first run, then the second.
+    let a = md.find("Started runbook `cache-down`").unwrap();
+    let b = md.find("Started runbook `restart-app`").unwrap();
+    assert!(a < b);
+    let owned = filters();
+    let filters: Vec<(&str, &str)> = owned
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    insta::with_settings!({filters => filters}, {
+        insta::assert_snapshot!(md);
+    });
+}
+
+#[test]
+fn notes_from_two_processes_racing_a_running_rb_are_all_kept_once() {
+    let d = Dir::new();
+    d.write(
+        "long.yaml",
+        "version: 1\nname: long\ntitle: Long\nsteps:\n  - id: count\n    run: for i in $(seq 1 200); do echo line $i; sleep 0.02; done\n    read_only: true\n",
+    );
+    let p = d.path("p.jsonl");
+    let mut run = d.spawn(&["run", "long.yaml", "--yes", "--transcript", "p.jsonl"]);
+    wait_for(&p, |t| t.contains("\"step_started\""));
+    let writers: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|who| {
+            let exe = env!("CARGO_BIN_EXE_rb");
+            let cwd = d.dir.path().to_path_buf();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let out = Command::new(exe)
+                        .current_dir(&cwd)
+                        .args(["note", "--to", "p.jsonl", "--operator", who])
+                        .arg(format!("note {i} from {who}"))
+                        .env("XDG_STATE_HOME", cwd.join("state"))
+                        .output()
+                        .unwrap();
+                    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(wait_exit(&mut run), 0);
+
+    let out = d.run(&["transcripts", "verify", "p.jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("p.jsonl: OK ("),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let events = schema_checked(&p);
+    for who in ["a", "b"] {
+        for i in 0..50 {
+            let want = format!("note {i} from {who}");
+            let n = events
+                .iter()
+                .filter(|e| matches!(e, Event::Note { text, by, .. } if *text == want && by == who))
+                .count();
+            assert_eq!(n, 1, "`{want}` is in the transcript {n} times");
+        }
+    }
+    let output: String = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Output { text: Some(t), .. } => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    let expected: String = (1..=200).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(output, expected, "every output line once, in order");
+    // The notes really raced the run: some landed between the step's start and its end.
+    let started = events
+        .iter()
+        .position(|e| matches!(e, Event::StepStarted { .. }))
+        .unwrap();
+    let finished = events
+        .iter()
+        .position(|e| matches!(e, Event::StepFinished { .. }))
+        .unwrap();
+    assert!(
+        events[started..finished]
+            .iter()
+            .any(|e| matches!(e, Event::Note { .. })),
+        "no note was appended while the step ran"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::RunFinished { .. }))
+    );
+}
+
+#[test]
+fn transcripts_lists_runs_including_one_killed_mid_step() {
+    let d = Dir::new();
+    d.write("restart-app.yaml", RESTART);
+    d.write(
+        "slow.yaml",
+        "version: 1\nname: slow\ntitle: Slow\nsteps:\n  - id: wait\n    run: echo waiting; sleep 3\n    read_only: true\n",
+    );
+    let out = d.run(&["run", "restart-app.yaml", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // The killed run starts later, so it is listed first.
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut killed = d.spawn(&["run", "slow.yaml", "--yes"]);
+    let start = Instant::now();
+    let slow = loop {
+        let found = d
+            .default_transcripts()
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains("-slow-"));
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no transcript");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    wait_for(&slow, |t| t.contains("waiting"));
+    killed.kill().unwrap(); // SIGKILL
+    killed.wait().unwrap();
+    // A file that is not a transcript is listed as unreadable, never fails the listing.
+    std::fs::write(d.state_dir().join("junk.jsonl"), "not json\n{\"seq\":\n").unwrap();
+
+    let out = d.run(&["transcripts"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    let lines: Vec<&str> = listing.lines().collect();
+    assert!(lines[0].starts_with("START (UTC)"), "{listing}");
+    let slow_row = lines.iter().position(|l| l.contains(" slow ")).unwrap();
+    let restart_row = lines
+        .iter()
+        .position(|l| l.contains("restart-app"))
+        .unwrap();
+    assert!(slow_row < restart_row, "newest first:\n{listing}");
+    assert!(
+        lines[slow_row].contains("in progress / interrupted"),
+        "{listing}"
+    );
+    assert!(
+        lines[restart_row].contains("finished") && lines[restart_row].contains("ana"),
+        "{listing}"
+    );
+    assert!(listing.contains("unreadable"), "{listing}");
+
+    let out = d.run(&["transcripts", "list", "--format", "json", "--limit", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let slow_json = rows.iter().find(|r| r["runbook"] == "slow").unwrap();
+    assert_eq!(slow_json["finished"], false);
+    assert_eq!(slow_json["outcome"], serde_json::Value::Null);
+
+    // Every complete line of the killed run's transcript parses and matches the schema.
+    let events = schema_checked(&slow);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::RunFinished { .. }))
+    );
+    for p in d.default_transcripts() {
+        if !p.ends_with("junk.jsonl") {
+            schema_checked(&p);
+        }
+    }
+    let out = d.run(&["transcripts", "verify", slow.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_file() {
+    let d = Dir::new();
+    d.write("restart-app.yaml", RESTART);
+    let out = d.run(&[
+        "run",
+        "restart-app.yaml",
+        "--yes",
+        "--transcript",
+        "good.jsonl",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let good = std::fs::read_to_string(d.path("good.jsonl")).unwrap();
+    schema_checked(&d.path("good.jsonl"));
+
+    // Change the output of the step by hand: the next line's `prev` no longer matches.
+    let edited_line = good
+        .lines()
+        .position(|l| l.contains("\"restarted\\n\""))
+        .unwrap();
+    d.write(
+        "edited.jsonl",
+        &good.replacen("\"restarted\\n\"", "\"not restarted\\n\"", 1),
+    );
+    let out = d.run(&["transcripts", "verify", "good.jsonl", "edited.jsonl"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let report = text(&out.stdout);
+    let lines = good.lines().count();
+    assert!(
+        report.contains(&format!("good.jsonl: OK ({lines} lines)")),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("edited.jsonl: BAD at line {}:", edited_line + 2)),
+        "{report}"
+    );
+
+    // A line that keeps the chain but breaks the schema is found too: the last line's `ts`
+    // without milliseconds still parses (nothing follows it to break a `prev`), but the schema
+    // wants exactly three fractional digits.
+    let last = good.lines().last().unwrap();
+    let re = regex::Regex::new(r#""ts":"([^"]+)\.\d{3}Z""#).unwrap();
+    let bad_last = re.replace(last, r#""ts":"${1}Z""#).into_owned();
+    assert_ne!(bad_last, last);
+    d.write("schema.jsonl", &good.replacen(last, &bad_last, 1));
+    let out = d.run(&["transcripts", "verify", "schema.jsonl"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let report = text(&out.stdout);
+    assert!(
+        report.contains(&format!(
+            "schema.jsonl: BAD at line {lines}: does not match the transcript schema"
+        )),
+        "{report}"
+    );
+
+    // A torn last line is a warning, not a failure.
+    d.write("torn.jsonl", &format!("{good}{{\"seq\":9,\"ts\""));
+    let out = d.run(&["transcripts", "verify", "torn.jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("warning: the last line is torn"),
+        "{}",
+        text(&out.stdout)
+    );
+    // And the post-mortem still reads it.
+    let out = d.run(&["postmortem", "torn.jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("torn line"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // An unreadable path is a usage error.
+    let out = d.run(&["transcripts", "verify", "good.jsonl", "missing.jsonl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("cannot read `missing.jsonl`"));
+}
+
+#[test]
+fn note_without_to_finds_the_run_in_progress() {
+    let d = Dir::new();
+    d.write("restart-app.yaml", RESTART);
+    d.write(
+        "slow.yaml",
+        "version: 1\nname: slow\ntitle: Slow\nsteps:\n  - id: wait\n    run: echo waiting; sleep 2\n    read_only: true\n",
+    );
+    // With no run at all, rb says what to do.
+    let out = d.run(&["note", "too early"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--to PATH"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A finished run is not "in progress".
+    let out = d.run(&["run", "restart-app.yaml", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = d.run(&["mark", "detected"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+
+    let mut run = d.spawn(&["run", "slow.yaml", "--yes"]);
+    let start = Instant::now();
+    let slow = loop {
+        if let Some(p) = d
+            .default_transcripts()
+            .into_iter()
+            .find(|p| p.to_string_lossy().contains("-slow-"))
+        {
+            break p;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "no transcript");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    wait_for(&slow, |t| t.contains("\"step_started\""));
+    let out = d.run(&["note", "disk filling at 1 GB/min"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("note appended to {}\n", slow.display())
+    );
+    assert_eq!(wait_exit(&mut run), 0);
+
+    let events = schema_checked(&slow);
+    let note = events
+        .iter()
+        .position(|e| matches!(e, Event::Note { text, by, .. } if text == "disk filling at 1 GB/min" && by == "ana"))
+        .expect("the note is in the run's transcript");
+    let finished = events
+        .iter()
+        .position(|e| matches!(e, Event::RunFinished { .. }))
+        .unwrap();
+    assert!(
+        note < finished,
+        "the note was added while the run was going"
+    );
+    let out = d.run(&["transcripts", "verify", slow.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn export_cast_is_asciicast_v2() {
+    let d = Dir::new();
+    d.write("cache-down.yaml", INCIDENT);
+    let out = d.run(&["run", "cache-down.yaml", "--yes", "--transcript", "a.jsonl"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    schema_checked(&d.path("a.jsonl"));
+    let out = d.run(&["export", "--cast", "a.jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let cast = text(&out.stdout);
+    let mut lines = cast.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(header["version"], 2);
+    assert!(header["width"].as_u64().unwrap() > 0 && header["height"].as_u64().unwrap() > 0);
+    let mut last = 0.0;
+    let mut all = String::new();
+    for l in lines {
+        let e: serde_json::Value = serde_json::from_str(l).unwrap();
+        let e = e.as_array().unwrap();
+        assert_eq!(e.len(), 3, "{l}");
+        let t = e[0].as_f64().unwrap();
+        assert!(t >= last, "times never go back");
+        last = t;
+        assert_eq!(e[1], "o");
+        all.push_str(e[2].as_str().unwrap());
+    }
+    assert!(all.contains("cache has 0 keys\r\n"), "{all}");
+    assert!(all.contains("connection refused\r\n"), "{all}");
+
+    let out = d.run(&["export", "--cast", "a.jsonl", "-o", "a.cast"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(d.path("a.cast")).unwrap(), cast);
+    // Without a format rb says which one to pick.
+    let out = d.run(&["export", "a.jsonl"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--cast"),
+        "{}",
+        text(&out.stderr)
+    );
+}
