@@ -192,12 +192,10 @@ impl<'a> Executor<'a> {
         self
     }
 
+    /// Who made an automatic decision: rb itself (the transcript says `--yes` in the decision's
+    /// text, and `run_started` names the operator who asked for it).
     fn by(&self) -> String {
-        if self.opts.yes {
-            format!("{} (--yes)", self.op.name())
-        } else {
-            self.op.name()
-        }
+        "rb".to_string()
     }
 
     fn rec(&mut self, e: Event) {
@@ -1096,6 +1094,7 @@ impl<'a> Executor<'a> {
                 title: step.title.clone(),
                 command: Some(shown),
                 attempt,
+                read_only: !step.changes_system(),
             });
         }
         let mut argv: Vec<String> = rb

@@ -160,6 +160,8 @@ pub struct AttemptFact {
     pub kind: String,
     /// The rendered command (secrets masked), when the step ran one.
     pub command: Option<String>,
+    /// The runbook says the step changes nothing.
+    pub read_only: bool,
     pub status: Option<StepStatus>,
     pub exit_code: Option<i32>,
     pub duration_ms: u64,
@@ -180,7 +182,7 @@ impl AttemptFact {
 
     /// True for steps that ran a command able to change the system (the resolution).
     fn changed_the_system(&self) -> bool {
-        self.command.is_some() && !matches!(self.kind.as_str(), "check" | "wait")
+        self.command.is_some() && !self.read_only && self.kind == "command"
     }
 }
 
@@ -723,6 +725,7 @@ fn attempts(transcript: usize, t: &Transcript) -> Vec<AttemptFact> {
                 kind,
                 title,
                 command,
+                read_only,
                 ..
             } => {
                 open.insert(
@@ -733,6 +736,7 @@ fn attempts(transcript: usize, t: &Transcript) -> Vec<AttemptFact> {
                         title: title.clone(),
                         kind: kind.clone(),
                         command: command.clone(),
+                        read_only: *read_only,
                         seq: l.seq,
                         ..AttemptFact::default()
                     },
@@ -1032,6 +1036,7 @@ pub(crate) mod tests {
             title: None,
             command: command.map(Into::into),
             attempt,
+            read_only: false,
         }
     }
 

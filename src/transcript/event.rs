@@ -129,6 +129,9 @@ pub enum Event {
         command: Option<String>,
         /// 1 for the first attempt, then 2, 3, … on retries.
         attempt: u32,
+        /// True when the runbook marks the step as changing nothing (`read_only: true`, or a watch).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        read_only: bool,
     },
     /// rb asked the operator something.
     Prompt {
@@ -464,6 +467,7 @@ mod tests {
             title: None,
             command: Some("curl -H 'X: topsecret'".into()),
             attempt: 1,
+            read_only: false,
         };
         e.redact(&r);
         assert!(

@@ -43,6 +43,7 @@ fn every_event() -> Vec<Event> {
             title: Some("Check the disk".into()),
             command: Some("df -h /".into()),
             attempt: 1,
+            read_only: false,
         },
         Event::output("check", Stream::Stdout, b"/dev/sda1 99%\n"),
         Event::output("check", Stream::Stderr, b"\xff\xfe binary"),
@@ -428,6 +429,7 @@ fn the_recorder_redacts_every_free_text_field() {
         title: None,
         command: Some(format!("curl -u {SECRET}")),
         attempt: 1,
+        read_only: false,
     });
     r.record(Event::output("s", Stream::Stdout, leak.as_bytes()));
     r.record(Event::output(
