@@ -494,6 +494,9 @@ impl<'a> Executor<'a> {
             text,
         });
         self.finish(step, StepStatus::Succeeded, None, StdDuration::ZERO, None);
+        if self.opts.mode == Mode::Live {
+            self.milestone(step);
+        }
         Ok(())
     }
 

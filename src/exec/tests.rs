@@ -535,6 +535,22 @@ fn manual_step_done_and_unattended() {
 }
 
 #[test]
+fn message_step_marks_its_milestone_in_live_runs_only() {
+    let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: m\n    kind: message\n    text: Resolved.\n    marks: resolved\n";
+    let marked = |events: &[Event]| {
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Milestone { name, .. } if name == "resolved"))
+    };
+    assert!(marked(&run_with(yaml, live(), vec![], vec![], &[]).events));
+    let dry = Options {
+        mode: Mode::DryRun,
+        ..live()
+    };
+    assert!(!marked(&run_with(yaml, dry, vec![], vec![], &[]).events));
+}
+
+#[test]
 fn a_capture_of_a_skipped_step_is_empty_in_a_live_run_and_a_placeholder_in_a_preview() {
     let yaml = "version: 1\nname: t\ntitle: T\nparams:\n  pid: {default: ''}\nsteps:\n  - id: find\n    when: pid != ''\n    run: echo found\n    read_only: true\n    capture: found\n  - id: use\n    kind: message\n    text: \"found=[{{ found }}]{% if found %} kib={{ found | int // 1024 }}{% endif %}\"\n";
     let r = run_with(yaml, live(), vec![], vec![], &[]);

@@ -33,11 +33,15 @@ for i in $(seq 1 "$HOLD"); do
         holder "$SOCK" "$i" </dev/null &
     echo $! >"$WORKDIR/holder$i.pid"
 done
+# Wait until every session has been idle in transaction for more than 2s: the run terminates
+# those idle for more than idle_for=1s, and starts right after setup, so a session that had only
+# just gone idle would be (correctly) spared and the check would fail.
 held() {
     [ "$(psql -X -At -h "$SOCK" -U postgres -d postgres -c \
-        "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND state = 'idle in transaction'")" = "$HOLD" ]
+        "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND state = 'idle in transaction'
+           AND now() - state_change > interval '2 seconds'")" = "$HOLD" ]
 }
-wait_for 30 "$HOLD sessions idle in transaction" held
+wait_for 30 "$HOLD sessions idle in transaction for 2s" held
 # Prove the incident: the application role cannot get a connection any more.
 if psql -X -At -h "$SOCK" -U app -d postgres -c 'SELECT 1' >/dev/null 2>"$WORKDIR/refused.txt"; then
     die "a new app connection still succeeds; the pool is not exhausted"
