@@ -96,7 +96,7 @@ pub enum Event {
         run_id: String,
         /// The runbook's name.
         runbook: String,
-        /// Where the runbook was loaded from (a path, or `builtin:NAME`).
+        /// Where the runbook was loaded from (an absolute path, or `<built-in>/NAME.yaml`).
         source: String,
         /// Hex SHA-256 of the runbook file's bytes; `rb resume` refuses a changed file.
         sha256: String,
