@@ -41,7 +41,14 @@ held() {
         "SELECT count(*) FROM pg_stat_activity WHERE usename = 'app' AND state = 'idle in transaction'
            AND now() - state_change > interval '2 seconds'")" = "$HOLD" ]
 }
-wait_for 30 "$HOLD sessions idle in transaction for 2s" held
+if ! (wait_for 60 "$HOLD sessions idle in transaction for 2s" held); then
+    # Say what the server saw, so a failure here can be understood from CI's log alone.
+    psql -X -h "$SOCK" -U postgres -d postgres -c \
+        "SELECT pid, usename, application_name, state, now() - state_change AS for FROM pg_stat_activity" >&2 || true
+    tail -n 20 "$PG/server.log" >&2 || true
+    for i in $(seq 1 "$HOLD"); do kill -0 "$(cat "$WORKDIR/holder$i.pid")" 2>/dev/null || echo "holder $i is gone" >&2; done
+    die "the incident could not be set up"
+fi
 # Prove the incident: the application role cannot get a connection any more.
 if psql -X -At -h "$SOCK" -U app -d postgres -c 'SELECT 1' >/dev/null 2>"$WORKDIR/refused.txt"; then
     die "a new app connection still succeeds; the pool is not exhausted"
