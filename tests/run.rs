@@ -286,3 +286,34 @@ fn a_secret_echoed_one_byte_at_a_time_never_reaches_the_terminal_or_the_transcri
     }
     assert!(shown.contains("***"), "the masked value is shown: {shown}");
 }
+
+#[test]
+fn params_file_binds_and_command_line_wins() {
+    let d = Dir::new(
+        "version: 1\nname: t\ntitle: T\nparams:\n  days: {type: integer, min: 1}\n  dir: {}\nsteps:\n  - id: write\n    run: echo {{ days }} {{ dir }} > out.txt\n    read_only: true\n",
+    );
+    std::fs::write(d.path("p.yaml"), "days: 3\ndir: /from/file\n").unwrap();
+    let out = d.run(&[
+        "run",
+        "t.yaml",
+        "--yes",
+        "--params-file",
+        "p.yaml",
+        "-p",
+        "dir=/from/cli",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(d.path("out.txt")).unwrap(),
+        "3 /from/cli\n"
+    );
+    std::fs::write(d.path("bad.yaml"), "days: 0\nnope: 1\n").unwrap();
+    let out = d.run(&["run", "t.yaml", "--yes", "--params-file", "bad.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("unknown param `nope` in the params file")
+            && err.contains("below the minimum 1"),
+        "{err}"
+    );
+}

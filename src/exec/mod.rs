@@ -470,8 +470,8 @@ impl<'a> Executor<'a> {
         match step.kind {
             StepKind::Message => self.message_step(step),
             StepKind::Manual => self.manual_step(step),
-            StepKind::Command => self.command_step(step, &title),
-            StepKind::Watch => self.watch_step(step, &title),
+            StepKind::Command => self.command_step(step),
+            StepKind::Watch => self.watch_step(step),
         }
     }
 
@@ -654,8 +654,7 @@ impl<'a> Executor<'a> {
         self.say(Tone::Info, &lines.join("\n"));
     }
 
-    fn command_step(&mut self, step: &Step, title: &str) -> Flow<()> {
-        let _ = title;
+    fn command_step(&mut self, step: &Step) -> Flow<()> {
         let src = step.run.clone().unwrap_or_default();
         let command = match self.render(TemplateKind::Shell, &src) {
             Ok(c) => c,
@@ -1169,8 +1168,7 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn watch_step(&mut self, step: &Step, title: &str) -> Flow<()> {
-        let _ = title;
+    fn watch_step(&mut self, step: &Step) -> Flow<()> {
         let src = step.run.clone().unwrap_or_default();
         let command = match self.render(TemplateKind::Shell, &src) {
             Ok(c) => c,
