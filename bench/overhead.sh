@@ -35,7 +35,8 @@ for _ in $(seq 1 "$rounds"); do
   t0=$(now_ns)
   bash "$work/baseline.sh"
   t1=$(now_ns)
-  "$rb" run "$work/trivial.yaml" --yes --transcript "$work/t-$t1.jsonl" > /dev/null
+  "$rb" run "$work/trivial.yaml" --yes --transcript "$work/t-$t1.jsonl" > /dev/null 2> "$work/rb.stderr" \
+    || { cat "$work/rb.stderr" >&2; exit 1; }
   t2=$(now_ns)
   sh_times+=($(( (t1 - t0) / 1000 )))
   rb_times+=($(( (t2 - t1) / 1000 )))
