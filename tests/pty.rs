@@ -237,3 +237,38 @@ fn ctrl_c_at_a_prompt_interrupts_the_run() {
     assert_eq!(p.exit_code(), 130);
     assert!(!dir.join("made").exists());
 }
+
+#[test]
+fn a_second_ctrl_c_kills_the_step_at_once_and_ends_the_run() {
+    // The step ignores SIGINT, so the first Ctrl-C alone would wait out the grace period.
+    let rb = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: stubborn\n    run: trap '' INT; printf 'sta%s\\n' rted; sleep 1000 & echo $! > child.pid; wait\n    read_only: true\n  - id: next\n    run: touch next\n    read_only: true\n";
+    let mut p = start(rb, &[]);
+    p.expect("started");
+    wait_for_file(&p.path("child.pid"));
+    let child = read_pid(&p.path("child.pid"));
+    let begun = std::time::Instant::now();
+    p.key("\x03");
+    std::thread::sleep(Duration::from_millis(300));
+    p.key("\x03");
+    p.expect("a second Ctrl-C killed the step's process group");
+    assert!(
+        begun.elapsed() < Duration::from_secs(4),
+        "the second Ctrl-C must not wait for the 5 s grace period"
+    );
+    let dir = p.dir.path().to_path_buf();
+    assert_eq!(p.exit_code(), 130);
+    assert!(!alive(child));
+    assert!(!dir.join("next").exists());
+}
+
+fn wait_for_file(path: &Path) {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -510,6 +510,22 @@ impl Executor<'_> {
             self.rec(Event::Note { by, text: format!("{dropped} bytes of output were shown but not recorded (limit {RECORD_LIMIT} bytes per step)"), step: Some(step.id.clone()) });
         }
         match result {
+            Ok(outcome) if outcome.forced => {
+                let msg = "a second Ctrl-C killed the step's process group; the run stops here";
+                self.finish(
+                    step,
+                    StepStatus::Interrupted,
+                    None,
+                    outcome.duration,
+                    Some(msg),
+                );
+                self.rec(Event::Interrupted {
+                    step: Some(step.id.clone()),
+                    what: "second Ctrl-C during the step".into(),
+                });
+                self.say(Tone::Warning, msg);
+                Err(Stop::Outcome(RunOutcome::Interrupted))
+            }
             Ok(outcome) => {
                 if outcome.left_background {
                     self.say(Tone::Warning, "the command left a background process holding its output; rb did not wait for it");

@@ -81,6 +81,8 @@ pub struct Outcome {
     /// exited and rb stopped waiting for them (they are left running: a step may deliberately
     /// start a daemon).
     pub left_background: bool,
+    /// True when a second Ctrl-C killed the group at once: the operator wants the run to stop now.
+    pub forced: bool,
 }
 
 /// Which signal interrupted rb.
@@ -233,6 +235,7 @@ impl Runner for ProcessRunner {
                 ended: Ended::Interrupted,
                 duration: Duration::ZERO,
                 left_background: false,
+                forced: false,
             });
         }
         let mut cmd = tokio::process::Command::new(program);
@@ -415,6 +418,7 @@ async fn supervise(
     // gone. From then on we only drain the pipes, for at most `step.drain`.
     let mut over_at: Option<Instant> = None;
     let mut left_background = false;
+    let mut forced = false;
     let mut timer = pin!(tokio::time::sleep(Duration::ZERO));
 
     loop {
@@ -499,6 +503,7 @@ async fn supervise(
                     // A second Ctrl-C means "now".
                     Some(s) if i == Interrupt::CtrlC => {
                         by = by.or(Some(i));
+                        forced = true;
                         s.send(Signal::SIGKILL, pgid);
                     }
                     // SIGTERM/SIGHUP while already ending: the escalation is under way.
@@ -525,6 +530,7 @@ async fn supervise(
             ended,
             duration: started.elapsed(),
             left_background,
+            forced,
         },
         by.filter(|_| ended == Ended::Interrupted),
     ))

@@ -35,6 +35,7 @@ impl Runner for FakeRunner {
             ended,
             duration: Duration::from_millis(5),
             left_background: false,
+            forced: false,
         })
     }
     fn sleep(&mut self, d: Duration) -> bool {
