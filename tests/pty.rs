@@ -1,6 +1,8 @@
 //! The real terminal: `rb run` in a pseudo-terminal, prompts answered with keys, as a person
 //! at 3 AM would. Each test checks what happened on the system, not only what was printed.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -244,7 +246,7 @@ fn a_second_ctrl_c_kills_the_step_at_once_and_ends_the_run() {
     let rb = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: stubborn\n    run: trap '' INT; printf 'sta%s\\n' rted; sleep 1000 & echo $! > child.pid; wait\n    read_only: true\n  - id: next\n    run: touch next\n    read_only: true\n";
     let mut p = start(rb, &[]);
     p.expect("started");
-    wait_for_file(&p.path("child.pid"));
+    common::wait_for_file(&p.path("child.pid"));
     let child = read_pid(&p.path("child.pid"));
     let begun = std::time::Instant::now();
     p.key("\x03");
@@ -259,16 +261,4 @@ fn a_second_ctrl_c_kills_the_step_at_once_and_ends_the_run() {
     assert_eq!(p.exit_code(), 130);
     assert!(!alive(child));
     assert!(!dir.join("next").exists());
-}
-
-fn wait_for_file(path: &Path) {
-    let start = std::time::Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }

@@ -1,9 +1,10 @@
 //! A run killed with SIGKILL in the middle of a step leaves a valid transcript, and `rb resume`
 //! finishes it from the interrupted step, in the same transcript.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 const RUNBOOK: &str = "version: 1
 name: k
@@ -28,18 +29,6 @@ fn rb(dir: &Path) -> Command {
     c
 }
 
-fn wait_for(path: &Path) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn sigkill_mid_step_then_resume_finishes_from_the_interrupted_step() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,8 +40,8 @@ fn sigkill_mid_step_then_resume_finishes_from_the_interrupted_step() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for(&d.join("long-started"));
-    wait_for(&d.join("long.pid"));
+    common::wait_for_file(&d.join("long-started"));
+    common::wait_for_file(&d.join("long.pid"));
     child.kill().unwrap(); // SIGKILL: no chance to clean up or to finish the transcript
     child.wait().unwrap();
     // The step's shell outlives rb (its own process group); end it as an operator would.

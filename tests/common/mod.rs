@@ -1,5 +1,5 @@
-//! Helpers shared by the runner's integration tests: building bash steps, collecting output,
-//! and looking at process groups through /proc.
+//! Helpers shared by the integration tests: building bash steps, collecting output, looking at
+//! process groups through /proc, and waiting for a file a step writes (readiness, not sleeps).
 
 #![allow(dead_code)] // each test binary uses its own subset
 
@@ -68,4 +68,17 @@ pub fn numbers_after(text: &[u8], tag: &str) -> Option<Vec<i32>> {
             .map(|n| n.parse().unwrap())
             .collect(),
     )
+}
+
+/// Waits (at most 20 s) until `path` exists: a step's readiness signal.
+pub fn wait_for_file(path: &std::path::Path) {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
