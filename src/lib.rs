@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod cli;
 pub mod diag;
+pub mod domain;
 pub mod exec;
 pub mod exit;
 pub mod export;

@@ -98,7 +98,7 @@ fn sigkill_mid_step_then_resume_finishes_from_the_interrupted_step() {
     assert!(matches!(
         t.run_finished().map(|l| &l.event),
         Some(rb::transcript::Event::RunFinished {
-            outcome: rb::transcript::Outcome::Finished,
+            outcome: rb::transcript::RunOutcome::Finished,
             ..
         })
     ));

@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{bash, collect, live_members, numbers_after, with_timeout};
-use rb::exec::runner::{CommandSpec, Ended, ProcessRunner, Runner, Stream};
+use rb::exec::runner::{CommandSpec, ProcessEnd, ProcessRunner, Runner, Stream};
 use sha2::{Digest, Sha256};
 
 fn runner() -> ProcessRunner {
@@ -17,18 +17,27 @@ fn runner() -> ProcessRunner {
 #[test]
 fn exit_codes_map_to_exited() {
     let mut r = runner();
-    assert_eq!(collect(&mut r, &bash("exit 0")).0.ended, Ended::Exited(0));
-    assert_eq!(collect(&mut r, &bash("exit 3")).0.ended, Ended::Exited(3));
-    assert_eq!(collect(&mut r, &bash("false")).0.ended, Ended::Exited(1));
+    assert_eq!(
+        collect(&mut r, &bash("exit 0")).0.ended,
+        ProcessEnd::Exited(0)
+    );
+    assert_eq!(
+        collect(&mut r, &bash("exit 3")).0.ended,
+        ProcessEnd::Exited(3)
+    );
+    assert_eq!(
+        collect(&mut r, &bash("false")).0.ended,
+        ProcessEnd::Exited(1)
+    );
 }
 
 #[test]
 fn death_by_signal_maps_to_signaled() {
     let mut r = runner();
     let (outcome, _, _) = collect(&mut r, &bash("kill -KILL $$"));
-    assert_eq!(outcome.ended, Ended::Signaled(9));
+    assert_eq!(outcome.ended, ProcessEnd::Signaled(9));
     let (outcome, _, _) = collect(&mut r, &bash("kill -TERM $$"));
-    assert_eq!(outcome.ended, Ended::Signaled(15));
+    assert_eq!(outcome.ended, ProcessEnd::Signaled(15));
 }
 
 #[test]
@@ -46,7 +55,7 @@ fn streams_are_tagged_and_interleaved_output_is_complete() {
             }
         })
         .unwrap();
-    assert_eq!(outcome.ended, Ended::Exited(0));
+    assert_eq!(outcome.ended, ProcessEnd::Exited(0));
     assert!(!outcome.left_background);
     let expect = |tag: &str| -> Vec<u8> {
         (1..=20000)
@@ -74,7 +83,7 @@ fn timeout_kills_the_whole_group_including_grandchildren() {
         Duration::from_secs(1),
     );
     let (outcome, out, _) = collect(&mut r, &spec);
-    assert_eq!(outcome.ended, Ended::TimedOut);
+    assert_eq!(outcome.ended, ProcessEnd::TimedOut);
     let pids = numbers_after(&out, "pids").expect("the step printed its pids");
     let (pgid, grandchild) = (pids[0], pids[1]);
     assert_eq!(
@@ -103,7 +112,7 @@ fn timeout_escalates_to_sigkill_when_term_is_ignored() {
         Duration::from_millis(500),
     );
     let (outcome, out, _) = collect(&mut r, &spec);
-    assert_eq!(outcome.ended, Ended::TimedOut);
+    assert_eq!(outcome.ended, ProcessEnd::TimedOut);
     let pgid = numbers_after(&out, "pids").unwrap()[0];
     assert_eq!(live_members(pgid), vec![]);
     eprintln!(
@@ -125,7 +134,7 @@ fn background_process_holding_the_pipe_is_left_running() {
     let alive = std::path::Path::new(&format!("/proc/{bg}")).exists();
     // Clean up before asserting, so a failure leaves nothing behind.
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(bg), nix::sys::signal::SIGKILL);
-    assert_eq!(outcome.ended, Ended::Exited(0));
+    assert_eq!(outcome.ended, ProcessEnd::Exited(0));
     assert!(outcome.left_background);
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
     assert!(alive, "rb must not kill what a step started on purpose");
@@ -137,7 +146,7 @@ fn detached_background_process_is_not_reported() {
     let (outcome, out, _) = collect(&mut r, &bash(r#"sleep 30 >/dev/null 2>&1 & echo "bg $!""#));
     let bg = numbers_after(&out, "bg").unwrap()[0];
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(bg), nix::sys::signal::SIGKILL);
-    assert_eq!(outcome.ended, Ended::Exited(0));
+    assert_eq!(outcome.ended, ProcessEnd::Exited(0));
     assert!(!outcome.left_background);
     assert!(outcome.duration < Duration::from_secs(1));
 }
@@ -148,7 +157,7 @@ fn output_written_just_before_exit_is_not_lost() {
     // A grandchild that outlives the main process by a little and then writes: the drain window
     // catches its output.
     let (outcome, out, _) = collect(&mut r, &bash("(sleep 0.1; echo late) & echo early"));
-    assert_eq!(outcome.ended, Ended::Exited(0));
+    assert_eq!(outcome.ended, ProcessEnd::Exited(0));
     assert_eq!(out, b"early\nlate\n");
     assert!(!outcome.left_background);
 }
@@ -163,7 +172,7 @@ fn binary_and_invalid_utf8_pass_through_byte_exact() {
         f = file.display()
     );
     let (outcome, out, err) = collect(&mut r, &bash(&script));
-    assert_eq!(outcome.ended, Ended::Exited(0));
+    assert_eq!(outcome.ended, ProcessEnd::Exited(0));
     let mut expected = b"\xff\xfe\x00\xc3\x28".to_vec();
     expected.extend(std::fs::read(&file).unwrap());
     assert_eq!(out.len(), expected.len());
@@ -179,7 +188,7 @@ fn env_cwd_and_stdin_reach_the_child() {
     spec.env = vec![("RB_TEST_SECRET".into(), "s3cr3t".into())];
     spec.cwd = Some(dir.path().to_path_buf());
     let (outcome, out, _) = collect(&mut r, &spec);
-    assert_eq!(outcome.ended, Ended::Exited(0));
+    assert_eq!(outcome.ended, ProcessEnd::Exited(0));
     // Not interactive: stdin is /dev/null, so `cat` ends at once instead of waiting.
     let expected = format!(
         "s3cr3t|{}|end\n",

@@ -4,7 +4,7 @@
 mod common;
 
 use common::bash;
-use rb::exec::runner::{Ended, ProcessRunner, Runner};
+use rb::exec::runner::{ProcessEnd, ProcessRunner, Runner};
 
 /// A field of /proc/self/status, in KiB.
 fn status_kib(field: &str) -> u64 {
@@ -46,7 +46,7 @@ fn output_of_256_mib_streams_with_bounded_memory() {
         "256 MiB in {:?}: RSS before {rss_before} KiB, peak after {hwm_after} KiB, growth {growth_mib:.1} MiB, largest chunk {largest} B",
         outcome.duration
     );
-    assert_eq!(outcome.ended, Ended::Exited(0));
+    assert_eq!(outcome.ended, ProcessEnd::Exited(0));
     assert_eq!(total, SIZE);
     assert!(largest <= 64 * 1024);
     assert!(growth_mib < 32.0, "memory grew by {growth_mib:.1} MiB");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::{bash, live_members, numbers_after};
 use nix::sys::signal::{Signal, raise};
-use rb::exec::runner::{Ended, Interrupt, Outcome, ProcessRunner, Runner};
+use rb::exec::runner::{Interrupt, Outcome, ProcessEnd, ProcessRunner, Runner};
 
 /// Runs `script`; when the step prints a line starting with `tag`, raises `signal` in this
 /// process. Returns the outcome and the numbers printed after the tag.
@@ -54,7 +54,7 @@ fn signals_to_rb_end_the_step_group_and_are_reported() {
         r#"(trap '' INT; echo "ready $$"; exec sleep 1000) & wait"#,
         &[("ready", Signal::SIGINT)],
     );
-    assert_eq!(outcome.ended, Ended::Interrupted);
+    assert_eq!(outcome.ended, ProcessEnd::Interrupted);
     assert!(
         outcome.duration >= Duration::from_millis(300),
         "{:?}",
@@ -83,7 +83,7 @@ fn signals_to_rb_end_the_step_group_and_are_reported() {
         r#"trap 'echo "got-int $$"' INT; echo "ready $$"; while :; do sleep 1; done"#,
         &[("ready", Signal::SIGINT), ("got-int", Signal::SIGINT)],
     );
-    assert_eq!(outcome.ended, Ended::Interrupted);
+    assert_eq!(outcome.ended, ProcessEnd::Interrupted);
     assert_eq!(live_members(n[0]), vec![]);
     eprintln!(
         "second Ctrl-C: step ended {:?} after it started",
@@ -106,7 +106,7 @@ fn signals_to_rb_end_the_step_group_and_are_reported() {
             r#"sleep 1000 & echo "ready $$"; wait"#,
             &[("ready", signal)],
         );
-        assert_eq!(outcome.ended, Ended::Interrupted, "{signal}");
+        assert_eq!(outcome.ended, ProcessEnd::Interrupted, "{signal}");
         assert_eq!(r.last_interrupt(), Some(kind));
         assert_eq!(live_members(n[0]), vec![], "{signal}: the group survived");
     }
@@ -126,7 +126,7 @@ fn signals_to_rb_end_the_step_group_and_are_reported() {
             &mut |_, _| {},
         )
         .unwrap();
-    assert_eq!(outcome.ended, Ended::Interrupted);
+    assert_eq!(outcome.ended, ProcessEnd::Interrupted);
     assert!(!marker.exists(), "the step ran despite a pending Ctrl-C");
     assert!(!r.interrupted_since_last_check());
 
@@ -139,5 +139,5 @@ fn signals_to_rb_end_the_step_group_and_are_reported() {
 
     // And the runner still works normally afterwards.
     let (outcome, _) = run_and_raise(&mut r, "echo done 0", &[]);
-    assert_eq!(outcome.ended, Ended::Exited(0));
+    assert_eq!(outcome.ended, ProcessEnd::Exited(0));
 }

@@ -203,11 +203,11 @@ fn postmortem_of_a_real_run_with_a_failure_retry_skip_message_note_and_milestone
     let events = schema_checked(&d.path("a.jsonl"));
     let tail = &events[events.len() - 3..];
     assert!(
-        matches!(&tail[0], Event::Note { by, .. } if by == "ana"),
+        matches!(&tail[0], Event::Note { by, .. } if *by == "ana".into()),
         "{tail:?}"
     );
     assert!(
-        matches!(&tail[1], Event::Milestone { name, by, .. } if name == "resolved" && by == "bo"),
+        matches!(&tail[1], Event::Milestone { name, by, .. } if *name == rb::domain::Milestone::Resolved && *by == "bo".into()),
         "{tail:?}"
     );
     assert!(matches!(&tail[2], Event::Note { text, .. } if text == "cache refilled by traffic"));
@@ -331,7 +331,7 @@ fn notes_from_two_processes_racing_a_running_rb_are_all_kept_once() {
             let want = format!("note {i} from {who}");
             let n = events
                 .iter()
-                .filter(|e| matches!(e, Event::Note { text, by, .. } if *text == want && by == who))
+                .filter(|e| matches!(e, Event::Note { text, by, .. } if *text == want && by.to_string() == who))
                 .count();
             assert_eq!(n, 1, "`{want}` is in the transcript {n} times");
         }
@@ -570,7 +570,7 @@ fn note_without_to_finds_the_run_in_progress() {
     let events = schema_checked(&slow);
     let note = events
         .iter()
-        .position(|e| matches!(e, Event::Note { text, by, .. } if text == "disk filling at 1 GB/min" && by == "ana"))
+        .position(|e| matches!(e, Event::Note { text, by, .. } if text == "disk filling at 1 GB/min" && *by == "ana".into()))
         .expect("the note is in the run's transcript");
     let finished = events
         .iter()

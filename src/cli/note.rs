@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::exit::{Code, UserError};
-use crate::transcript::{self, Event, TranscriptWriter};
+use crate::transcript::{self, Actor, Event, Milestone, TranscriptWriter};
 
 /// Options shared by `rb note` and `rb mark`: which transcript, and who.
 #[derive(Debug, Clone, clap::Args)]
@@ -28,32 +28,12 @@ pub struct NoteArgs {
     pub target: Target,
 }
 
-/// The incident's key moments.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum MilestoneName {
-    Detected,
-    Acknowledged,
-    Mitigated,
-    Resolved,
-}
-
-impl MilestoneName {
-    fn as_str(self) -> &'static str {
-        match self {
-            MilestoneName::Detected => "detected",
-            MilestoneName::Acknowledged => "acknowledged",
-            MilestoneName::Mitigated => "mitigated",
-            MilestoneName::Resolved => "resolved",
-        }
-    }
-}
-
 /// What `rb mark` was asked to do.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MarkArgs {
     /// The milestone reached.
-    #[arg(value_enum, value_name = "MILESTONE")]
-    pub milestone: MilestoneName,
+    #[arg(value_name = "MILESTONE", value_parser = milestone_parser())]
+    pub milestone: Milestone,
     /// Also append a note saying why or how (written right after the milestone).
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
@@ -83,9 +63,9 @@ pub fn note(args: NoteArgs) -> Result<Code, UserError> {
 /// `rb mark MILESTONE`.
 pub fn mark(args: MarkArgs) -> Result<Code, UserError> {
     let by = operator(&args.target);
-    let name = args.milestone.as_str();
+    let name = args.milestone;
     let mut events = vec![Event::Milestone {
-        name: name.to_owned(),
+        name,
         by: by.clone(),
         step: None,
     }];
@@ -101,12 +81,21 @@ pub fn mark(args: MarkArgs) -> Result<Code, UserError> {
     Ok(Code::Ok)
 }
 
-fn operator(t: &Target) -> String {
-    t.operator
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| "unknown".into())
+fn operator(t: &Target) -> Actor {
+    Actor::operator(
+        t.operator
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| "unknown".into()),
+    )
+}
+
+/// Milestone names for clap: the words of [`Milestone`], listed in `--help`.
+fn milestone_parser() -> impl clap::builder::TypedValueParser<Value = Milestone> {
+    let words: Vec<&'static str> = Milestone::ALL.iter().map(|m| m.as_str()).collect();
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(words).try_map(|s| s.parse::<Milestone>())
 }
 
 /// Appends `events` to `--to PATH`, or else to the live transcript (see [`live_transcript`]),

@@ -106,12 +106,12 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<Code, UserError> {
     };
     if *mode != transcript::Mode::Live {
         return Err(UserError::usage(format!(
-            "`{shown}` records a {mode:?} run; only live runs are resumed"
+            "`{shown}` records a {mode} run; only live runs are resumed"
         ))
         .hint(format!("start a new run: `rb run {runbook}`")));
     }
     if let Some(Event::RunFinished {
-        outcome: transcript::Outcome::Finished,
+        outcome: transcript::RunOutcome::Finished,
         ..
     }) = t.run_finished().map(|l| &l.event)
     {

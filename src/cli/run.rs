@@ -306,7 +306,7 @@ fn run_started(
         runbook: doc.runbook.name.clone(),
         source,
         sha256: doc.sha256.clone(),
-        mode: mode.event(),
+        mode,
         params: params.masked(&doc.runbook),
         operator,
         host: hostname(),

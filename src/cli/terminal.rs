@@ -169,7 +169,7 @@ impl Operator for TerminalOperator {
                 Ok(Key::Char(c)) => {
                     let c = c.to_ascii_lowercase();
                     if let Some(choice) = choices.iter().find(|x| x.key() == c) {
-                        let _ = self.prompt.write_line(choice.word());
+                        let _ = self.prompt.write_line(choice.as_str());
                         return Ok(*choice);
                     }
                     let _ = self.prompt.write_line(&format!("{c}: not a choice"));

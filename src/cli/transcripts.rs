@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{Format, print_stdout};
 use crate::exit::{Code, UserError};
 use crate::export::human_duration;
-use crate::transcript::{self, Event, Mode, Outcome, Transcript};
+use crate::transcript::{self, Event, Mode, RunOutcome, Transcript};
 
 /// What `rb transcripts` was asked to do.
 #[derive(Debug, Clone, clap::Args)]
@@ -138,7 +138,7 @@ struct Row {
     duration_ms: Option<u64>,
     /// False when there is no `run_finished`: the run is in progress or was interrupted.
     finished: bool,
-    outcome: Option<Outcome>,
+    outcome: Option<RunOutcome>,
     lines: usize,
     torn_tail: bool,
     /// Why the file could not be read (the other fields are then empty).
@@ -304,10 +304,10 @@ fn human_cells(r: &Row) -> [String; 7] {
         (None, _) => dash(),
     };
     let mut outcome = match r.outcome {
-        Some(Outcome::Finished) => "finished".to_string(),
-        Some(Outcome::Failed) => "failed".to_string(),
-        Some(Outcome::Aborted) => "aborted".to_string(),
-        Some(Outcome::Interrupted) => "interrupted".to_string(),
+        Some(RunOutcome::Finished) => "finished".to_string(),
+        Some(RunOutcome::Failed) => "failed".to_string(),
+        Some(RunOutcome::Aborted) => "aborted".to_string(),
+        Some(RunOutcome::Interrupted) => "interrupted".to_string(),
         None => "in progress / interrupted".to_string(),
     };
     if r.torn_tail {

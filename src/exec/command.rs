@@ -5,7 +5,7 @@
 use std::time::Duration as StdDuration;
 
 use super::operator::{AskError, Choice, Tone};
-use super::runner::{CommandSpec, Ended, Stream};
+use super::runner::{CommandSpec, ProcessEnd, Stream};
 use super::{
     CAPTURE_LIMIT, Executor, Flow, Mode, RECORD_LIMIT, RunOutcome, Stop, fmt_duration, ms,
 };
@@ -208,21 +208,21 @@ impl Executor<'_> {
             });
             match self.op.text(&format!("Type `{word}` to confirm"), false) {
                 Ok(typed) if typed.trim() == word => {
-                    let by = self.op.name();
+                    let by = self.operator();
                     self.rec(Event::Decision {
                         step: Some(step.id.clone()),
                         by,
-                        choice: "confirmed".into(),
+                        choice: Choice::Confirmed,
                         text: None,
                     });
                     return Ok(true);
                 }
                 Ok(_) => {
-                    let by = self.op.name();
+                    let by = self.operator();
                     self.rec(Event::Decision {
                         step: Some(step.id.clone()),
                         by,
-                        choice: "mistyped".into(),
+                        choice: Choice::Mistyped,
                         text: None,
                     });
                     self.say(Tone::Warning, "that is not the word; the step did not run");
@@ -249,7 +249,7 @@ impl Executor<'_> {
             let (ended, took, stdout) =
                 self.execute(step, command, attempt, step.capture.is_some())?;
             let (status, exit, reason) = match ended {
-                Ended::Exited(0) => {
+                ProcessEnd::Exited(0) => {
                     if let Some(cap) = &step.capture {
                         let value = String::from_utf8_lossy(&stdout).trim().to_string();
                         self.rec(Event::Captured {
@@ -265,20 +265,20 @@ impl Executor<'_> {
                     self.milestone(step);
                     return Ok(());
                 }
-                Ended::Exited(code) => (
+                ProcessEnd::Exited(code) => (
                     StepStatus::Failed,
                     Some(code),
                     format!("exited with status {code}"),
                 ),
-                Ended::Signaled(sig) => {
+                ProcessEnd::Signaled(sig) => {
                     (StepStatus::Failed, None, format!("killed by signal {sig}"))
                 }
-                Ended::TimedOut => (
+                ProcessEnd::TimedOut => (
                     StepStatus::TimedOut,
                     None,
                     format!("timed out after {}", fmt_duration(took)),
                 ),
-                Ended::Interrupted => (
+                ProcessEnd::Interrupted => (
                     StepStatus::Interrupted,
                     None,
                     "interrupted by Ctrl-C".to_string(),
@@ -286,7 +286,7 @@ impl Executor<'_> {
             };
             self.finish(step, status, exit, took, Some(&reason));
             self.say(Tone::Failure, &format!("failed: {reason}"));
-            if ended == Ended::Interrupted {
+            if ended == ProcessEnd::Interrupted {
                 self.rec(Event::Interrupted {
                     step: Some(step.id.clone()),
                     what: "Ctrl-C during the step".into(),
@@ -390,7 +390,7 @@ impl Executor<'_> {
         };
         self.say(Tone::Command, &format!("rollback: {command}"));
         let (ended, took, _) = self.execute(step, &command, 0, false)?;
-        if ended == Ended::Exited(0) {
+        if ended == ProcessEnd::Exited(0) {
             self.forget_capture(step);
             self.finish(
                 step,
@@ -409,7 +409,7 @@ impl Executor<'_> {
                 _ => Err(Stop::Outcome(RunOutcome::Aborted)),
             }
         } else {
-            let code = if let Ended::Exited(c) = ended {
+            let code = if let ProcessEnd::Exited(c) = ended {
                 Some(c)
             } else {
                 None
@@ -441,14 +441,14 @@ impl Executor<'_> {
         command: &str,
         attempt: u32,
         keep_stdout: bool,
-    ) -> Flow<(Ended, StdDuration, Vec<u8>)> {
+    ) -> Flow<(ProcessEnd, StdDuration, Vec<u8>)> {
         let rb = &self.doc.runbook;
         let shown = self.redactor.redact_str(command);
         if attempt > 0 {
             self.rec(Event::StepStarted {
                 step: step.id.clone(),
                 index: rb.steps.iter().position(|s| s.id == step.id).unwrap_or(0),
-                kind: step.kind.as_str().into(),
+                kind: step.kind,
                 title: step.title.clone(),
                 command: Some(shown),
                 attempt,
@@ -506,7 +506,7 @@ impl Executor<'_> {
         let rest = err_red.finish();
         emit(Stream::Stderr, &rest, &mut recorded, &mut dropped);
         if dropped > 0 {
-            let by = "rb".to_string();
+            let by = self.by();
             self.rec(Event::Note { by, text: format!("{dropped} bytes of output were shown but not recorded (limit {RECORD_LIMIT} bytes per step)"), step: Some(step.id.clone()) });
         }
         match result {
@@ -535,7 +535,7 @@ impl Executor<'_> {
             Err(e) => {
                 let msg = format!("cannot start the command: {e}");
                 self.say(Tone::Failure, &msg);
-                Ok((Ended::Exited(127), StdDuration::ZERO, stdout))
+                Ok((ProcessEnd::Exited(127), StdDuration::ZERO, stdout))
             }
         }
     }

@@ -21,10 +21,12 @@ pub use crate::redact::MASK;
 use crate::redact::Redactor;
 use crate::render::{Context, Renderer, TemplateKind};
 
+use crate::domain::{Actor, StepStatus};
+pub use crate::domain::{Mode, RunOutcome};
 use crate::runbook::duration::DurationSpec;
 use crate::runbook::validate::Document;
 use crate::runbook::{Step, StepKind};
-use crate::transcript::event::{self, Event, StepStatus};
+use crate::transcript::event::Event;
 use operator::{AskError, Choice, Operator, Tone};
 use params::{Bound, Params};
 use runner::Runner;
@@ -33,28 +35,6 @@ use runner::Runner;
 pub const CAPTURE_LIMIT: usize = 64 * 1024;
 /// How much output per step is written to the journal; the rest is counted, not kept.
 pub const RECORD_LIMIT: usize = 4 * 1024 * 1024;
-
-/// How a run treats commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Run for real, asking before every change.
-    Live,
-    /// Run read-only steps for real; preview the rest.
-    Check,
-    /// Run nothing; print the rendered plan.
-    DryRun,
-}
-
-impl Mode {
-    /// The mode as recorded in a transcript.
-    pub fn event(self) -> event::Mode {
-        match self {
-            Mode::Live => event::Mode::Live,
-            Mode::Check => event::Mode::Check,
-            Mode::DryRun => event::Mode::DryRun,
-        }
-    }
-}
 
 /// Run options from the command line.
 #[derive(Debug, Clone)]
@@ -93,34 +73,6 @@ impl Journal for crate::transcript::Recorder {
 impl Journal for Vec<Event> {
     fn record(&mut self, event: Event) {
         self.push(event);
-    }
-}
-
-/// How a run ended. Maps to the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunOutcome {
-    Finished,
-    Failed,
-    Aborted,
-    Interrupted,
-}
-
-impl RunOutcome {
-    pub fn exit_code(self) -> crate::exit::Code {
-        match self {
-            RunOutcome::Finished => crate::exit::Code::Ok,
-            RunOutcome::Failed | RunOutcome::Aborted => crate::exit::Code::Failed,
-            RunOutcome::Interrupted => crate::exit::Code::Interrupted,
-        }
-    }
-
-    fn event(self) -> event::Outcome {
-        match self {
-            RunOutcome::Finished => event::Outcome::Finished,
-            RunOutcome::Failed => event::Outcome::Failed,
-            RunOutcome::Aborted => event::Outcome::Aborted,
-            RunOutcome::Interrupted => event::Outcome::Interrupted,
-        }
     }
 }
 
@@ -183,7 +135,7 @@ impl<'a> Executor<'a> {
     /// Continue an interrupted run from `resume`.
     pub fn resuming(mut self, resume: Resume) -> Self {
         if let Some(text) = &resume.note {
-            let by = self.op.name();
+            let by = self.operator();
             self.rec(Event::Note {
                 by,
                 text: text.clone(),
@@ -197,8 +149,13 @@ impl<'a> Executor<'a> {
 
     /// Who made an automatic decision: rb itself (the transcript says `--yes` in the decision's
     /// text, and `run_started` names the operator who asked for it).
-    fn by(&self) -> String {
-        "rb".to_string()
+    fn by(&self) -> Actor {
+        Actor::Rb
+    }
+
+    /// The operator, as recorded when they answer or write.
+    fn operator(&self) -> Actor {
+        Actor::operator(self.op.name())
     }
 
     fn rec(&mut self, e: Event) {
@@ -218,7 +175,7 @@ impl<'a> Executor<'a> {
             Err(Stop::Outcome(o)) => o,
         };
         self.rec(Event::RunFinished {
-            outcome: outcome.event(),
+            outcome,
             duration_ms: ms(started.elapsed()),
         });
         outcome
@@ -238,7 +195,7 @@ impl<'a> Executor<'a> {
                     self.rec(Event::Decision {
                         step: Some(step.id.clone()),
                         by,
-                        choice: "skip".into(),
+                        choice: Choice::Skip,
                         text: Some("before --from".into()),
                     });
                     self.finish(
@@ -356,15 +313,15 @@ impl<'a> Executor<'a> {
         self.rec(Event::Prompt {
             step: Some(step.id.clone()),
             question: question.to_string(),
-            choices: choices.iter().map(|c| c.word().to_string()).collect(),
+            choices: choices.to_vec(),
         });
         match self.op.choose(question, choices) {
             Ok(c) => {
-                let by = self.op.name();
+                let by = self.operator();
                 self.rec(Event::Decision {
                     step: Some(step.id.clone()),
                     by,
-                    choice: c.word().into(),
+                    choice: c,
                     text: None,
                 });
                 Ok(c)
@@ -394,7 +351,7 @@ impl<'a> Executor<'a> {
         self.rec(Event::Decision {
             step: Some(step.id.clone()),
             by,
-            choice: choice.word().into(),
+            choice,
             text: Some(why.into()),
         });
     }
@@ -403,7 +360,7 @@ impl<'a> Executor<'a> {
         match self.op.text("Note", false) {
             Ok(text) if !text.trim().is_empty() => {
                 let text = self.redactor.redact_str(text.trim());
-                let by = self.op.name();
+                let by = self.operator();
                 self.rec(Event::Note {
                     by,
                     text,
@@ -511,11 +468,11 @@ impl<'a> Executor<'a> {
         if let Some(m) = step.marks {
             let by = self.by();
             self.rec(Event::Milestone {
-                name: m.as_str().into(),
+                name: m,
                 by,
                 step: Some(step.id.clone()),
             });
-            self.say(Tone::Success, &format!("milestone: {}", m.as_str()));
+            self.say(Tone::Success, &format!("milestone: {m}"));
         }
     }
 

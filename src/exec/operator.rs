@@ -6,7 +6,6 @@
 //! by the executor itself); the terminal implementation lives in `cli`.
 
 use std::collections::VecDeque;
-use std::fmt;
 
 use super::runner::Stream;
 
@@ -34,65 +33,7 @@ pub enum Tone {
 }
 
 /// An answer the operator can give.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Choice {
-    Run,
-    Skip,
-    Abort,
-    Note,
-    Show,
-    Retry,
-    Rollback,
-    Done,
-    Continue,
-}
-
-impl Choice {
-    /// The word shown and recorded.
-    pub fn word(self) -> &'static str {
-        match self {
-            Choice::Run => "run",
-            Choice::Skip => "skip",
-            Choice::Abort => "abort",
-            Choice::Note => "note",
-            Choice::Show => "details",
-            Choice::Retry => "retry",
-            Choice::Rollback => "rollback",
-            Choice::Done => "done",
-            Choice::Continue => "continue",
-        }
-    }
-
-    /// The key that selects it at a terminal prompt.
-    pub fn key(self) -> char {
-        match self {
-            Choice::Run => 'r',
-            Choice::Skip => 's',
-            Choice::Abort => 'a',
-            Choice::Note => 'n',
-            Choice::Show => 'd',
-            Choice::Retry => 't',
-            Choice::Rollback => 'b',
-            Choice::Done => 'y',
-            Choice::Continue => 'c',
-        }
-    }
-
-    /// The prompt label, with the key marked: `[r]un`, `re[t]ry`.
-    pub fn label(self) -> String {
-        let w = self.word();
-        match w.find(self.key()) {
-            Some(i) => format!("{}[{}]{}", &w[..i], self.key(), &w[i + 1..]),
-            None => format!("[{}] {w}", self.key()),
-        }
-    }
-}
-
-impl fmt::Display for Choice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.word())
-    }
-}
+pub use crate::domain::Choice;
 
 /// Why the operator could not answer.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 //! are *observed*. Keep one `ProcessRunner` for the whole run and check it:
 //! - during [`Runner::run`]: the first signal is forwarded to the step's group, then escalated
 //!   (see [`ProcessRunner::with_grace`]); a second Ctrl-C kills the group at once. The outcome is
-//!   [`Ended::Interrupted`], and [`ProcessRunner::last_interrupt`] tells which signal it was;
+//!   [`ProcessEnd::Interrupted`], and [`ProcessRunner::last_interrupt`] tells which signal it was;
 //! - during [`Runner::sleep`]: it returns `false` at once;
 //! - at any other time (a prompt, rendering, writing the transcript): the signal is kept until
 //!   [`Runner::interrupted_since_last_check`] or [`ProcessRunner::take_interrupt`] reports it. A
@@ -61,21 +61,11 @@ pub struct CommandSpec {
 }
 
 /// How a process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ended {
-    /// Normal exit with this code.
-    Exited(i32),
-    /// Killed by this signal (not by us).
-    Signaled(i32),
-    /// We ended the group because `timeout` passed.
-    TimedOut,
-    /// We ended the group because of Ctrl-C (or SIGTERM/SIGHUP) to rb.
-    Interrupted,
-}
+pub use crate::domain::ProcessEnd;
 
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    pub ended: Ended,
+    pub ended: ProcessEnd,
     pub duration: Duration,
     /// True when processes of the step's group still held the output pipes after the main process
     /// exited and rb stopped waiting for them (they are left running: a step may deliberately
@@ -232,7 +222,7 @@ impl Runner for ProcessRunner {
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
         if self.take_interrupt().is_some() {
             return Ok(Outcome {
-                ended: Ended::Interrupted,
+                ended: ProcessEnd::Interrupted,
                 duration: Duration::ZERO,
                 left_background: false,
                 forced: false,
@@ -333,7 +323,7 @@ struct Step<'a> {
 
 /// We are ending the group: why, and which signals are still to come.
 struct Stopping {
-    reason: Ended,
+    reason: ProcessEnd,
     /// Signals still to send, in order, one grace period apart.
     rest: Vec<Signal>,
     next_at: Instant,
@@ -341,7 +331,7 @@ struct Stopping {
 }
 
 impl Stopping {
-    fn begin(reason: Ended, first: Signal, pgid: Pid, grace: Duration) -> Self {
+    fn begin(reason: ProcessEnd, first: Signal, pgid: Pid, grace: Duration) -> Self {
         let mut rest = vec![Signal::SIGTERM, Signal::SIGKILL];
         rest.retain(|s| *s != first);
         let mut stopping = Stopping {
@@ -425,7 +415,7 @@ async fn supervise(
         let now = Instant::now();
         if status.is_none() && stopping.is_none() && deadline.is_some_and(|d| now >= d) {
             stopping = Some(Stopping::begin(
-                Ended::TimedOut,
+                ProcessEnd::TimedOut,
                 Signal::SIGTERM,
                 pgid,
                 step.grace,
@@ -494,7 +484,7 @@ async fn supervise(
                     None => {
                         by = Some(i);
                         stopping = Some(Stopping::begin(
-                            Ended::Interrupted,
+                            ProcessEnd::Interrupted,
                             i.signal(),
                             pgid,
                             step.grace,
@@ -518,10 +508,10 @@ async fn supervise(
     let ended = match (&stopping, status) {
         (Some(s), _) => s.reason,
         (None, Some(status)) => match (status.code(), status.signal()) {
-            (Some(code), _) => Ended::Exited(code),
-            (None, Some(signal)) => Ended::Signaled(signal),
+            (Some(code), _) => ProcessEnd::Exited(code),
+            (None, Some(signal)) => ProcessEnd::Signaled(signal),
             // wait() reports only exits and deaths by signal; keep a value rather than panic.
-            (None, None) => Ended::Signaled(0),
+            (None, None) => ProcessEnd::Signaled(0),
         },
         (None, None) => unreachable!("the loop ends only after the main process was reaped"),
     };
@@ -532,7 +522,7 @@ async fn supervise(
             left_background,
             forced,
         },
-        by.filter(|_| ended == Ended::Interrupted),
+        by.filter(|_| ended == ProcessEnd::Interrupted),
     ))
 }
 

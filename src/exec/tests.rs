@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::operator::{Choice, ScriptedOperator, Tone};
 use super::params::{self, Inputs};
-use super::runner::{CommandSpec, Ended, Outcome, Runner, Stream};
+use super::runner::{CommandSpec, Outcome, ProcessEnd, Runner, Stream};
 use super::{Executor, Mode, Options, RunOutcome};
 use crate::runbook::validate::{Document, validate};
 use crate::transcript::event::{Event, StepStatus};
@@ -14,7 +14,7 @@ use crate::transcript::event::{Event, StepStatus};
 /// Answers each `run` with the next scripted result; remembers every command.
 #[derive(Default)]
 struct FakeRunner {
-    results: VecDeque<(Ended, &'static str)>,
+    results: VecDeque<(ProcessEnd, &'static str)>,
     ran: Vec<CommandSpec>,
     slept: Vec<Duration>,
 }
@@ -26,7 +26,10 @@ impl Runner for FakeRunner {
         on_output: &mut dyn FnMut(Stream, &[u8]),
     ) -> std::io::Result<Outcome> {
         self.ran.push(spec.clone());
-        let (ended, out) = self.results.pop_front().unwrap_or((Ended::Exited(0), ""));
+        let (ended, out) = self
+            .results
+            .pop_front()
+            .unwrap_or((ProcessEnd::Exited(0), ""));
         // Deliver output one byte at a time, the hardest case for redaction.
         for b in out.as_bytes() {
             on_output(Stream::Stdout, std::slice::from_ref(b));
@@ -71,7 +74,7 @@ fn run_with(
     yaml: &str,
     opts: Options,
     answers: Vec<Choice>,
-    results: Vec<(Ended, &'static str)>,
+    results: Vec<(ProcessEnd, &'static str)>,
     cli: &[(&str, &str)],
 ) -> Run {
     let d = doc(yaml);
@@ -158,7 +161,7 @@ fn read_only_steps_run_without_asking_and_changes_ask() {
         RB,
         live(),
         vec![Choice::Run],
-        vec![(Ended::Exited(0), "93\n"), (Ended::Exited(0), "")],
+        vec![(ProcessEnd::Exited(0), "93\n"), (ProcessEnd::Exited(0), "")],
         &[],
     );
     assert_eq!(r.outcome, RunOutcome::Finished);
@@ -183,7 +186,7 @@ fn read_only_steps_run_without_asking_and_changes_ask() {
 
 #[test]
 fn when_false_skips_and_records_why() {
-    let r = run_with(RB, live(), vec![], vec![(Ended::Exited(0), "12")], &[]);
+    let r = run_with(RB, live(), vec![], vec![(ProcessEnd::Exited(0), "12")], &[]);
     assert_eq!(r.outcome, RunOutcome::Finished);
     assert_eq!(r.runner.ran.len(), 1);
     let reason = r.events.iter().find_map(|e| match e {
@@ -199,7 +202,7 @@ fn injection_in_a_param_stays_one_argument() {
         RB,
         live(),
         vec![Choice::Run],
-        vec![(Ended::Exited(0), "95"), (Ended::Exited(0), "")],
+        vec![(ProcessEnd::Exited(0), "95"), (ProcessEnd::Exited(0), "")],
         &[("mount", "/; rm -rf ~")],
     );
     assert_eq!(r.runner.ran[0].argv.last().unwrap(), "df '/; rm -rf ~'");
@@ -215,7 +218,7 @@ fn skip_and_abort_are_recorded() {
         RB,
         live(),
         vec![Choice::Skip],
-        vec![(Ended::Exited(0), "95")],
+        vec![(ProcessEnd::Exited(0), "95")],
         &[],
     );
     assert_eq!(r.outcome, RunOutcome::Finished);
@@ -227,7 +230,7 @@ fn skip_and_abort_are_recorded() {
         RB,
         live(),
         vec![Choice::Abort],
-        vec![(Ended::Exited(0), "95")],
+        vec![(ProcessEnd::Exited(0), "95")],
         &[],
     );
     assert_eq!(r.outcome, RunOutcome::Aborted);
@@ -241,7 +244,7 @@ fn note_and_details_then_run() {
         RB,
         live(),
         vec![Choice::Note, Choice::Show, Choice::Run],
-        vec![(Ended::Exited(0), "95"), (Ended::Exited(0), "")],
+        vec![(ProcessEnd::Exited(0), "95"), (ProcessEnd::Exited(0), "")],
         &[],
     );
     assert_eq!(r.outcome, RunOutcome::Finished);
@@ -256,10 +259,10 @@ fn note_and_details_then_run() {
 #[test]
 fn failure_then_retry_then_rollback() {
     let results = vec![
-        (Ended::Exited(0), "95"),
-        (Ended::Exited(1), ""),
-        (Ended::Exited(1), ""),
-        (Ended::Exited(0), ""),
+        (ProcessEnd::Exited(0), "95"),
+        (ProcessEnd::Exited(1), ""),
+        (ProcessEnd::Exited(1), ""),
+        (ProcessEnd::Exited(0), ""),
     ];
     let r = run_with(
         RB,
@@ -304,9 +307,9 @@ fn automatic_retries_back_off_exponentially_then_yes_stops_the_run() {
         opts,
         vec![],
         vec![
-            (Ended::Exited(1), ""),
-            (Ended::Exited(1), ""),
-            (Ended::Exited(1), ""),
+            (ProcessEnd::Exited(1), ""),
+            (ProcessEnd::Exited(1), ""),
+            (ProcessEnd::Exited(1), ""),
         ],
         &[],
     );
@@ -357,7 +360,7 @@ fn check_mode_runs_read_only_steps_only() {
         mode: Mode::Check,
         ..live()
     };
-    let r = run_with(RB, opts, vec![], vec![(Ended::Exited(0), "97")], &[]);
+    let r = run_with(RB, opts, vec![], vec![(ProcessEnd::Exited(0), "97")], &[]);
     assert_eq!(r.runner.ran.len(), 1);
     assert!(r.op.asked.is_empty());
     assert!(r.op.said_with(Tone::Message).contains("at 97%"));
@@ -370,7 +373,10 @@ fn secrets_never_reach_the_operator_or_the_journal() {
         yaml,
         live(),
         vec![],
-        vec![(Ended::Exited(0), "the token is hunter22, again hunter22\n")],
+        vec![(
+            ProcessEnd::Exited(0),
+            "the token is hunter22, again hunter22\n",
+        )],
         &[],
     );
     assert_eq!(
@@ -392,7 +398,7 @@ fn typed_confirmation_needs_the_word_and_yes_alone_refuses() {
     assert!(
         r.events
             .iter()
-            .any(|e| matches!(e, Event::Decision { choice, .. } if choice == "mistyped"))
+            .any(|e| matches!(e, Event::Decision { choice, .. } if *choice == crate::domain::Choice::Mistyped))
     );
     let r = run_with(
         yaml,
@@ -451,7 +457,7 @@ fn interrupted_step_asks_and_abort_ends_as_interrupted() {
         yaml,
         live(),
         vec![Choice::Skip],
-        vec![(Ended::Interrupted, "")],
+        vec![(ProcessEnd::Interrupted, "")],
         &[],
     );
     assert_eq!(
@@ -464,7 +470,7 @@ fn interrupted_step_asks_and_abort_ends_as_interrupted() {
         yaml,
         live(),
         vec![Choice::Abort],
-        vec![(Ended::Interrupted, "")],
+        vec![(ProcessEnd::Interrupted, "")],
         &[],
     );
     assert_eq!(r.outcome, RunOutcome::Interrupted);
@@ -474,7 +480,13 @@ fn interrupted_step_asks_and_abort_ends_as_interrupted() {
 #[test]
 fn watch_holds_for_its_window() {
     let yaml = "version: 1\nname: t\ntitle: T\nparams:\n  window: {type: duration, default: 0s}\nsteps:\n  - id: w\n    kind: watch\n    run: echo 42\n    until: output | int < 50\n    every: 1s\n    for: '{{ window }}'\n";
-    let r = run_with(yaml, live(), vec![], vec![(Ended::Exited(0), "42\n")], &[]);
+    let r = run_with(
+        yaml,
+        live(),
+        vec![],
+        vec![(ProcessEnd::Exited(0), "42\n")],
+        &[],
+    );
     assert_eq!(r.outcome, RunOutcome::Finished);
     assert_eq!(statuses(&r.events), [("w".into(), StepStatus::Succeeded)]);
 }
@@ -486,7 +498,7 @@ fn watch_breach_asks_and_yes_keeps_watching_until_it_gives_up() {
         yaml,
         live(),
         vec![Choice::Skip],
-        vec![(Ended::Exited(0), "99")],
+        vec![(ProcessEnd::Exited(0), "99")],
         &[],
     );
     assert_eq!(statuses(&r.events), [("w".into(), StepStatus::Skipped)]);
@@ -498,7 +510,7 @@ fn watch_breach_asks_and_yes_keeps_watching_until_it_gives_up() {
             ..live()
         },
         vec![],
-        vec![(Ended::Exited(0), "99"); 50],
+        vec![(ProcessEnd::Exited(0), "99"); 50],
         &[],
     );
     assert_eq!(r.outcome, RunOutcome::Failed);
@@ -516,7 +528,7 @@ fn manual_step_done_and_unattended() {
     assert!(
         r.events
             .iter()
-            .any(|e| matches!(e, Event::Milestone { name, .. } if name == "mitigated"))
+            .any(|e| matches!(e, Event::Milestone { name, .. } if *name == crate::domain::Milestone::Mitigated))
     );
     let r = run_with(
         yaml,
@@ -541,7 +553,7 @@ fn message_step_marks_its_milestone_in_live_runs_only() {
     let marked = |events: &[Event]| {
         events
             .iter()
-            .any(|e| matches!(e, Event::Milestone { name, .. } if name == "resolved"))
+            .any(|e| matches!(e, Event::Milestone { name, .. } if *name == crate::domain::Milestone::Resolved))
     };
     assert!(marked(&run_with(yaml, live(), vec![], vec![], &[]).events));
     let dry = Options {
@@ -589,7 +601,7 @@ fn an_interrupted_watch_asks_and_skip_moves_on() {
         yaml,
         live(),
         vec![Choice::Skip],
-        vec![(Ended::Interrupted, "")],
+        vec![(ProcessEnd::Interrupted, "")],
         &[],
     );
     assert_eq!(r.outcome, RunOutcome::Finished);
@@ -608,7 +620,7 @@ fn an_interrupted_watch_asks_and_skip_moves_on() {
             ..live()
         },
         vec![],
-        vec![(Ended::Interrupted, "")],
+        vec![(ProcessEnd::Interrupted, "")],
         &[],
     );
     assert_eq!(r.outcome, RunOutcome::Interrupted);

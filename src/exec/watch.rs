@@ -6,7 +6,7 @@ use std::time::{Duration as StdDuration, Instant};
 use minijinja::Value;
 
 use super::operator::{Choice, Tone};
-use super::runner::Ended;
+use super::runner::ProcessEnd;
 use super::{Executor, Flow, Mode, RunOutcome, Stop, fmt_duration};
 use crate::render::{Context, TemplateKind};
 use crate::runbook::Step;
@@ -56,12 +56,12 @@ impl Executor<'_> {
         loop {
             check_no += 1;
             let (ended, _, stdout) = self.execute(step, &command, check_no, true)?;
-            if ended == Ended::Interrupted {
+            if ended == ProcessEnd::Interrupted {
                 return self.watch_interrupted(step, started);
             }
             let output = String::from_utf8_lossy(&stdout).trim().to_string();
             let code = match ended {
-                Ended::Exited(c) => c,
+                ProcessEnd::Exited(c) => c,
                 _ => -1,
             };
             let mut extra = Context::new();
@@ -117,7 +117,7 @@ impl Executor<'_> {
                     format!("the check failed (exit {code})")
                 };
                 self.say(Tone::Warning, &format!("breach: {what}"));
-                let by = "rb".to_string();
+                let by = self.by();
                 self.rec(Event::Note {
                     by,
                     text: format!("watch breach: {what}"),

@@ -65,20 +65,14 @@ fn render(event: &Event) -> Option<String> {
             s
         }
         Event::StepFinished { step, status, .. } => {
-            format!(
-                "{BOLD}■ {step}: {}{RESET}\r\n",
-                format!("{status:?}").to_lowercase()
-            )
+            format!("{BOLD}■ {step}: {}{RESET}\r\n", status.phrase())
         }
         Event::Message { text, .. } => format!("{}\r\n", crlf(text)),
         Event::Decision { by, choice, .. } => format!("{BOLD}? {by} answered {choice}{RESET}\r\n"),
         Event::Note { by, text, .. } => format!("{BOLD}✎ {by}: {}{RESET}\r\n", crlf(text)),
         Event::Milestone { name, .. } => format!("{BOLD}★ {name}{RESET}\r\n"),
         Event::RunFinished { outcome, .. } => {
-            format!(
-                "{BOLD}run {}{RESET}\r\n",
-                format!("{outcome:?}").to_lowercase()
-            )
+            format!("{BOLD}run {outcome}{RESET}\r\n")
         }
         _ => return None,
     };

@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use serde::{Serialize, Serializer};
 
 use super::human_duration;
-use crate::transcript::{Event, Line, Mode, Outcome, StepStatus, Transcript};
+use crate::transcript::{Event, Line, Mode, RunOutcome, StepStatus, Transcript};
 
 /// Steps slower than this are listed under runbook feedback.
 const SLOW_STEP_MS: u64 = 60_000;
@@ -90,7 +90,7 @@ pub struct RunFact {
     #[serde(serialize_with = "ser_ts_opt")]
     pub ended: Option<Timestamp>,
     /// `None` when there is no `run_finished` (rb was killed, or the run is still going).
-    pub outcome: Option<Outcome>,
+    pub outcome: Option<RunOutcome>,
     /// The operator and everyone else who answered, noted or marked something in this run.
     #[serde(skip)]
     people: BTreeSet<String>,
@@ -296,7 +296,7 @@ pub fn facts(transcripts: &[(PathBuf, Transcript)]) -> Facts {
             match &line.event {
                 Event::Note { by, text, .. } => notes.push(NoteFact {
                     at: line.ts,
-                    by: by.clone(),
+                    by: by.to_string(),
                     text: text.clone(),
                     transcript: n,
                     seq: line.seq,
@@ -405,10 +405,10 @@ pub fn render_markdown(f: &Facts) -> String {
                 "T{}: {}",
                 r.transcript,
                 match r.outcome {
-                    Some(Outcome::Finished) => "finished",
-                    Some(Outcome::Failed) => "failed",
-                    Some(Outcome::Aborted) => "aborted",
-                    Some(Outcome::Interrupted) => "interrupted",
+                    Some(RunOutcome::Finished) => "finished",
+                    Some(RunOutcome::Failed) => "failed",
+                    Some(RunOutcome::Aborted) => "aborted",
+                    Some(RunOutcome::Interrupted) => "interrupted",
                     None => "did not finish (no `run_finished`)",
                 }
             )
@@ -703,9 +703,9 @@ fn run_fact(n: usize, t: &Transcript) -> RunFact {
                 facts.mode = Some(*mode);
             }
             Event::Decision { by, .. } | Event::Note { by, .. } | Event::Milestone { by, .. }
-                if by != "rb" =>
+                if !by.is_rb() =>
             {
-                facts.people.insert(by.clone());
+                facts.people.insert(by.to_string());
             }
             Event::RunFinished { outcome, .. } => facts.outcome = Some(*outcome),
             _ => {}
@@ -734,7 +734,7 @@ fn attempts(transcript: usize, t: &Transcript) -> Vec<AttemptFact> {
                         transcript,
                         step: step.clone(),
                         title: title.clone(),
-                        kind: kind.clone(),
+                        kind: kind.to_string(),
                         command: command.clone(),
                         read_only: *read_only,
                         seq: l.seq,
@@ -875,10 +875,9 @@ fn timeline_entry(
             text,
             ..
         } => (
-            by.clone(),
+            by.to_string(),
             format!(
-                "Answered `{}`{}{}",
-                cell(choice),
+                "Answered `{choice}`{}{}",
                 step.as_ref()
                     .map_or(String::new(), |s| format!(" at `{s}`")),
                 text.as_ref()
@@ -895,8 +894,8 @@ fn timeline_entry(
                     .map_or(String::new(), |n| format!(": {}", cell(n)))
             ),
         ),
-        Event::Note { by, text, .. } => (by.clone(), format!("Note: {}", cell(text))),
-        Event::Milestone { name, by, .. } => (by.clone(), format!("Marked {name}")),
+        Event::Note { by, text, .. } => (by.to_string(), format!("Note: {}", cell(text))),
+        Event::Milestone { name, by, .. } => (by.to_string(), format!("Marked {name}")),
         Event::Interrupted { what, .. } => (rb(), format!("Interrupted ({})", cell(what))),
         Event::OutputDropped { step, bytes, .. } => (
             rb(),
@@ -912,8 +911,7 @@ fn timeline_entry(
         } => (
             rb(),
             format!(
-                "Run ended: {} after {}",
-                format!("{outcome:?}").to_lowercase(),
+                "Run ended: {outcome} after {}",
                 human_duration(*duration_ms)
             ),
         ),
@@ -928,7 +926,7 @@ fn milestones(transcripts: &[(PathBuf, Transcript)]) -> Vec<(String, Timestamp)>
         for l in &t.lines {
             if let Event::Milestone { name, .. } = &l.event {
                 first
-                    .entry(name.clone())
+                    .entry(name.to_string())
                     .and_modify(|ts| *ts = (*ts).min(l.ts))
                     .or_insert(l.ts);
             }
@@ -1032,11 +1030,12 @@ pub(crate) mod tests {
         Event::StepStarted {
             step: step.into(),
             index,
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             title: None,
             command: command.map(Into::into),
             attempt,
-            read_only: false,
+            // The fixtures' diagnosis step is called `check`: it changes nothing.
+            read_only: step == "check",
         }
     }
 
@@ -1065,12 +1064,12 @@ pub(crate) mod tests {
                 (
                     0,
                     Event::Milestone {
-                        name: "detected".into(),
+                        name: crate::domain::Milestone::Detected,
                         by: "ana".into(),
                         step: None,
                     },
                 ),
-                (1, started("check", 0, "check", Some("df -h /var"), 1)),
+                (1, started("check", 0, "command", Some("df -h /var"), 1)),
                 (
                     1,
                     Event::output(
@@ -1148,7 +1147,7 @@ pub(crate) mod tests {
                     Event::Prompt {
                         step: Some("vacuum".into()),
                         question: "Vacuum the journal?".into(),
-                        choices: vec!["yes".into(), "skip".into()],
+                        choices: vec![crate::domain::Choice::Run, crate::domain::Choice::Skip],
                     },
                 ),
                 (
@@ -1156,7 +1155,7 @@ pub(crate) mod tests {
                     Event::Decision {
                         step: Some("vacuum".into()),
                         by: "ana".into(),
-                        choice: "skip".into(),
+                        choice: crate::domain::Choice::Skip,
                         text: None,
                     },
                 ),
@@ -1180,7 +1179,7 @@ pub(crate) mod tests {
                 (
                     21,
                     Event::Milestone {
-                        name: "mitigated".into(),
+                        name: crate::domain::Milestone::Mitigated,
                         by: "rb".into(),
                         step: Some("rotate".into()),
                     },
@@ -1188,7 +1187,7 @@ pub(crate) mod tests {
                 (
                     25,
                     Event::RunFinished {
-                        outcome: Outcome::Finished,
+                        outcome: RunOutcome::Finished,
                         duration_ms: 25_000,
                     },
                 ),
@@ -1256,7 +1255,7 @@ pub(crate) mod tests {
                 (
                     101,
                     Event::Milestone {
-                        name: "resolved".into(),
+                        name: crate::domain::Milestone::Resolved,
                         by: "bo".into(),
                         step: None,
                     },
@@ -1264,7 +1263,7 @@ pub(crate) mod tests {
                 (
                     102,
                     Event::RunFinished {
-                        outcome: Outcome::Failed,
+                        outcome: RunOutcome::Failed,
                         duration_ms: 102_000,
                     },
                 ),

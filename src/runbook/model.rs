@@ -11,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::duration::{Duration, DurationSpec};
+pub use crate::domain::{Milestone, StepKind};
 
 /// A runbook: the response to one kind of incident, as a sequence of steps.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -141,31 +142,6 @@ impl JsonSchema for Scalar {
     }
 }
 
-/// The kind of a step: `command` runs `run`; `message` renders `text` for the incident channel;
-/// `manual` shows `instructions` and records done or skipped; `watch` re-runs `run` every `every`
-/// until `until` has held for `for`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum StepKind {
-    #[default]
-    Command,
-    Message,
-    Manual,
-    Watch,
-}
-
-impl StepKind {
-    /// The name as written in a runbook.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepKind::Command => "command",
-            StepKind::Message => "message",
-            StepKind::Manual => "manual",
-            StepKind::Watch => "watch",
-        }
-    }
-}
-
 /// One step. Which fields apply depends on `kind`; the schema says which are required for each
 /// kind and validation reports a field that the kind does not use.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -289,28 +265,6 @@ pub struct Confirm {
     /// The word to type.
     #[schemars(length(min = 1))]
     pub typed: String,
-}
-
-/// Key moments of an incident, used for time-to-mitigate and time-to-resolve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Milestone {
-    Detected,
-    Acknowledged,
-    Mitigated,
-    Resolved,
-}
-
-impl Milestone {
-    /// The name as written.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Milestone::Detected => "detected",
-            Milestone::Acknowledged => "acknowledged",
-            Milestone::Mitigated => "mitigated",
-            Milestone::Resolved => "resolved",
-        }
-    }
 }
 
 impl Step {

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::domain::{Actor, Choice, Milestone, Mode, RunOutcome, StepKind, StepStatus};
 use crate::redact::{Redactor, base64_decode, base64_encode};
 
 /// The version of the transcript format written by this rb.
@@ -36,52 +37,12 @@ pub fn utf8_complete_len(bytes: &[u8]) -> usize {
     }
 }
 
-/// How a run was started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Mode {
-    /// Commands really run.
-    Live,
-    /// `--check`: only the read-only checks run.
-    Check,
-    /// `--dry-run`: nothing runs; commands are rendered and shown.
-    DryRun,
-}
-
 /// Which output stream of a step's process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stream {
     Stdout,
     Stderr,
-}
-
-/// How one attempt at a step ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StepStatus {
-    Succeeded,
-    Failed,
-    Skipped,
-    TimedOut,
-    Interrupted,
-    RolledBack,
-    /// The operator answered no at the step's prompt.
-    Declined,
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Every step ran to its end.
-    Finished,
-    /// A step failed and the run stopped.
-    Failed,
-    /// The operator aborted the run.
-    Aborted,
-    /// rb was interrupted (signal) before the end.
-    Interrupted,
 }
 
 /// One event of a run. See the README for what each means to a reader of the transcript.
@@ -119,8 +80,8 @@ pub enum Event {
         step: String,
         /// Its 0-based position in the runbook.
         index: usize,
-        /// The kind of step (`command`, `check`, `manual`, `message`, …).
-        kind: String,
+        /// The kind of step (`command`, `message`, `manual`, `watch`).
+        kind: StepKind,
         /// The step's title, when it has one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
@@ -141,7 +102,7 @@ pub enum Event {
         /// The question as shown.
         question: String,
         /// The answers offered.
-        choices: Vec<String>,
+        choices: Vec<Choice>,
     },
     /// The answer to a prompt, or a decision taken for the operator (`--yes`, a timeout).
     Decision {
@@ -149,9 +110,9 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
         /// Who decided: the operator's name, or `rb` for an automatic decision.
-        by: String,
+        by: Actor,
         /// The choice taken (one of the prompt's choices).
-        choice: String,
+        choice: Choice,
         /// Free text typed with the answer, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
@@ -236,8 +197,8 @@ pub enum Event {
     },
     /// A note from an operator (`rb note`, or at a step prompt).
     Note {
-        /// Who wrote it.
-        by: String,
+        /// Who wrote it (an operator, or `rb` for rb's own notes).
+        by: Actor,
         /// The note.
         text: String,
         /// The step running when it was written, if known.
@@ -247,9 +208,9 @@ pub enum Event {
     /// A key moment of the incident (`detected`, `mitigated`, `resolved`, …).
     Milestone {
         /// The milestone's name.
-        name: String,
+        name: Milestone,
         /// Who marked it (an operator, or `rb` for a step's `marks:`).
-        by: String,
+        by: Actor,
         /// The step that marked it, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
@@ -265,7 +226,7 @@ pub enum Event {
     /// The last line of a run that ended normally.
     RunFinished {
         /// How the run ended.
-        outcome: Outcome,
+        outcome: RunOutcome,
         /// How long the whole run took.
         duration_ms: u64,
     },
@@ -367,16 +328,8 @@ impl Event {
                 o(title);
                 o(command);
             }
-            Event::Prompt {
-                question, choices, ..
-            } => {
-                s(question);
-                choices.iter_mut().for_each(s);
-            }
-            Event::Decision { choice, text, .. } => {
-                s(choice);
-                o(text);
-            }
+            Event::Prompt { question, .. } => s(question),
+            Event::Decision { text, .. } => o(text),
             Event::Output {
                 text, bytes_b64, ..
             } => {
@@ -463,7 +416,7 @@ mod tests {
         let mut e = Event::StepStarted {
             step: "topsecret-step-names-are-kept".into(),
             index: 0,
-            kind: "command".into(),
+            kind: StepKind::Command,
             title: None,
             command: Some("curl -H 'X: topsecret'".into()),
             attempt: 1,

@@ -101,13 +101,12 @@ fn is_sha256_hex(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transcript::event::Outcome;
 
     #[test]
     fn a_line_round_trips_with_the_envelope_first() {
         let ts: Timestamp = "2026-11-24T23:05:01.042789Z".parse().unwrap();
         let event = Event::RunFinished {
-            outcome: Outcome::Finished,
+            outcome: crate::domain::RunOutcome::Finished,
             duration_ms: 12,
         };
         let text = encode(7, ts, GENESIS_PREV, &event);

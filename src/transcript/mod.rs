@@ -22,7 +22,8 @@ pub mod writer;
 use std::io::{self, Read};
 use std::path::PathBuf;
 
-pub use event::{Event, Mode, Outcome, SCHEMA_VERSION, StepStatus, Stream, utf8_complete_len};
+pub use crate::domain::{Actor, Choice, Milestone, Mode, RunOutcome, StepKind, StepStatus};
+pub use event::{Event, SCHEMA_VERSION, Stream, utf8_complete_len};
 pub use line::Line;
 pub use reader::{ChainProblem, ChainProblemKind, Transcript, VerifyReport, read, verify};
 pub use recorder::{Closed, ProblemSink, Recorder};

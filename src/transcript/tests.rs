@@ -39,7 +39,7 @@ fn every_event() -> Vec<Event> {
         Event::StepStarted {
             step: "check".into(),
             index: 0,
-            kind: "command".into(),
+            kind: crate::domain::StepKind::Command,
             title: Some("Check the disk".into()),
             command: Some("df -h /".into()),
             attempt: 1,
@@ -68,12 +68,16 @@ fn every_event() -> Vec<Event> {
         Event::Prompt {
             step: Some("clean".into()),
             question: "Delete old logs?".into(),
-            choices: vec!["yes".into(), "no".into(), "skip".into()],
+            choices: vec![
+                crate::domain::Choice::Run,
+                crate::domain::Choice::Abort,
+                crate::domain::Choice::Skip,
+            ],
         },
         Event::Decision {
             step: Some("clean".into()),
             by: "ana".into(),
-            choice: "yes".into(),
+            choice: crate::domain::Choice::Run,
             text: None,
         },
         Event::Message {
@@ -91,7 +95,7 @@ fn every_event() -> Vec<Event> {
             step: None,
         },
         Event::Milestone {
-            name: "mitigated".into(),
+            name: crate::domain::Milestone::Mitigated,
             by: "rb".into(),
             step: Some("clean".into()),
         },
@@ -105,7 +109,7 @@ fn every_event() -> Vec<Event> {
             what: "SIGINT".into(),
         },
         Event::RunFinished {
-            outcome: Outcome::Interrupted,
+            outcome: crate::domain::RunOutcome::Interrupted,
             duration_ms: 1234,
         },
     ]
@@ -363,7 +367,7 @@ fn concurrent_appenders_in_threads_and_processes_lose_no_line() {
     let seen: BTreeSet<(String, String)> = t
         .events()
         .filter_map(|e| match e {
-            Event::Note { by, text, .. } => Some((by.clone(), text.clone())),
+            Event::Note { by, text, .. } => Some((by.to_string(), text.clone())),
             _ => None,
         })
         .collect();
@@ -425,7 +429,7 @@ fn the_recorder_redacts_every_free_text_field() {
     r.record(Event::StepStarted {
         step: "s".into(),
         index: 0,
-        kind: "command".into(),
+        kind: crate::domain::StepKind::Command,
         title: None,
         command: Some(format!("curl -u {SECRET}")),
         attempt: 1,
@@ -454,7 +458,7 @@ fn the_recorder_redacts_every_free_text_field() {
     r.record(Event::Decision {
         step: None,
         by: "ana".into(),
-        choice: "yes".into(),
+        choice: crate::domain::Choice::Run,
         text: Some(leak.clone()),
     });
     r.record(Event::Note {
