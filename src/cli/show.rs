@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::{Ctx, load_runbook, print_stdout};
 use crate::exit::{Code, UserError};
-use crate::runbook::{Runbook, StepKind};
+use crate::runbook::{Runbook, StepBody};
 
 /// `rb list`: name, title and origin of every runbook; shadowed ones are marked.
 pub fn list(ctx: &Ctx) -> Result<Code, UserError> {
@@ -76,33 +76,33 @@ pub fn checklist(rb: &Runbook) -> String {
     }
     let _ = writeln!(s, "\nSteps:");
     for (i, st) in rb.steps.iter().enumerate() {
-        let effect = match st.kind {
-            StepKind::Command if st.read_only => "command, read-only",
-            StepKind::Command => "command, CHANGES THE SYSTEM",
-            StepKind::Watch => "watch, read-only, repeats",
-            StepKind::Message => "message for the incident channel",
-            StepKind::Manual => "manual, done by hand",
+        let effect = match &st.body {
+            StepBody::Command(c) if c.read_only => "command, read-only",
+            StepBody::Command(_) => "command, CHANGES THE SYSTEM",
+            StepBody::Watch(_) => "watch, read-only, repeats",
+            StepBody::Message { .. } => "message for the incident channel",
+            StepBody::Manual { .. } => "manual, done by hand",
         };
         let title = st.title.as_deref().unwrap_or(&st.id);
         let _ = writeln!(s, "  {:>2}. [ ] {title}  ({}: {effect})", i + 1, st.id,);
         if let Some(w) = &st.when {
             let _ = writeln!(s, "        only when: {w}");
         }
-        for (label, body) in [
-            ("$", st.run.as_deref()),
-            ("undo:", st.rollback.as_deref()),
-            ("say:", st.text.as_deref()),
-            ("do:", st.instructions.as_deref()),
-            ("until:", st.until.as_deref()),
-        ] {
-            if let Some(body) = body {
-                for (j, line) in body.trim_end().lines().enumerate() {
-                    let lead = if j == 0 { label } else { "" };
-                    let _ = writeln!(s, "        {lead:<6} {line}");
-                }
+        let lines: Vec<(&str, &str)> = match &st.body {
+            StepBody::Command(c) => std::iter::once(("$", c.run.as_str()))
+                .chain(c.rollback.as_deref().map(|r| ("undo:", r)))
+                .collect(),
+            StepBody::Message { text } => vec![("say:", text)],
+            StepBody::Manual { instructions } => vec![("do:", instructions)],
+            StepBody::Watch(w) => vec![("$", &w.run), ("until:", &w.until)],
+        };
+        for (label, body) in lines {
+            for (j, line) in body.trim_end().lines().enumerate() {
+                let lead = if j == 0 { label } else { "" };
+                let _ = writeln!(s, "        {lead:<6} {line}");
             }
         }
-        if let Some(c) = &st.confirm {
+        if let Some(c) = st.command().and_then(|c| c.confirm.as_ref()) {
             let _ = writeln!(s, "        confirm by typing: {}", c.typed);
         }
     }

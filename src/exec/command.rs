@@ -1,28 +1,96 @@
 //! Command steps: confirmation (including typed), running with automatic retries, the failure
-//! prompt (retry, skip, rollback, abort), and streaming a process's redacted output to the
-//! operator and the journal.
+//! prompt (retry, skip, rollback, abort).
 
 use std::time::Duration as StdDuration;
 
 use super::operator::{AskError, Choice, Tone};
-use super::runner::{CommandSpec, ProcessEnd, Stream};
-use super::{
-    CAPTURE_LIMIT, Executor, Flow, Mode, RECORD_LIMIT, RunOutcome, Stop, fmt_duration, ms,
-};
+use super::process::{Limits, Ran};
+use super::runner::ProcessEnd;
+use super::{Executor, Flow, Mode, RunOutcome, Stop, fmt_duration, ms};
 use crate::render::TemplateKind;
-use crate::runbook::{Backoff, Step};
+use crate::runbook::{Backoff, CommandStep, Step};
 use crate::transcript::event::{Event, StepStatus};
 
+/// What to do after an attempt that did not succeed.
+enum Next {
+    /// Run the command again.
+    Again,
+    /// The step is over (skipped, rolled back).
+    Done,
+}
+
+/// The automatic retry schedule of a step.
+struct Schedule {
+    attempts: u32,
+    delay: StdDuration,
+    exponential: bool,
+}
+
+impl Schedule {
+    fn of(c: &CommandStep) -> Schedule {
+        Schedule {
+            attempts: c.retry.as_ref().map_or(1, |r| r.attempts),
+            delay: c
+                .retry
+                .as_ref()
+                .and_then(|r| r.delay)
+                .map_or(StdDuration::from_secs(1), |d| d.get()),
+            exponential: c
+                .retry
+                .as_ref()
+                .is_some_and(|r| r.backoff == Backoff::Exponential),
+        }
+    }
+}
+
 impl Executor<'_> {
-    fn describe(&mut self, step: &Step) {
+    pub(super) fn command_step(&mut self, step: &Step, c: &CommandStep) -> Flow<()> {
+        let command = match self.render(TemplateKind::Shell, &c.run) {
+            Ok(cmd) => cmd,
+            Err(e) => return self.render_failed(step, "run", &e),
+        };
+        self.say(Tone::Command, &command);
+        let runs_now = match self.opts.mode {
+            Mode::DryRun => false,
+            Mode::Check => c.read_only,
+            Mode::Live => true,
+        };
+        if !runs_now {
+            self.preview_details(step, c);
+            self.forget_capture(step);
+            return Ok(());
+        }
+        if step.changes_system() && !self.confirm(step, c)? {
+            return Ok(());
+        }
+        self.attempts(step, c, &command)
+    }
+
+    fn limits(&self, c: &CommandStep) -> Limits {
+        Limits {
+            timeout: c.timeout.as_ref().and_then(|t| self.duration(t)),
+            interactive: c.interactive,
+        }
+    }
+
+    fn rendered_rollback(&self, c: &CommandStep) -> Option<String> {
+        let rb = c.rollback.as_ref()?;
+        Some(
+            self.render(TemplateKind::Shell, rb)
+                .unwrap_or_else(|e| format!("(cannot render: {e})")),
+        )
+    }
+
+    /// The operator asked for details at the confirmation prompt.
+    fn describe(&mut self, step: &Step, c: &CommandStep) {
         let mut lines = Vec::new();
         if let Some(d) = &step.description {
             lines.push(d.trim().to_string());
         }
-        if let Some(t) = self.duration(&step.timeout) {
+        if let Some(t) = self.limits(c).timeout {
             lines.push(format!("timeout: {}", fmt_duration(t)));
         }
-        if let Some(r) = &step.retry {
+        if let Some(r) = &c.retry {
             let delay = r.delay.map_or("1s".to_string(), |d| d.to_string());
             let how = if r.backoff == Backoff::Exponential {
                 "exponential"
@@ -34,13 +102,10 @@ impl Executor<'_> {
                 r.attempts
             ));
         }
-        if let Some(rb) = &step.rollback {
-            let r = self
-                .render(TemplateKind::Shell, rb)
-                .unwrap_or_else(|e| format!("(cannot render: {e})"));
+        if let Some(r) = self.rendered_rollback(c) {
             lines.push(format!("rollback: {r}"));
         }
-        if let Some(cap) = &step.capture {
+        if let Some(cap) = &c.capture {
             lines.push(format!("captures stdout as `{cap}`"));
         }
         let env: Vec<String> = self
@@ -58,74 +123,49 @@ impl Executor<'_> {
         self.say(Tone::Info, &lines.join("\n"));
     }
 
-    pub(super) fn command_step(&mut self, step: &Step) -> Flow<()> {
-        let src = step.run.clone().unwrap_or_default();
-        let command = match self.render(TemplateKind::Shell, &src) {
-            Ok(c) => c,
-            Err(e) => return self.render_failed(step, "run", &e),
-        };
-        self.say(Tone::Command, &command);
-        let runs_now = match self.opts.mode {
-            Mode::DryRun => false,
-            Mode::Check => step.read_only,
-            Mode::Live => true,
-        };
-        if !runs_now {
-            self.preview_details(step);
-            self.forget_capture(step);
-            return Ok(());
-        }
-        if step.changes_system() && !self.confirm(step)? {
-            return Ok(());
-        }
-        self.attempts(step, &command)
-    }
-
     /// In dry-run/check: what would happen around the command.
-    fn preview_details(&mut self, step: &Step) {
+    fn preview_details(&mut self, step: &Step, c: &CommandStep) {
         let mut parts = Vec::new();
         if step.changes_system() {
-            parts.push(match &step.confirm {
-                Some(c) => format!(
+            parts.push(match &c.confirm {
+                Some(conf) => format!(
                     "would ask for typed confirmation (`{}`)",
-                    self.render(TemplateKind::Text, &c.typed)
-                        .unwrap_or_else(|_| c.typed.clone())
+                    self.render(TemplateKind::Text, &conf.typed)
+                        .unwrap_or_else(|_| conf.typed.clone())
                 ),
                 None => "would ask for confirmation".into(),
             });
         } else {
             parts.push("would run without asking (read-only)".into());
         }
-        if let Some(cap) = &step.capture {
+        if let Some(cap) = &c.capture {
             parts.push(format!("captures `{cap}`"));
         }
-        if let Some(t) = self.duration(&step.timeout) {
+        if let Some(t) = self.limits(c).timeout {
             parts.push(format!("timeout {}", fmt_duration(t)));
         }
-        if let Some(r) = &step.retry {
+        if let Some(r) = &c.retry {
             parts.push(format!("up to {} attempts", r.attempts));
         }
-        if let Some(rb) = &step.rollback {
-            let r = self
-                .render(TemplateKind::Shell, rb)
-                .unwrap_or_else(|e| format!("(cannot render: {e})"));
+        if let Some(r) = self.rendered_rollback(c) {
             parts.push(format!("rollback: {r}"));
         }
         self.say(Tone::Info, &parts.join("; "));
+        let reason = match self.opts.mode {
+            Mode::DryRun => "dry run",
+            _ => "check mode: changes are previewed, not run",
+        };
         self.finish(
             step,
             StepStatus::Skipped,
             None,
             StdDuration::ZERO,
-            Some(match self.opts.mode {
-                Mode::DryRun => "dry run",
-                _ => "check mode: changes are previewed, not run",
-            }),
+            Some(reason),
         );
     }
 
     /// Asks before a change. Returns false when the step is skipped.
-    fn confirm(&mut self, step: &Step) -> Flow<bool> {
+    fn confirm(&mut self, step: &Step, c: &CommandStep) -> Flow<bool> {
         loop {
             let choice = if self.opts.yes {
                 self.auto(step, Choice::Run, "--yes");
@@ -161,14 +201,14 @@ impl Executor<'_> {
                     continue;
                 }
                 Choice::Show => {
-                    self.describe(step);
+                    self.describe(step, c);
                     continue;
                 }
                 _ => {
                     self.aborted(step)?;
                 }
             }
-            let Some(confirm) = &step.confirm else {
+            let Some(confirm) = &c.confirm else {
                 return Ok(true);
             };
             let word = match self.render(TemplateKind::Text, &confirm.typed) {
@@ -178,196 +218,220 @@ impl Executor<'_> {
                     return Ok(false);
                 }
             };
-            if self.opts.yes_typed {
-                self.auto(
-                    step,
-                    Choice::Run,
-                    &format!("--yes-typed stands for typing `{word}`"),
-                );
-                return Ok(true);
+            if let Some(confirmed) = self.typed_confirmation(step, &word)? {
+                return Ok(confirmed);
             }
-            if self.opts.yes {
-                let msg = format!(
-                    "step `{}` needs the operator to type `{word}`; --yes does not give that (add --yes-typed to allow it unattended)",
-                    step.id
-                );
-                self.say(Tone::Failure, &msg);
-                self.finish(
-                    step,
-                    StepStatus::Declined,
-                    None,
-                    StdDuration::ZERO,
-                    Some(&msg),
-                );
-                return Err(Stop::Outcome(RunOutcome::Aborted));
+        }
+    }
+
+    /// The typed word: `Some(true)` to run, `None` to ask again (mistyped).
+    fn typed_confirmation(&mut self, step: &Step, word: &str) -> Flow<Option<bool>> {
+        if self.opts.yes_typed {
+            self.auto(
+                step,
+                Choice::Run,
+                &format!("--yes-typed stands for typing `{word}`"),
+            );
+            return Ok(Some(true));
+        }
+        if self.opts.yes {
+            let msg = format!(
+                "step `{}` needs the operator to type `{word}`; --yes does not give that (add --yes-typed to allow it unattended)",
+                step.id
+            );
+            self.say(Tone::Failure, &msg);
+            self.finish(
+                step,
+                StepStatus::Declined,
+                None,
+                StdDuration::ZERO,
+                Some(&msg),
+            );
+            return Err(Stop::Outcome(RunOutcome::Aborted));
+        }
+        let question = format!("Type `{word}` to confirm");
+        self.rec(Event::Prompt {
+            step: Some(step.id.clone()),
+            question: question.clone(),
+            choices: vec![],
+        });
+        match self.op.text(&question, false) {
+            Ok(typed) => {
+                let choice = if typed.trim() == word {
+                    Choice::Confirmed
+                } else {
+                    Choice::Mistyped
+                };
+                let by = self.operator();
+                self.rec(Event::Decision {
+                    step: Some(step.id.clone()),
+                    by,
+                    choice,
+                    text: None,
+                });
+                if choice == Choice::Confirmed {
+                    return Ok(Some(true));
+                }
+                self.say(Tone::Warning, "that is not the word; the step did not run");
+                Ok(None)
             }
-            self.rec(Event::Prompt {
-                step: Some(step.id.clone()),
-                question: format!("Type `{word}` to confirm"),
-                choices: vec![],
-            });
-            match self.op.text(&format!("Type `{word}` to confirm"), false) {
-                Ok(typed) if typed.trim() == word => {
-                    let by = self.operator();
-                    self.rec(Event::Decision {
-                        step: Some(step.id.clone()),
-                        by,
-                        choice: Choice::Confirmed,
-                        text: None,
-                    });
-                    return Ok(true);
-                }
-                Ok(_) => {
-                    let by = self.operator();
-                    self.rec(Event::Decision {
-                        step: Some(step.id.clone()),
-                        by,
-                        choice: Choice::Mistyped,
-                        text: None,
-                    });
-                    self.say(Tone::Warning, "that is not the word; the step did not run");
-                }
-                Err(AskError::Interrupted) => return Err(Stop::Outcome(RunOutcome::Interrupted)),
-                Err(AskError::Unavailable(why)) => {
-                    self.say(Tone::Failure, &format!("cannot ask the operator: {why}"));
-                    return Err(Stop::Outcome(RunOutcome::Aborted));
-                }
+            Err(AskError::Interrupted) => Err(Stop::Outcome(RunOutcome::Interrupted)),
+            Err(AskError::Unavailable(why)) => {
+                self.say(Tone::Failure, &format!("cannot ask the operator: {why}"));
+                Err(Stop::Outcome(RunOutcome::Aborted))
             }
         }
     }
 
     /// Runs the command, with automatic retries, then asks what to do about a failure.
-    fn attempts(&mut self, step: &Step, command: &str) -> Flow<()> {
-        let auto_attempts = step.retry.as_ref().map_or(1, |r| r.attempts);
-        let mut delay = step
-            .retry
-            .as_ref()
-            .and_then(|r| r.delay)
-            .map_or(StdDuration::from_secs(1), |d| d.get());
+    fn attempts(&mut self, step: &Step, c: &CommandStep, command: &str) -> Flow<()> {
+        let mut schedule = Schedule::of(c);
         let mut attempt: u32 = 1;
         loop {
-            let (ended, took, stdout) =
-                self.execute(step, command, attempt, step.capture.is_some())?;
-            let (status, exit, reason) = match ended {
-                ProcessEnd::Exited(0) => {
-                    if let Some(cap) = &step.capture {
-                        let value = String::from_utf8_lossy(&stdout).trim().to_string();
-                        self.rec(Event::Captured {
-                            step: step.id.clone(),
-                            name: cap.clone(),
-                            value: self.redactor.redact_str(&value),
-                        });
-                        self.unknown.remove(cap);
-                        self.captures.insert(cap.clone(), value);
-                    }
-                    self.finish(step, StepStatus::Succeeded, Some(0), took, None);
-                    self.say(Tone::Success, &format!("ok ({})", fmt_duration(took)));
-                    self.milestone(step);
-                    return Ok(());
-                }
-                ProcessEnd::Exited(code) => (
-                    StepStatus::Failed,
-                    Some(code),
-                    format!("exited with status {code}"),
-                ),
-                ProcessEnd::Signaled(sig) => {
-                    (StepStatus::Failed, None, format!("killed by signal {sig}"))
-                }
-                ProcessEnd::TimedOut => (
-                    StepStatus::TimedOut,
-                    None,
-                    format!("timed out after {}", fmt_duration(took)),
-                ),
-                ProcessEnd::Interrupted => (
-                    StepStatus::Interrupted,
-                    None,
-                    "interrupted by Ctrl-C".to_string(),
-                ),
+            let ran = self.execute(step, command, attempt, self.limits(c), c.capture.is_some())?;
+            if ran.ended == ProcessEnd::Exited(0) {
+                self.succeeded(step, c, &ran);
+                return Ok(());
+            }
+            let next = if ran.ended == ProcessEnd::Interrupted {
+                self.after_interrupt(step, &ran)?
+            } else {
+                self.after_failure(step, c, &ran, attempt, &mut schedule)?
             };
-            self.finish(step, status, exit, took, Some(&reason));
-            self.say(Tone::Failure, &format!("failed: {reason}"));
-            if ended == ProcessEnd::Interrupted {
-                self.rec(Event::Interrupted {
-                    step: Some(step.id.clone()),
-                    what: "Ctrl-C during the step".into(),
-                });
-                if self.opts.yes {
-                    return Err(Stop::Outcome(RunOutcome::Interrupted));
-                }
-                match self.ask(
-                    step,
-                    "Interrupted. Abort the whole run, skip this step, or retry it?",
-                    &[Choice::Abort, Choice::Skip, Choice::Retry],
-                )? {
-                    Choice::Skip => return self.skipped_after_failure(step),
-                    Choice::Retry => {
-                        attempt += 1;
-                        continue;
-                    }
-                    _ => return Err(Stop::Outcome(RunOutcome::Interrupted)),
-                }
+            match next {
+                Next::Again => attempt += 1,
+                Next::Done => return Ok(()),
             }
-            if attempt < auto_attempts {
-                self.rec(Event::Retry {
-                    step: step.id.clone(),
-                    attempt: attempt + 1,
-                    delay_ms: ms(delay),
-                    reason: reason.clone(),
-                });
-                self.say(
-                    Tone::Info,
-                    &format!(
-                        "retrying in {} (attempt {} of {auto_attempts})",
-                        fmt_duration(delay),
-                        attempt + 1
-                    ),
-                );
-                if !self.runner.sleep(delay) {
-                    self.rec(Event::Interrupted {
-                        step: Some(step.id.clone()),
-                        what: "Ctrl-C while waiting to retry".into(),
-                    });
-                    return Err(Stop::Outcome(RunOutcome::Interrupted));
-                }
-                if step
-                    .retry
-                    .as_ref()
-                    .is_some_and(|r| r.backoff == Backoff::Exponential)
-                {
-                    delay = delay.saturating_mul(2);
-                }
-                attempt += 1;
-                continue;
-            }
-            if self.opts.yes {
-                self.say(
-                    Tone::Failure,
-                    "unattended run (--yes): a failed step stops the run",
-                );
-                self.auto(
-                    step,
-                    Choice::Abort,
-                    "unattended run: a failed step stops the run",
-                );
-                return Err(Stop::Outcome(RunOutcome::Failed));
-            }
-            let mut choices = vec![Choice::Retry, Choice::Skip];
-            if step.rollback.is_some() {
-                choices.push(Choice::Rollback);
-            }
-            choices.push(Choice::Note);
-            choices.push(Choice::Abort);
-            loop {
-                match self.ask(step, "The step failed. What now?", &choices)? {
-                    Choice::Retry => break,
-                    Choice::Skip => return self.skipped_after_failure(step),
-                    Choice::Rollback => return self.rollback(step),
-                    Choice::Note => self.note(step)?,
-                    _ => return Err(Stop::Outcome(RunOutcome::Failed)),
-                }
-            }
-            attempt += 1;
         }
+    }
+
+    fn succeeded(&mut self, step: &Step, c: &CommandStep, ran: &Ran) {
+        if let Some(cap) = &c.capture {
+            let value = String::from_utf8_lossy(&ran.stdout).trim().to_string();
+            self.rec(Event::Captured {
+                step: step.id.clone(),
+                name: cap.clone(),
+                value: self.redactor.redact_str(&value),
+            });
+            self.unknown.remove(cap);
+            self.captures.insert(cap.clone(), value);
+        }
+        self.finish(step, StepStatus::Succeeded, Some(0), ran.took, None);
+        self.say(Tone::Success, &format!("ok ({})", fmt_duration(ran.took)));
+        self.milestone(step);
+    }
+
+    /// Ctrl-C during the step: recorded, then abort, skip or retry.
+    fn after_interrupt(&mut self, step: &Step, ran: &Ran) -> Flow<Next> {
+        let reason = "interrupted by Ctrl-C";
+        self.finish(step, StepStatus::Interrupted, None, ran.took, Some(reason));
+        self.say(Tone::Failure, &format!("failed: {reason}"));
+        self.rec(Event::Interrupted {
+            step: Some(step.id.clone()),
+            what: "Ctrl-C during the step".into(),
+        });
+        if self.opts.yes {
+            return Err(Stop::Outcome(RunOutcome::Interrupted));
+        }
+        match self.ask(
+            step,
+            "Interrupted. Abort the whole run, skip this step, or retry it?",
+            &[Choice::Abort, Choice::Skip, Choice::Retry],
+        )? {
+            Choice::Skip => self.skipped_after_failure(step).map(|()| Next::Done),
+            Choice::Retry => Ok(Next::Again),
+            _ => Err(Stop::Outcome(RunOutcome::Interrupted)),
+        }
+    }
+
+    /// A failed attempt: retried automatically while the schedule allows, then the operator
+    /// chooses (an unattended run stops).
+    fn after_failure(
+        &mut self,
+        step: &Step,
+        c: &CommandStep,
+        ran: &Ran,
+        attempt: u32,
+        schedule: &mut Schedule,
+    ) -> Flow<Next> {
+        let (status, exit, reason) = match ran.ended {
+            ProcessEnd::Exited(code) => (StepStatus::Failed, Some(code), ran.ended.to_string()),
+            ProcessEnd::TimedOut => (
+                StepStatus::TimedOut,
+                None,
+                format!("timed out after {}", fmt_duration(ran.took)),
+            ),
+            _ => (StepStatus::Failed, None, ran.ended.to_string()),
+        };
+        self.finish(step, status, exit, ran.took, Some(&reason));
+        self.say(Tone::Failure, &format!("failed: {reason}"));
+        if attempt < schedule.attempts {
+            self.retry_after(step, attempt, schedule, reason)?;
+            return Ok(Next::Again);
+        }
+        if self.opts.yes {
+            self.say(
+                Tone::Failure,
+                "unattended run (--yes): a failed step stops the run",
+            );
+            self.auto(
+                step,
+                Choice::Abort,
+                "unattended run: a failed step stops the run",
+            );
+            return Err(Stop::Outcome(RunOutcome::Failed));
+        }
+        let mut choices = vec![Choice::Retry, Choice::Skip];
+        if c.rollback.is_some() {
+            choices.push(Choice::Rollback);
+        }
+        choices.extend([Choice::Note, Choice::Abort]);
+        loop {
+            match self.ask(step, "The step failed. What now?", &choices)? {
+                Choice::Retry => return Ok(Next::Again),
+                Choice::Skip => return self.skipped_after_failure(step).map(|()| Next::Done),
+                Choice::Rollback => return self.rollback(step, c).map(|()| Next::Done),
+                Choice::Note => self.note(step)?,
+                _ => return Err(Stop::Outcome(RunOutcome::Failed)),
+            }
+        }
+    }
+
+    /// Records an automatic retry and waits its delay.
+    fn retry_after(
+        &mut self,
+        step: &Step,
+        attempt: u32,
+        schedule: &mut Schedule,
+        reason: String,
+    ) -> Flow<()> {
+        let delay = schedule.delay;
+        self.rec(Event::Retry {
+            step: step.id.clone(),
+            attempt: attempt + 1,
+            delay_ms: ms(delay),
+            reason,
+        });
+        self.say(
+            Tone::Info,
+            &format!(
+                "retrying in {} (attempt {} of {})",
+                fmt_duration(delay),
+                attempt + 1,
+                schedule.attempts
+            ),
+        );
+        if !self.runner.sleep(delay) {
+            self.rec(Event::Interrupted {
+                step: Some(step.id.clone()),
+                what: "Ctrl-C while waiting to retry".into(),
+            });
+            return Err(Stop::Outcome(RunOutcome::Interrupted));
+        }
+        if schedule.exponential {
+            schedule.delay = delay.saturating_mul(2);
+        }
+        Ok(())
     }
 
     pub(super) fn skipped_after_failure(&mut self, step: &Step) -> Flow<()> {
@@ -382,161 +446,52 @@ impl Executor<'_> {
         Ok(())
     }
 
-    fn rollback(&mut self, step: &Step) -> Flow<()> {
-        let src = step.rollback.clone().unwrap_or_default();
-        let command = match self.render(TemplateKind::Shell, &src) {
-            Ok(c) => c,
+    fn rollback(&mut self, step: &Step, c: &CommandStep) -> Flow<()> {
+        let src = c.rollback.as_deref().unwrap_or_default();
+        let command = match self.render(TemplateKind::Shell, src) {
+            Ok(cmd) => cmd,
             Err(e) => return self.render_failed(step, "rollback", &e),
         };
         self.say(Tone::Command, &format!("rollback: {command}"));
-        let (ended, took, _) = self.execute(step, &command, 0, false)?;
-        if ended == ProcessEnd::Exited(0) {
+        let ran = self.execute(step, &command, 0, self.limits(c), false)?;
+        if ran.ended == ProcessEnd::Exited(0) {
             self.forget_capture(step);
             self.finish(
                 step,
                 StepStatus::RolledBack,
                 Some(0),
-                took,
+                ran.took,
                 Some("rolled back after a failure"),
             );
             self.say(Tone::Success, "rolled back");
-            match self.ask(
+            return match self.ask(
                 step,
                 "Rolled back. Continue with the next step, or abort?",
                 &[Choice::Continue, Choice::Abort],
             )? {
                 Choice::Continue => Ok(()),
                 _ => Err(Stop::Outcome(RunOutcome::Aborted)),
-            }
-        } else {
-            let code = if let ProcessEnd::Exited(c) = ended {
-                Some(c)
-            } else {
-                None
             };
-            self.finish(
-                step,
-                StepStatus::Failed,
-                code,
-                took,
-                Some("the rollback failed"),
-            );
-            self.say(Tone::Failure, "the rollback failed");
-            match self.ask(
-                step,
-                "The rollback failed. Skip the step, or abort?",
-                &[Choice::Skip, Choice::Abort],
-            )? {
-                Choice::Skip => self.skipped_after_failure(step),
-                _ => Err(Stop::Outcome(RunOutcome::Failed)),
-            }
         }
-    }
-
-    /// Runs one process for `step`, streaming redacted output to the operator and the journal.
-    /// Returns how it ended, how long it took, and (when `keep_stdout`) its raw stdout, bounded.
-    pub(super) fn execute(
-        &mut self,
-        step: &Step,
-        command: &str,
-        attempt: u32,
-        keep_stdout: bool,
-    ) -> Flow<(ProcessEnd, StdDuration, Vec<u8>)> {
-        let rb = &self.doc.runbook;
-        let shown = self.redactor.redact_str(command);
-        if attempt > 0 {
-            self.rec(Event::StepStarted {
-                step: step.id.clone(),
-                index: rb.steps.iter().position(|s| s.id == step.id).unwrap_or(0),
-                kind: step.kind,
-                title: step.title.clone(),
-                command: Some(shown),
-                attempt,
-                read_only: !step.changes_system(),
-            });
-        }
-        let mut argv: Vec<String> = rb
-            .shell
-            .unwrap_or_default()
-            .argv()
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        argv.push(command.to_string());
-        let spec = CommandSpec {
-            argv,
-            env: self.params.env(rb),
-            timeout: self.duration(&step.timeout),
-            interactive: step.interactive,
-            cwd: None,
+        let code = match ran.ended {
+            ProcessEnd::Exited(c) => Some(c),
+            _ => None,
         };
-        let mut out_red = self.redactor.stream();
-        let mut err_red = self.redactor.stream();
-        let mut stdout = Vec::new();
-        let mut recorded = 0usize;
-        let mut dropped = 0usize;
-        let id = step.id.clone();
-        let op = &mut *self.op;
-        let journal = &mut *self.journal;
-        let mut emit = |stream: Stream, bytes: &[u8], recorded: &mut usize, dropped: &mut usize| {
-            if bytes.is_empty() {
-                return;
-            }
-            op.output(stream, bytes);
-            if *recorded < RECORD_LIMIT {
-                *recorded += bytes.len();
-                journal.record(Event::output(id.as_str(), stream, bytes));
-            } else {
-                *dropped += bytes.len();
-            }
-        };
-        let result = self.runner.run(&spec, &mut |stream, chunk| {
-            if keep_stdout && stream == Stream::Stdout && stdout.len() < CAPTURE_LIMIT {
-                let room = CAPTURE_LIMIT - stdout.len();
-                stdout.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
-            let safe = match stream {
-                Stream::Stdout => out_red.push(chunk),
-                Stream::Stderr => err_red.push(chunk),
-            };
-            emit(stream, &safe, &mut recorded, &mut dropped);
-        });
-        let rest = out_red.finish();
-        emit(Stream::Stdout, &rest, &mut recorded, &mut dropped);
-        let rest = err_red.finish();
-        emit(Stream::Stderr, &rest, &mut recorded, &mut dropped);
-        if dropped > 0 {
-            let by = self.by();
-            self.rec(Event::Note { by, text: format!("{dropped} bytes of output were shown but not recorded (limit {RECORD_LIMIT} bytes per step)"), step: Some(step.id.clone()) });
-        }
-        match result {
-            Ok(outcome) if outcome.forced => {
-                let msg = "a second Ctrl-C killed the step's process group; the run stops here";
-                self.finish(
-                    step,
-                    StepStatus::Interrupted,
-                    None,
-                    outcome.duration,
-                    Some(msg),
-                );
-                self.rec(Event::Interrupted {
-                    step: Some(step.id.clone()),
-                    what: "second Ctrl-C during the step".into(),
-                });
-                self.say(Tone::Warning, msg);
-                Err(Stop::Outcome(RunOutcome::Interrupted))
-            }
-            Ok(outcome) => {
-                if outcome.left_background {
-                    self.say(Tone::Warning, "the command left a background process holding its output; rb did not wait for it");
-                }
-                Ok((outcome.ended, outcome.duration, stdout))
-            }
-            Err(e) => {
-                let msg = format!("cannot start the command: {e}");
-                self.say(Tone::Failure, &msg);
-                Ok((ProcessEnd::Exited(127), StdDuration::ZERO, stdout))
-            }
+        self.finish(
+            step,
+            StepStatus::Failed,
+            code,
+            ran.took,
+            Some("the rollback failed"),
+        );
+        self.say(Tone::Failure, "the rollback failed");
+        match self.ask(
+            step,
+            "The rollback failed. Skip the step, or abort?",
+            &[Choice::Skip, Choice::Abort],
+        )? {
+            Choice::Skip => self.skipped_after_failure(step),
+            _ => Err(Stop::Outcome(RunOutcome::Failed)),
         }
     }
 }

@@ -10,9 +10,8 @@ use crate::runbook::Step;
 use crate::transcript::event::{Event, StepStatus};
 
 impl Executor<'_> {
-    pub(super) fn message_step(&mut self, step: &Step) -> Flow<()> {
-        let src = step.text.clone().unwrap_or_default();
-        let text = match self.render(TemplateKind::Text, &src) {
+    pub(super) fn message_step(&mut self, step: &Step, src: &str) -> Flow<()> {
+        let text = match self.render(TemplateKind::Text, src) {
             Ok(t) => self.redactor.redact_str(&t),
             Err(e) => return self.render_failed(step, "text", &e),
         };
@@ -31,9 +30,8 @@ impl Executor<'_> {
         Ok(())
     }
 
-    pub(super) fn manual_step(&mut self, step: &Step) -> Flow<()> {
-        let src = step.instructions.clone().unwrap_or_default();
-        let text = match self.render(TemplateKind::Text, &src) {
+    pub(super) fn manual_step(&mut self, step: &Step, src: &str) -> Flow<()> {
+        let text = match self.render(TemplateKind::Text, src) {
             Ok(t) => t,
             Err(e) => return self.render_failed(step, "instructions", &e),
         };

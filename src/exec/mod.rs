@@ -9,6 +9,7 @@ mod command;
 mod manual;
 pub mod operator;
 pub mod params;
+mod process;
 pub mod runner;
 mod watch;
 
@@ -25,7 +26,7 @@ use crate::domain::{Actor, StepStatus};
 pub use crate::domain::{Mode, RunOutcome};
 use crate::runbook::duration::DurationSpec;
 use crate::runbook::validate::Document;
-use crate::runbook::{Step, StepKind};
+use crate::runbook::{Step, StepBody};
 use crate::transcript::event::Event;
 use operator::{AskError, Choice, Operator, Tone};
 use params::{Bound, Params};
@@ -206,9 +207,9 @@ impl<'a> Executor<'a> {
                         Some("before --from"),
                     );
                 }
-                if !self
-                    .captures
-                    .contains_key(step.capture.as_deref().unwrap_or_default())
+                if !step
+                    .capture()
+                    .is_some_and(|c| self.captures.contains_key(c))
                 {
                     self.forget_capture(step);
                 }
@@ -281,8 +282,9 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn duration(&self, spec: &Option<DurationSpec>) -> Option<StdDuration> {
-        match spec.as_ref()? {
+    /// A duration as written, or the bound duration param it names.
+    fn duration(&self, spec: &DurationSpec) -> Option<StdDuration> {
+        match spec {
             DurationSpec::Literal(d) => Some(d.get()),
             DurationSpec::Param(p) => match self.params.values.get(p) {
                 Some(Bound::Duration(d)) => Some(d.get()),
@@ -382,15 +384,13 @@ impl<'a> Executor<'a> {
                 .unwrap_or_else(|_| t.clone()),
             None => step.id.clone(),
         };
-        let effect = match step.kind {
-            StepKind::Command if step.read_only => "read-only".to_string(),
-            StepKind::Command if step.confirm.is_some() => {
-                "changes the system, typed confirmation".to_string()
-            }
-            StepKind::Command => "changes the system".to_string(),
-            StepKind::Watch => "watch".to_string(),
-            StepKind::Message => "message".to_string(),
-            StepKind::Manual => "manual".to_string(),
+        let effect = match &step.body {
+            StepBody::Command(c) if c.read_only => "read-only",
+            StepBody::Command(c) if c.confirm.is_some() => "changes the system, typed confirmation",
+            StepBody::Command(_) => "changes the system",
+            StepBody::Watch(_) => "watch",
+            StepBody::Message { .. } => "message",
+            StepBody::Manual { .. } => "manual",
         };
         self.say(
             Tone::Heading,
@@ -427,11 +427,11 @@ impl<'a> Executor<'a> {
             }
         }
 
-        match step.kind {
-            StepKind::Message => self.message_step(step),
-            StepKind::Manual => self.manual_step(step),
-            StepKind::Command => self.command_step(step),
-            StepKind::Watch => self.watch_step(step),
+        match &step.body {
+            StepBody::Message { text } => self.message_step(step, text),
+            StepBody::Manual { instructions } => self.manual_step(step, instructions),
+            StepBody::Command(c) => self.command_step(step, c),
+            StepBody::Watch(w) => self.watch_step(step, w),
         }
     }
 
@@ -479,12 +479,12 @@ impl<'a> Executor<'a> {
     /// A step that captures did not run: in a live run its capture is the empty string (so later
     /// steps still render, and `when: x != ""` can test it); in a preview it stays a placeholder.
     fn forget_capture(&mut self, step: &Step) {
-        let Some(cap) = &step.capture else { return };
+        let Some(cap) = step.capture() else { return };
         if self.opts.mode == Mode::Live {
             self.unknown.remove(cap);
-            self.captures.insert(cap.clone(), String::new());
+            self.captures.insert(cap.to_string(), String::new());
         } else {
-            self.unknown.insert(cap.clone());
+            self.unknown.insert(cap.to_string());
         }
     }
 }

@@ -1,7 +1,9 @@
-//! Runbooks: the typed model, loading YAML with places, schema generation and validation.
+//! Runbooks: the file format, the typed model, loading YAML with places, schema generation and
+//! validation.
 
 pub mod check;
 pub mod duration;
+pub mod format;
 pub mod load;
 pub mod model;
 pub mod schema;

@@ -1,294 +1,225 @@
-//! The typed runbook model, format version 1.
+//! The typed runbook: what validation hands to every later stage.
 //!
-//! These types are the single source of truth for the format: the JSON Schema in
-//! `schemas/runbook.schema.json` is generated from them (see [`crate::runbook::schema`]), and
-//! every later stage (validation, rendering, execution) works on them rather than on raw YAML.
-//! Unknown keys are rejected everywhere: a typo in a runbook must never be silently ignored.
+//! A [`Step`] holds the keys common to all kinds and a [`StepBody`] with one variant per kind,
+//! carrying exactly that kind's fields, with defaults applied. The flat file format lives in
+//! [`super::format`]; [`Runbook::from_format`] is the one place that turns one into the other.
 
 use std::collections::BTreeMap;
-
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use std::time::Duration as StdDuration;
 
 use super::duration::{Duration, DurationSpec};
+use super::format;
+pub use super::format::{Backoff, Confirm, Need, Param, ParamType, Retry, Shell};
 pub use crate::domain::{Milestone, StepKind};
+use crate::render::TemplateKind;
 
-/// A runbook: the response to one kind of incident, as a sequence of steps.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(title = "rb runbook", extend("$id" = "https://rb.invalid/schemas/runbook.schema.json"))]
+/// How often a watch checks when the runbook does not say.
+pub const DEFAULT_EVERY: StdDuration = StdDuration::from_secs(10);
+
+/// A validated runbook.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Runbook {
-    /// Format version. Only `1` exists.
-    #[schemars(extend("const" = 1))]
-    pub version: u32,
-    /// Kebab-case name; must equal the file stem (`disk-full` for `disk-full.yaml`).
-    #[schemars(regex(pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$"))]
     pub name: String,
-    /// One-line title shown by `rb list`.
-    #[schemars(length(min = 1))]
     pub title: String,
-    /// When to use this runbook and what it achieves.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
-    /// Free-form labels, for example `[disk, storage]`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// Programs that must be on `PATH` before step 1 runs.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
-    /// The shell every command runs under (default `bash`, with `-euo pipefail`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shell: Option<Shell>,
-    /// Inputs, bound with `-p name=value` or from their defaults.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(extend("propertyNames" = {"pattern": "^[a-z_][a-z0-9_]*$"}))]
+    pub shell: Shell,
     pub params: BTreeMap<String, Param>,
-    /// The steps, run in order.
-    #[schemars(length(min = 1))]
     pub steps: Vec<Step>,
 }
 
-/// Shells a runbook may run its commands under: `bash` runs `bash -euo pipefail -c`, `sh` runs
-/// `sh -eu -c`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Shell {
-    #[default]
-    Bash,
-    Sh,
-}
-
-impl Shell {
-    /// The argv prefix a script is appended to.
-    pub fn argv(self) -> &'static [&'static str] {
-        match self {
-            Shell::Bash => &["bash", "-euo", "pipefail", "-c"],
-            Shell::Sh => &["sh", "-eu", "-c"],
-        }
-    }
-}
-
-/// The type of a parameter: `string` (default), `integer`, `boolean`, `enum` (one of `choices`)
-/// or `duration` (`30s`, `5m`; usable as `timeout`, `every` or `for` of a step).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum ParamType {
-    #[default]
-    String,
-    Integer,
-    Boolean,
-    Enum,
-    Duration,
-}
-
-impl ParamType {
-    /// The name as written in a runbook.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ParamType::String => "string",
-            ParamType::Integer => "integer",
-            ParamType::Boolean => "boolean",
-            ParamType::Enum => "enum",
-            ParamType::Duration => "duration",
-        }
-    }
-}
-
-/// A runbook input.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Param {
-    /// What the value means, shown by `rb show` and in prompts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The value's type (default `string`).
-    #[serde(default, rename = "type")]
-    pub ty: ParamType,
-    /// Used when no value is given. A param without a default must be given.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "Option<Scalar>")]
-    pub default: Option<serde_json::Value>,
-    /// A regular expression a string value must match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pattern: Option<String>,
-    /// Smallest allowed integer value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<i64>,
-    /// Largest allowed integer value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<i64>,
-    /// The allowed values of an `enum` param.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub choices: Vec<String>,
-    /// A secret is never written in clear to the terminal or the transcript, and reaches
-    /// commands only through its environment variable.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub secret: bool,
-    /// Environment variable the value is read from (and, for a secret, exported as).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
-    pub env: Option<String>,
-}
-
-/// Schema of a param default: a YAML scalar.
-struct Scalar;
-
-impl JsonSchema for Scalar {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "Scalar".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({"type": ["string", "integer", "boolean"]})
-    }
-}
-
-/// One step. Which fields apply depends on `kind`; the schema says which are required for each
-/// kind and validation reports a field that the kind does not use.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(transform = step_kind_requirements)]
+/// One step: what every kind has, and its kind's own fields.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    /// Unique within the runbook; used by `--from` and in transcripts.
-    #[schemars(regex(pattern = r"^[a-z0-9]+([-_][a-z0-9]+)*$"))]
     pub id: String,
-    /// What this step does, in a few words (a template).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A template.
     pub title: Option<String>,
-    /// `command` (default), `message`, `manual` or `watch`.
-    #[serde(default)]
-    pub kind: StepKind,
-    /// Why this step exists, for the reader.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// An expression; the step is skipped when it is false (for example `usage_pct | int >= 90`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// An expression; false means the step is skipped.
     pub when: Option<String>,
-    /// The shell command (command and watch steps). Values are shell-quoted; `|raw` opts out.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run: Option<String>,
-    /// True when the command changes nothing: it runs without confirmation and in `--check`.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub read_only: bool,
-    /// Trimmed stdout is stored under this name for later steps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^[a-z_][a-z0-9_]*$"))]
-    pub capture: Option<String>,
-    /// How long the command may run before its whole process group is ended (`30s`, `5m`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<DurationSpec>,
-    /// Automatic retries of a failed command before the operator is asked.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<Retry>,
-    /// A command that undoes this step, offered when the step fails.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollback: Option<String>,
-    /// Stronger confirmation for a destructive step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub confirm: Option<Confirm>,
-    /// Give the command the terminal as its stdin (default: /dev/null).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub interactive: bool,
-    /// Text for the incident channel (message steps; a template).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
-    /// What the operator must do (manual steps; a template).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instructions: Option<String>,
-    /// Expression that must hold (watch steps); `output` is the check's trimmed stdout and
-    /// `exit_code` its exit code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub until: Option<String>,
-    /// Interval between checks (watch steps; default `10s`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub every: Option<DurationSpec>,
-    /// How long `until` must hold without a breach (watch steps).
-    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
-    pub hold_for: Option<DurationSpec>,
-    /// An incident milestone recorded when this step succeeds (for example `mitigated`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The milestone recorded when the step succeeds.
     pub marks: Option<Milestone>,
+    pub body: StepBody,
 }
 
-/// Schema: which fields each step kind requires.
-fn step_kind_requirements(schema: &mut schemars::Schema) {
-    let rule = |kind: &str, required: &[&str], default_kind: bool| {
-        let cond = if default_kind {
-            serde_json::json!({"anyOf": [
-                {"not": {"required": ["kind"]}},
-                {"properties": {"kind": {"const": kind}}, "required": ["kind"]}
-            ]})
-        } else {
-            serde_json::json!({"properties": {"kind": {"const": kind}}, "required": ["kind"]})
-        };
-        serde_json::json!({"if": cond, "then": {"required": required}})
-    };
-    schema.insert(
-        "allOf".into(),
-        serde_json::json!([
-            rule("command", &["run"], true),
-            rule("message", &["text"], false),
-            rule("manual", &["instructions"], false),
-            rule("watch", &["run", "until", "for"], false),
-        ]),
-    );
+/// What a step does, by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepBody {
+    Command(CommandStep),
+    /// Text for the incident channel (a template).
+    Message {
+        text: String,
+    },
+    /// What the operator must do by hand (a template).
+    Manual {
+        instructions: String,
+    },
+    Watch(WatchStep),
 }
 
-/// Automatic retry policy.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Retry {
-    /// Total attempts including the first (2 to 20).
-    #[schemars(range(min = 2, max = 20))]
-    pub attempts: u32,
-    /// Wait before the second attempt (default `1s`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay: Option<Duration>,
-    /// `fixed` (default) or `exponential` (the delay doubles each time).
-    #[serde(default)]
-    pub backoff: Backoff,
+/// A command that runs once (with retries), asking first unless it is read-only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandStep {
+    /// The shell command (a template).
+    pub run: String,
+    pub read_only: bool,
+    /// Trimmed stdout is stored under this name.
+    pub capture: Option<String>,
+    pub timeout: Option<DurationSpec>,
+    pub retry: Option<Retry>,
+    /// The undo command (a template).
+    pub rollback: Option<String>,
+    pub confirm: Option<Confirm>,
+    /// The command gets the terminal as stdin.
+    pub interactive: bool,
 }
 
-/// How the retry delay grows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Backoff {
-    #[default]
-    Fixed,
-    Exponential,
+/// A check re-run every `every` until `until` has held for `hold_for`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchStep {
+    /// The check command (a template).
+    pub run: String,
+    /// The expression that must hold (`output`, `exit_code` are the check's).
+    pub until: String,
+    pub every: DurationSpec,
+    pub hold_for: DurationSpec,
+    /// The whole watch's budget (default: twice `for`, at least `for` + `every`).
+    pub timeout: Option<DurationSpec>,
 }
 
-/// Stronger confirmation: the operator must type a word (a template, e.g. the database name).
-/// `--yes` alone does not pass it; `--yes-typed` does.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Confirm {
-    /// The word to type.
-    #[schemars(length(min = 1))]
-    pub typed: String,
+/// A required key was missing, which the schema reports first: the step cannot be typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingField {
+    pub step: usize,
+    pub field: &'static str,
+}
+
+impl Runbook {
+    /// Types a runbook the schema accepted. Errors only if a kind's required key is missing.
+    pub fn from_format(f: format::Runbook) -> Result<Runbook, MissingField> {
+        let steps = f
+            .steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| Step::from_format(s).map_err(|field| MissingField { step: i, field }))
+            .collect::<Result<_, _>>()?;
+        Ok(Runbook {
+            name: f.name,
+            title: f.title,
+            summary: f.summary,
+            tags: f.tags,
+            requires: f.requires,
+            shell: f.shell.unwrap_or_default(),
+            params: f.params,
+            steps,
+        })
+    }
 }
 
 impl Step {
-    /// The fields a step of this kind may use, beyond the common ones.
-    pub fn fields_used_by(kind: StepKind) -> &'static [&'static str] {
-        match kind {
-            StepKind::Command => &[
-                "run",
-                "read_only",
-                "capture",
-                "timeout",
-                "retry",
-                "rollback",
-                "confirm",
-                "interactive",
-            ],
-            StepKind::Message => &["text"],
-            StepKind::Manual => &["instructions"],
-            StepKind::Watch => &["run", "until", "every", "for", "timeout"],
+    fn from_format(s: format::Step) -> Result<Step, &'static str> {
+        let need = |v: Option<String>, field: &'static str| v.ok_or(field);
+        let body = match s.kind {
+            StepKind::Command => StepBody::Command(CommandStep {
+                run: need(s.run, "run")?,
+                read_only: s.read_only,
+                capture: s.capture,
+                timeout: s.timeout,
+                retry: s.retry,
+                rollback: s.rollback,
+                confirm: s.confirm,
+                interactive: s.interactive,
+            }),
+            StepKind::Message => StepBody::Message {
+                text: need(s.text, "text")?,
+            },
+            StepKind::Manual => StepBody::Manual {
+                instructions: need(s.instructions, "instructions")?,
+            },
+            StepKind::Watch => StepBody::Watch(WatchStep {
+                run: need(s.run, "run")?,
+                until: need(s.until, "until")?,
+                every: s
+                    .every
+                    .unwrap_or(DurationSpec::Literal(Duration(DEFAULT_EVERY))),
+                hold_for: s.hold_for.ok_or("for")?,
+                timeout: s.timeout,
+            }),
+        };
+        Ok(Step {
+            id: s.id,
+            title: s.title,
+            description: s.description,
+            when: s.when,
+            marks: s.marks,
+            body,
+        })
+    }
+
+    /// The step's kind.
+    pub fn kind(&self) -> StepKind {
+        match self.body {
+            StepBody::Command(_) => StepKind::Command,
+            StepBody::Message { .. } => StepKind::Message,
+            StepBody::Manual { .. } => StepKind::Manual,
+            StepBody::Watch(_) => StepKind::Watch,
         }
+    }
+
+    /// The command step's fields, if it is one.
+    pub fn command(&self) -> Option<&CommandStep> {
+        match &self.body {
+            StepBody::Command(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The name its output is captured under, if any.
+    pub fn capture(&self) -> Option<&str> {
+        self.command()?.capture.as_deref()
     }
 
     /// Whether running this step may change the system (and so needs confirmation).
     pub fn changes_system(&self) -> bool {
-        self.kind == StepKind::Command && !self.read_only
+        self.command().is_some_and(|c| !c.read_only)
+    }
+
+    /// Every template of the step, with its key (as a JSON pointer suffix) and how it renders.
+    pub fn templates(&self) -> Vec<(&'static str, &str, TemplateKind)> {
+        let mut out = Vec::new();
+        if let Some(t) = &self.title {
+            out.push(("title", t.as_str(), TemplateKind::Text));
+        }
+        match &self.body {
+            StepBody::Command(c) => {
+                out.push(("run", c.run.as_str(), TemplateKind::Shell));
+                if let Some(r) = &c.rollback {
+                    out.push(("rollback", r.as_str(), TemplateKind::Shell));
+                }
+                if let Some(t) = &c.confirm {
+                    out.push(("confirm/typed", t.typed.as_str(), TemplateKind::Text));
+                }
+            }
+            StepBody::Message { text } => out.push(("text", text.as_str(), TemplateKind::Text)),
+            StepBody::Manual { instructions } => {
+                out.push(("instructions", instructions.as_str(), TemplateKind::Text))
+            }
+            StepBody::Watch(w) => out.push(("run", w.run.as_str(), TemplateKind::Shell)),
+        }
+        out
+    }
+
+    /// Every duration key of the step, with its key.
+    pub fn durations(&self) -> Vec<(&'static str, &DurationSpec)> {
+        match &self.body {
+            StepBody::Command(c) => c.timeout.iter().map(|t| ("timeout", t)).collect(),
+            StepBody::Watch(w) => {
+                let mut v = vec![("every", &w.every), ("for", &w.hold_for)];
+                v.extend(w.timeout.iter().map(|t| ("timeout", t)));
+                v
+            }
+            StepBody::Message { .. } | StepBody::Manual { .. } => Vec::new(),
+        }
     }
 }

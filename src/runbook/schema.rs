@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use super::model::Runbook;
+use super::format::Runbook;
 
 /// The schema as pretty JSON with a trailing newline (the exact bytes of the checked-in file).
 pub fn runbook_schema_json() -> String {

@@ -12,6 +12,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::check;
+use super::format;
 use super::load::{self, SourceMap};
 use super::model::Runbook;
 use super::schema;
@@ -42,7 +43,7 @@ pub fn validate(file: &str, stem: Option<&str>, bytes: &[u8]) -> Result<Document
         diag::sort(&mut diags);
         return Err(diags);
     }
-    let runbook: Runbook = match serde_path_to_error::deserialize(&value) {
+    let file_form: format::Runbook = match serde_path_to_error::deserialize(&value) {
         Ok(r) => r,
         Err(e) => {
             let pointer = path_to_pointer(&e.path().to_string());
@@ -57,7 +58,25 @@ pub fn validate(file: &str, stem: Option<&str>, bytes: &[u8]) -> Result<Document
             ]);
         }
     };
-    let mut diags = check::check(file, stem, &runbook, &map);
+    let mut diags = check::kind_fields(file, &file_form, &map);
+    let runbook = match Runbook::from_format(file_form) {
+        Ok(r) => r,
+        Err(missing) => {
+            let pointer = format!("/steps/{}", missing.step);
+            diags.push(
+                Diagnostic::error(
+                    file,
+                    map.span(&pointer),
+                    "invalid-value",
+                    format!("this step needs `{}`", missing.field),
+                )
+                .at_pointer(pointer),
+            );
+            diag::sort(&mut diags);
+            return Err(diags);
+        }
+    };
+    diags.extend(check::check(file, stem, &runbook, &map));
     if !diags.is_empty() {
         diag::sort(&mut diags);
         return Err(diags);
