@@ -94,7 +94,8 @@ impl Sandbox {
     /// `rb ARGS` in a pseudo-terminal, in this sandbox.
     pub fn pty(&self, args: &[&str]) -> super::pty::Pty {
         let mut cmd = self.rb().args(args).command();
-        cmd.env("TERM", "xterm");
+        // The terminal is its stdin, not /dev/null.
+        cmd.env("TERM", "xterm").stdin(Stdio::inherit());
         super::pty::Pty::spawn(cmd)
     }
 

@@ -9,7 +9,7 @@ pub mod helpers;
 pub mod pty;
 pub mod binary;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -153,4 +153,30 @@ pub fn checked_transcript(path: &Path) -> ::rb::transcript::Transcript {
     let t = ::rb::transcript::read(path).expect("the transcript reads");
     assert!(!t.torn_tail, "{} has a torn tail", path.display());
     t
+}
+
+/// A tmpfs mounted for one test, unmounted however the test ends. Needs root (CAP_SYS_ADMIN):
+/// without it the test fails, it never skips.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    pub fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount runs");
+        assert!(
+            status.success(),
+            "mounting a tmpfs failed: this test needs root (the test command runs as root)"
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
 }
