@@ -15,10 +15,12 @@ fn runbook(name: &str, title: &str) -> String {
 #[test]
 fn list_shows_name_title_origin_and_shadowing() {
     let tmp = Sandbox::new();
-    tmp.write("mine/disk-full.yaml",
+    tmp.write(
+        "mine/disk-full.yaml",
         &runbook("disk-full", "Our own disk runbook"),
     );
-    tmp.write("mine/cert-expiry.yaml",
+    tmp.write(
+        "mine/cert-expiry.yaml",
         &runbook("cert-expiry", "Certificate expires soon"),
     );
     tmp.write("mine/broken.yaml", "version: 1\nname: broken\n");
@@ -85,7 +87,8 @@ fn show_an_unknown_name_suggests_the_closest() {
 #[test]
 fn show_an_invalid_runbook_prints_its_diagnostics_and_exits_2() {
     let tmp = Sandbox::new();
-    tmp.write("runbooks/bad.yaml",
+    tmp.write(
+        "runbooks/bad.yaml",
         "version: 1\nname: bad\ntitle: Bad\nsteps:\n  - id: x\n    run: echo {{ nope }}\n",
     );
     let out = tmp.run(&["show", "bad"]);
@@ -104,15 +107,16 @@ fn show_an_invalid_runbook_prints_its_diagnostics_and_exits_2() {
 fn rb_path_is_searched_after_local_folders() {
     let tmp = Sandbox::new();
     tmp.write("a/other.yaml", &runbook("other", "Other"));
-    tmp.write("b/cert-expiry.yaml",
+    tmp.write(
+        "b/cert-expiry.yaml",
         &runbook("cert-expiry", "From RB_PATH"),
     );
-    let rb_path = format!(
-        "{}:{}",
-        tmp.path("a").display(),
-        tmp.path("b").display()
-    );
-    let out = tmp.rb().env("RB_PATH", &rb_path).args(["show", "cert-expiry"]).output();
+    let rb_path = format!("{}:{}", tmp.path("a").display(), tmp.path("b").display());
+    let out = tmp
+        .rb()
+        .env("RB_PATH", &rb_path)
+        .args(["show", "cert-expiry"])
+        .output();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stdout.starts_with("cert-expiry — From RB_PATH\n"),
@@ -123,10 +127,15 @@ fn rb_path_is_searched_after_local_folders() {
     let out = tmp.run(&["show", "cert-expiry"]);
     assert_eq!(out.code, Some(2));
     // ./runbooks comes before RB_PATH.
-    tmp.write("runbooks/cert-expiry.yaml",
+    tmp.write(
+        "runbooks/cert-expiry.yaml",
         &runbook("cert-expiry", "From ./runbooks"),
     );
-    let out = tmp.rb().env("RB_PATH", &rb_path).args(["show", "cert-expiry"]).output();
+    let out = tmp
+        .rb()
+        .env("RB_PATH", &rb_path)
+        .args(["show", "cert-expiry"])
+        .output();
     assert!(
         out.stdout.starts_with("cert-expiry — From ./runbooks\n"),
         "{}",
@@ -154,7 +163,8 @@ fn validate_defaults_to_the_catalog() {
         out.stderr
     );
     // A broken runbook found through the catalog makes it fail.
-    tmp.write("runbooks/broken.yaml",
+    tmp.write(
+        "runbooks/broken.yaml",
         "version: 1\nname: broken\ntitle: Broken\n",
     );
     let out = tmp.run(&["validate"]);

@@ -13,7 +13,12 @@ use common::{alive, checked_transcript, read_pid};
 /// runbook.
 fn start(runbook: &str, args: &[&str]) -> (Sandbox, Pty) {
     let d = Sandbox::with_runbook(runbook);
-    let args = [&["run", "t.yaml"], args, &["--transcript", "transcript.jsonl"]].concat();
+    let args = [
+        &["run", "t.yaml"],
+        args,
+        &["--transcript", "transcript.jsonl"],
+    ]
+    .concat();
     let p = d.pty(&args);
     (d, p)
 }

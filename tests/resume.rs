@@ -95,11 +95,7 @@ fn resume_refuses_a_changed_runbook_unless_forced() {
     let rbk = "version: 1\nname: k\ntitle: K\nsteps:\n  - id: a\n    run: 'false'\n    read_only: true\n  - id: b\n    run: touch b-ran\n    read_only: true\n";
     d.write("k.yaml", rbk);
     let out = d.run(&["run", "k.yaml", "--yes", "--transcript", "t.jsonl"]);
-    assert_eq!(
-        out.code,
-        Some(1),
-        "the first step fails the unattended run"
-    );
+    assert_eq!(out.code, Some(1), "the first step fails the unattended run");
     d.write("k.yaml", &rbk.replace("'false'", "'true'"));
     let out = d.run(&["resume", "t.jsonl", "--yes"]);
     assert_eq!(out.code, Some(2));

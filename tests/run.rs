@@ -46,11 +46,7 @@ fn without_a_terminal_and_without_yes_rb_refuses_at_once() {
     let start = std::time::Instant::now();
     let out = d.run(&["run", "t.yaml"]);
     assert_eq!(out.code, Some(2));
-    assert!(
-        out.stderr.contains("not a terminal"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("not a terminal"), "{}", out.stderr);
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
     assert!(!d.path("made").exists());
     let out = d.run(&["run", "disk-full"]);
@@ -91,11 +87,7 @@ fn a_timed_out_step_leaves_no_process_of_its_group() {
         Some(1),
         "a timed-out step fails the unattended run"
     );
-    assert!(
-        out.stdout.contains("timed out"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("timed out"), "{}", out.stdout);
     for f in ["child.pid", "grandchild.pid"] {
         let pid = read_pid(&d.path(f));
         assert!(!alive(pid), "{f} ({pid}) survived the timeout");
@@ -151,12 +143,12 @@ fn preflight_lists_every_problem_and_runs_nothing() {
 
 #[test]
 fn invalid_runbook_exits_2_with_a_located_diagnostic() {
-    let d =
-        sandbox("version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: echo {{ nope }}\n");
+    let d = sandbox("version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: echo {{ nope }}\n");
     let out = d.run(&["run", "t.yaml", "--dry-run"]);
     assert_eq!(out.code, Some(2));
     assert!(
-        out.stderr.contains("t.yaml:6:10: error[undefined-variable]"),
+        out.stderr
+            .contains("t.yaml:6:10: error[undefined-variable]"),
         "{}",
         out.stderr
     );

@@ -35,11 +35,7 @@ fn a_full_transcript_disk_is_reported_and_the_run_completes_with_every_event_kep
         .env("TMPDIR", &fallback)
         .output();
     let stderr = out.stderr;
-    assert_eq!(
-        out.code,
-        Some(0),
-        "the run must complete: {stderr}"
-    );
+    assert_eq!(out.code, Some(0), "the run must complete: {stderr}");
     assert!(d.path("two-ran").exists());
     assert!(
         stderr.contains("No space left on device"),

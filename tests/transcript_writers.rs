@@ -7,7 +7,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -96,17 +96,12 @@ fn note(by: &str, n: usize) -> Event {
     }
 }
 
-fn new_transcript(dir: &Path) -> (PathBuf, TranscriptWriter) {
-    let path = dir.join("state/rb/transcripts/run.jsonl");
-    let mut w = TranscriptWriter::create(&path).unwrap();
-    w.append(&run_started()).unwrap();
-    (path, w)
-}
-
 fn concurrent_appenders_in_threads_and_processes_lose_no_line() {
     const N: usize = 150;
     let dir = tempfile::tempdir().unwrap();
-    let (path, mut main_writer) = new_transcript(dir.path());
+    let path = dir.path().join("run.jsonl");
+    let mut main_writer = TranscriptWriter::create(&path).unwrap();
+    main_writer.append(&run_started()).unwrap();
     let p = path.to_str().unwrap().to_owned();
     let n = N.to_string();
     let processes: Vec<_> = ["proc-a", "proc-b"]

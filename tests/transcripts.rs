@@ -202,7 +202,10 @@ fn notes_from_two_processes_racing_a_running_rb_are_all_kept_once() {
         "version: 1\nname: long\ntitle: Long\nsteps:\n  - id: count\n    run: for i in $(seq 1 200); do echo line $i; sleep 0.02; done\n    read_only: true\n",
     );
     let p = d.path("p.jsonl");
-    let mut run = d.rb().args(&["run", "long.yaml", "--yes", "--transcript", "p.jsonl"]).spawn();
+    let mut run = d
+        .rb()
+        .args(["run", "long.yaml", "--yes", "--transcript", "p.jsonl"])
+        .spawn();
     wait_for(&p, |t| t.contains("\"step_started\""));
     let writers: Vec<_> = ["a", "b"]
         .into_iter()
@@ -226,11 +229,7 @@ fn notes_from_two_processes_racing_a_running_rb_are_all_kept_once() {
 
     let out = d.run(&["transcripts", "verify", "p.jsonl"]);
     assert_eq!(out.code, Some(0), "{}", out.stdout);
-    assert!(
-        out.stdout.contains("p.jsonl: OK ("),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("p.jsonl: OK ("), "{}", out.stdout);
 
     let events = schema_checked(&p);
     for who in ["a", "b"] {
@@ -286,7 +285,7 @@ fn transcripts_lists_runs_including_one_killed_mid_step() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     // The killed run starts later, so it is listed first.
     std::thread::sleep(Duration::from_millis(1100));
-    let mut killed = d.rb().args(&["run", "slow.yaml", "--yes"]).spawn();
+    let mut killed = d.rb().args(["run", "slow.yaml", "--yes"]).spawn();
     let slow = d.wait_for_default_transcript("-slow-");
     wait_for(&slow, |t| t.contains("waiting"));
     killed.kill().unwrap(); // SIGKILL
@@ -407,11 +406,7 @@ fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_fi
     // And the post-mortem still reads it.
     let out = d.run(&["postmortem", "torn.jsonl"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("torn line"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("torn line"), "{}", out.stderr);
 
     // An unreadable path is a usage error.
     let out = d.run(&["transcripts", "verify", "good.jsonl", "missing.jsonl"]);
@@ -430,26 +425,19 @@ fn note_without_to_finds_the_run_in_progress() {
     // With no run at all, rb says what to do.
     let out = d.run(&["note", "too early"]);
     assert_eq!(out.code, Some(2));
-    assert!(
-        out.stderr.contains("--to PATH"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("--to PATH"), "{}", out.stderr);
     // A finished run is not "in progress".
     let out = d.run(&["run", "restart-app.yaml", "--yes"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let out = d.run(&["mark", "detected"]);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
 
-    let mut run = d.rb().args(&["run", "slow.yaml", "--yes"]).spawn();
+    let mut run = d.rb().args(["run", "slow.yaml", "--yes"]).spawn();
     let slow = d.wait_for_default_transcript("-slow-");
     wait_for(&slow, |t| t.contains("\"step_started\""));
     let out = d.run(&["note", "disk filling at 1 GB/min"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    assert_eq!(
-        out.stdout,
-        format!("note appended to {}\n", slow.display())
-    );
+    assert_eq!(out.stdout, format!("note appended to {}\n", slow.display()));
     assert_eq!(wait_exit(&mut run), 0);
 
     let events = schema_checked(&slow);
@@ -504,9 +492,5 @@ fn export_cast_is_asciicast_v2() {
     // Without a format rb says which one to pick.
     let out = d.run(&["export", "a.jsonl"]);
     assert_eq!(out.code, Some(2));
-    assert!(
-        out.stderr.contains("--cast"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("--cast"), "{}", out.stderr);
 }

@@ -233,11 +233,7 @@ fn read_all(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<Vec<u8
 }
 
 /// Reaps `child` with `wait4`, for the kernel's account of its peak memory (KiB); kills it and
-/// fails after `timeout`.
-#[expect(
-    clippy::zombie_processes,
-    reason = "the child is reaped by `wait4`, which std's `Child` does not know of"
-)]
+/// fails after `timeout`. std's `Child` does not know the child is reaped: never wait on it again.
 fn wait_with_usage(
     child: &mut Child,
     start: Instant,

@@ -5,14 +5,13 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod binary;
 pub mod helpers;
 pub mod pty;
-pub mod binary;
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
-
 
 use rb::exec::runner::{CommandSpec, Outcome, ProcessRunner, Runner, Stream};
 
