@@ -1,9 +1,10 @@
 //! `rb list`, `rb show`, `rb validate` and `rb schema` through the real binary.
 
-use std::path::Path;
-use std::time::Duration;
+mod common;
 
-use assert_cmd::Command;
+use std::path::Path;
+
+use common::binary::{Out, Rb, Sandbox};
 
 const VALID: &str = "version: 1\nname: NAME\ntitle: TITLE\nsteps:\n  - id: usage\n    run: df -h /\n    read_only: true\n";
 
@@ -11,53 +12,19 @@ fn runbook(name: &str, title: &str) -> String {
     VALID.replace("NAME", name).replace("TITLE", title)
 }
 
-/// `rb` in `dir`, with no colour, no `$RB_PATH` and a timeout so a hang fails.
-fn rb(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("rb").expect("the rb binary");
-    cmd.current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("RB_PATH")
-        .timeout(Duration::from_secs(10));
-    cmd
-}
-
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command) -> Out {
-    let o = cmd.output().expect("rb runs");
-    let out = Out {
-        code: o.status.code(),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    };
-    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
-    out
-}
-
-fn write(dir: &Path, file: &str, text: &str) {
-    std::fs::create_dir_all(dir.join(file).parent().expect("parent")).expect("mkdir");
-    std::fs::write(dir.join(file), text).expect("write");
-}
-
 #[test]
 fn list_shows_name_title_origin_and_shadowing() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    write(
-        tmp.path(),
+    let tmp = Sandbox::new();
+    tmp.write(
         "mine/disk-full.yaml",
         &runbook("disk-full", "Our own disk runbook"),
     );
-    write(
-        tmp.path(),
+    tmp.write(
         "mine/cert-expiry.yaml",
         &runbook("cert-expiry", "Certificate expires soon"),
     );
-    write(tmp.path(), "mine/broken.yaml", "version: 1\nname: broken\n");
-    let out = run(rb(tmp.path()).args(["list", "--dir", "mine"]));
+    tmp.write("mine/broken.yaml", "version: 1\nname: broken\n");
+    let out = tmp.run(&["list", "--dir", "mine"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let lines: Vec<&str> = out.stdout.lines().collect();
     let line = |name: &str, origin: &str| {
@@ -82,8 +49,8 @@ fn list_shows_name_title_origin_and_shadowing() {
 
 #[test]
 fn list_without_local_runbooks_shows_the_builtins() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let out = run(rb(tmp.path()).arg("list"));
+    let tmp = Sandbox::new();
+    let out = tmp.run(&["list"]);
     assert_eq!(out.code, Some(0));
     assert!(
         out.stdout
@@ -97,8 +64,8 @@ fn list_without_local_runbooks_shows_the_builtins() {
 
 #[test]
 fn show_disk_full_prints_a_checklist() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let out = run(rb(tmp.path()).args(["show", "disk-full"]));
+    let tmp = Sandbox::new();
+    let out = tmp.run(&["show", "disk-full"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.stderr, "");
     insta::assert_snapshot!(out.stdout);
@@ -106,8 +73,8 @@ fn show_disk_full_prints_a_checklist() {
 
 #[test]
 fn show_an_unknown_name_suggests_the_closest() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let out = run(rb(tmp.path()).args(["show", "disk-ful"]));
+    let tmp = Sandbox::new();
+    let out = tmp.run(&["show", "disk-ful"]);
     assert_eq!(out.code, Some(2));
     assert_eq!(out.stdout, "");
     insta::assert_snapshot!(out.stderr, @r"
@@ -119,13 +86,12 @@ fn show_an_unknown_name_suggests_the_closest() {
 
 #[test]
 fn show_an_invalid_runbook_prints_its_diagnostics_and_exits_2() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    write(
-        tmp.path(),
+    let tmp = Sandbox::new();
+    tmp.write(
         "runbooks/bad.yaml",
         "version: 1\nname: bad\ntitle: Bad\nsteps:\n  - id: x\n    run: echo {{ nope }}\n",
     );
-    let out = run(rb(tmp.path()).args(["show", "bad"]));
+    let out = tmp.run(&["show", "bad"]);
     assert_eq!(out.code, Some(2));
     assert_eq!(out.stdout, "");
     assert!(
@@ -139,21 +105,18 @@ fn show_an_invalid_runbook_prints_its_diagnostics_and_exits_2() {
 
 #[test]
 fn rb_path_is_searched_after_local_folders() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    write(tmp.path(), "a/other.yaml", &runbook("other", "Other"));
-    write(
-        tmp.path(),
+    let tmp = Sandbox::new();
+    tmp.write("a/other.yaml", &runbook("other", "Other"));
+    tmp.write(
         "b/cert-expiry.yaml",
         &runbook("cert-expiry", "From RB_PATH"),
     );
-    let rb_path = format!(
-        "{}:{}",
-        tmp.path().join("a").display(),
-        tmp.path().join("b").display()
-    );
-    let out = run(rb(tmp.path())
+    let rb_path = format!("{}:{}", tmp.path("a").display(), tmp.path("b").display());
+    let out = tmp
+        .rb()
         .env("RB_PATH", &rb_path)
-        .args(["show", "cert-expiry"]));
+        .args(["show", "cert-expiry"])
+        .output();
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stdout.starts_with("cert-expiry — From RB_PATH\n"),
@@ -161,24 +124,25 @@ fn rb_path_is_searched_after_local_folders() {
         out.stdout
     );
     // Without RB_PATH the name is unknown.
-    let out = run(rb(tmp.path()).args(["show", "cert-expiry"]));
+    let out = tmp.run(&["show", "cert-expiry"]);
     assert_eq!(out.code, Some(2));
     // ./runbooks comes before RB_PATH.
-    write(
-        tmp.path(),
+    tmp.write(
         "runbooks/cert-expiry.yaml",
         &runbook("cert-expiry", "From ./runbooks"),
     );
-    let out = run(rb(tmp.path())
+    let out = tmp
+        .rb()
         .env("RB_PATH", &rb_path)
-        .args(["show", "cert-expiry"]));
+        .args(["show", "cert-expiry"])
+        .output();
     assert!(
         out.stdout.starts_with("cert-expiry — From ./runbooks\n"),
         "{}",
         out.stdout
     );
-    let out = run(rb(tmp.path()).env("RB_PATH", &rb_path).arg("list"));
-    let b = tmp.path().join("b/cert-expiry.yaml").display().to_string();
+    let out = tmp.rb().env("RB_PATH", &rb_path).arg("list").output();
+    let b = tmp.path("b/cert-expiry.yaml").display().to_string();
     assert!(
         out.stdout
             .lines()
@@ -190,8 +154,8 @@ fn rb_path_is_searched_after_local_folders() {
 
 #[test]
 fn validate_defaults_to_the_catalog() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let out = run(rb(tmp.path()).arg("validate"));
+    let tmp = Sandbox::new();
+    let out = tmp.run(&["validate"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         out.stderr.ends_with(" runbook(s) valid\n"),
@@ -199,12 +163,11 @@ fn validate_defaults_to_the_catalog() {
         out.stderr
     );
     // A broken runbook found through the catalog makes it fail.
-    write(
-        tmp.path(),
+    tmp.write(
         "runbooks/broken.yaml",
         "version: 1\nname: broken\ntitle: Broken\n",
     );
-    let out = run(rb(tmp.path()).arg("validate"));
+    let out = tmp.run(&["validate"]);
     assert_eq!(out.code, Some(2));
     assert!(
         out.stderr.starts_with("runbooks/broken.yaml:1:1: error[missing-key]: the runbook is missing the required key `steps`\n"),
@@ -216,10 +179,10 @@ fn validate_defaults_to_the_catalog() {
 
 #[test]
 fn validate_exit_codes() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    write(tmp.path(), "good.yaml", &runbook("good", "Good"));
-    write(tmp.path(), "bad.yaml", &runbook("not-bad", "Bad"));
-    let code = |args: &[&str]| run(rb(tmp.path()).args(args)).code;
+    let tmp = Sandbox::new();
+    tmp.write("good.yaml", &runbook("good", "Good"));
+    tmp.write("bad.yaml", &runbook("not-bad", "Bad"));
+    let code = |args: &[&str]| tmp.run(args).code;
     assert_eq!(code(&["validate", "good.yaml"]), Some(0));
     assert_eq!(code(&["validate", "bad.yaml"]), Some(2));
     assert_eq!(code(&["validate", "good.yaml", "bad.yaml"]), Some(2));
@@ -227,7 +190,9 @@ fn validate_exit_codes() {
     assert_eq!(code(&["validate", "missing.yaml"]), Some(2));
     assert_eq!(code(&["validate", "--format", "xml"]), Some(2));
     assert_eq!(code(&["no-such-command"]), Some(2));
-    let out = run(rb(Path::new(env!("CARGO_MANIFEST_DIR"))).args(["validate", "runbooks/"]));
+    let out = Rb::in_dir(Path::new(env!("CARGO_MANIFEST_DIR")))
+        .args(["validate", "runbooks/"])
+        .output();
     assert_eq!(
         out.code,
         Some(0),
@@ -238,14 +203,12 @@ fn validate_exit_codes() {
 
 #[test]
 fn validate_json_is_machine_readable() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    write(tmp.path(), "good.yaml", &runbook("good", "Good"));
-    write(
-        tmp.path(),
-        "bad.yaml",
+    let tmp = Sandbox::new();
+    tmp.write("good.yaml", &runbook("good", "Good"));
+    tmp.write("bad.yaml",
         "version: 1\nname: bad\ntitle: Bad\nsteps:\n  - id: x\n    run: echo\n    timout: 5m\n  - id: x\n    run: echo\n",
     );
-    let out = run(rb(tmp.path()).args(["validate", "--format", "json", "good.yaml", "bad.yaml"]));
+    let out = tmp.run(&["validate", "--format", "json", "good.yaml", "bad.yaml"]);
     assert_eq!(out.code, Some(2));
     assert_eq!(out.stderr, "", "json mode keeps stderr quiet");
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("stdout is JSON");
@@ -272,7 +235,7 @@ fn validate_json_is_machine_readable() {
         "schema errors stop before semantic checks"
     );
 
-    let out = run(rb(tmp.path()).args(["validate", "--format", "json", "good.yaml"]));
+    let out = tmp.run(&["validate", "--format", "json", "good.yaml"]);
     assert_eq!(out.code, Some(0));
     let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("stdout is JSON");
     assert_eq!(v["valid"], true);
@@ -281,11 +244,11 @@ fn validate_json_is_machine_readable() {
 #[test]
 fn schema_matches_the_checked_in_file_byte_for_byte() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = rb(root).arg("schema").output().expect("rb runs");
-    assert_eq!(out.status.code(), Some(0));
+    let out: Out = Rb::in_dir(root).arg("schema").output();
+    assert_eq!(out.code, Some(0));
     let on_disk = std::fs::read(root.join("schemas/runbook.schema.json")).expect("schema file");
     assert!(
-        out.stdout == on_disk,
+        out.stdout_bytes == on_disk,
         "`rb schema` differs from schemas/runbook.schema.json"
     );
 }

@@ -3,69 +3,32 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use expectrl::{Eof, Expect, Session};
+use common::binary::Sandbox;
+use common::pty::Pty;
+use common::{alive, checked_transcript, read_pid};
 
-struct Pty {
-    session: expectrl::session::OsSession,
-    dir: tempfile::TempDir,
+/// Starts `rb run t.yaml ARGS --transcript transcript.jsonl` in a PTY, in a sandbox holding the
+/// runbook.
+fn start(runbook: &str, args: &[&str]) -> (Sandbox, Pty) {
+    let d = Sandbox::with_runbook(runbook);
+    let args = [
+        &["run", "t.yaml"],
+        args,
+        &["--transcript", "transcript.jsonl"],
+    ]
+    .concat();
+    let p = d.pty(&args);
+    (d, p)
 }
 
-/// Starts `rb run runbook.yaml ARGS` in a PTY, in a temp dir holding the runbook.
-fn start(runbook: &str, args: &[&str]) -> Pty {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("t.yaml"), runbook).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rb"));
-    cmd.current_dir(dir.path())
-        .arg("run")
-        .arg("t.yaml")
-        .args(args)
-        .arg("--transcript")
-        .arg(dir.path().join("transcript.jsonl"))
-        .env("NO_COLOR", "1")
-        .env("TERM", "xterm")
-        .env("USER", "alice");
-    let mut session = Session::spawn(cmd).expect("spawn rb in a pty");
-    session.set_expect_timeout(Some(Duration::from_secs(20)));
-    Pty { session, dir }
-}
-
-impl Pty {
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn expect(&mut self, text: &str) {
-        if let Err(e) = self.session.expect(text) {
-            panic!("did not see {text:?}: {e}");
-        }
-    }
-
-    fn key(&mut self, k: &str) {
-        self.session.send(k).unwrap();
-    }
-
-    /// Waits for rb to exit and returns its exit code.
-    fn exit_code(&mut self) -> i32 {
-        let _ = self.session.expect(Eof);
-        match self.session.get_process().wait().unwrap() {
-            expectrl::process::unix::WaitStatus::Exited(_, code) => {
-                // Every transcript a run leaves must verify and match the published schema.
-                let t = self.path("transcript.jsonl");
-                rb::transcript::schema::validate_file(&t).unwrap_or_else(|e| panic!("{e}"));
-                assert!(rb::transcript::verify(&t).unwrap().problem.is_none());
-                code
-            }
-            other => panic!("rb did not exit normally: {other:?}"),
-        }
-    }
-
-    fn transcript(&self) -> String {
-        std::fs::read_to_string(self.path("transcript.jsonl")).unwrap_or_default()
-    }
+/// Waits for rb to exit and returns its exit code; the transcript the run left must verify and
+/// match the published schema.
+fn finish(d: &Sandbox, mut p: Pty) -> i32 {
+    let code = p.exit_code();
+    checked_transcript(&d.path("transcript.jsonl"));
+    code
 }
 
 fn changing_step(body: &str) -> String {
@@ -76,41 +39,38 @@ fn changing_step(body: &str) -> String {
 
 #[test]
 fn run_key_runs_the_step() {
-    let mut p = start(&changing_step("    run: touch made"), &[]);
+    let (d, mut p) = start(&changing_step("    run: touch made"), &[]);
     p.expect("Run this command?");
     p.key("r");
     p.expect("ok");
-    let dir = p.dir.path().to_path_buf();
-    assert_eq!(p.exit_code(), 0);
-    assert!(dir.join("made").exists() && dir.join("after").exists());
+    assert_eq!(finish(&d, p), 0);
+    assert!(d.path("made").exists() && d.path("after").exists());
 }
 
 #[test]
 fn skip_key_skips_only_that_step() {
-    let mut p = start(&changing_step("    run: touch made"), &[]);
+    let (d, mut p) = start(&changing_step("    run: touch made"), &[]);
     p.expect("Run this command?");
     p.key("s");
-    let dir = p.dir.path().to_path_buf();
-    assert_eq!(p.exit_code(), 0);
-    assert!(!dir.join("made").exists(), "a skipped step must not run");
-    assert!(dir.join("after").exists());
+    assert_eq!(finish(&d, p), 0);
+    assert!(!d.path("made").exists(), "a skipped step must not run");
+    assert!(d.path("after").exists());
 }
 
 #[test]
 fn abort_key_stops_the_run_with_exit_1() {
-    let mut p = start(&changing_step("    run: touch made"), &[]);
+    let (d, mut p) = start(&changing_step("    run: touch made"), &[]);
     p.expect("Run this command?");
     p.key("a");
     p.expect("aborted");
-    let dir = p.dir.path().to_path_buf();
-    assert_eq!(p.exit_code(), 1);
-    assert!(!dir.join("made").exists() && !dir.join("after").exists());
+    assert_eq!(finish(&d, p), 1);
+    assert!(!d.path("made").exists() && !d.path("after").exists());
 }
 
 #[test]
 fn retry_after_failure_runs_again() {
     // Fails the first time (and leaves a flag), succeeds the second.
-    let mut p = start(
+    let (d, mut p) = start(
         &changing_step("    run: if [ -e flag ]; then touch made; else touch flag; exit 4; fi"),
         &[],
     );
@@ -120,14 +80,13 @@ fn retry_after_failure_runs_again() {
     p.expect("What now?");
     p.key("t");
     p.expect("ok");
-    let dir = p.dir.path().to_path_buf();
-    assert_eq!(p.exit_code(), 0);
-    assert!(dir.join("made").exists());
+    assert_eq!(finish(&d, p), 0);
+    assert!(d.path("made").exists());
 }
 
 #[test]
 fn rollback_after_failure_runs_the_undo() {
-    let mut p = start(
+    let (d, mut p) = start(
         &changing_step(
             "    run: touch half-done; exit 1\n    rollback: rm half-done; touch rolled-back",
         ),
@@ -139,14 +98,13 @@ fn rollback_after_failure_runs_the_undo() {
     p.key("b");
     p.expect("Continue with the next step, or abort?");
     p.key("c");
-    let dir = p.dir.path().to_path_buf();
-    assert_eq!(p.exit_code(), 0);
-    assert!(dir.join("rolled-back").exists() && !dir.join("half-done").exists());
+    assert_eq!(finish(&d, p), 0);
+    assert!(d.path("rolled-back").exists() && !d.path("half-done").exists());
 }
 
 #[test]
 fn note_key_records_a_note_then_runs() {
-    let mut p = start(&changing_step("    run: touch made"), &[]);
+    let (d, mut p) = start(&changing_step("    run: touch made"), &[]);
     p.expect("Run this command?");
     p.key("n");
     p.expect("Note:");
@@ -155,9 +113,8 @@ fn note_key_records_a_note_then_runs() {
     p.expect("Run this command?");
     p.key("r");
     p.expect("ok");
-    let transcript_path = p.path("transcript.jsonl");
-    assert_eq!(p.exit_code(), 0);
-    let t = std::fs::read_to_string(transcript_path).unwrap();
+    assert_eq!(finish(&d, p), 0);
+    let t = std::fs::read_to_string(d.path("transcript.jsonl")).unwrap();
     assert!(
         t.contains("\"event\":\"note\"") && t.contains("disk filled by the batch job"),
         "{t}"
@@ -167,87 +124,60 @@ fn note_key_records_a_note_then_runs() {
 #[test]
 fn typed_confirmation_wants_the_word() {
     let rb = "version: 1\nname: t\ntitle: T\nparams:\n  db: {default: orders}\nsteps:\n  - id: drop\n    run: touch dropped\n    confirm: {typed: '{{ db }}'}\n";
-    let mut p = start(rb, &[]);
+    let (d, mut p) = start(rb, &[]);
     p.expect("Run this command?");
     p.key("r");
     p.expect("Type `orders` to confirm:");
     p.key("orders\r");
     p.expect("ok");
-    let dir = p.dir.path().to_path_buf();
-    assert_eq!(p.exit_code(), 0);
-    assert!(dir.join("dropped").exists());
-}
-
-/// Whether any live process has `pid` (zombies count as gone).
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with('Z'),
-        Err(_) => false,
-    }
-}
-
-fn read_pid(path: &Path) -> i32 {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
+    assert_eq!(finish(&d, p), 0);
+    assert!(d.path("dropped").exists());
 }
 
 #[test]
 fn ctrl_c_during_a_step_ends_its_process_group_and_asks() {
     let rb = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: long\n    run: sleep 1000 & echo $! > child.pid; printf 'sta%s\\n' rted; wait\n    read_only: true\n  - id: next\n    run: touch next\n    read_only: true\n";
-    let mut p = start(rb, &[]);
+    let (d, mut p) = start(rb, &[]);
     p.expect("started");
-    let child = read_pid(&p.path("child.pid"));
+    let child = read_pid(&d.path("child.pid"));
     assert!(alive(child));
     p.key("\x03");
     p.expect("Abort the whole run, skip this step, or retry it?");
     assert!(!alive(child), "the step's background process must be gone");
     p.key("a");
-    let dir = p.dir.path().to_path_buf();
-    let t = p.transcript();
-    assert_eq!(p.exit_code(), 130);
-    assert!(!dir.join("next").exists());
-    let _ = t;
+    assert_eq!(finish(&d, p), 130);
+    assert!(!d.path("next").exists());
 }
 
 #[test]
 fn ctrl_c_then_skip_continues_with_the_next_step() {
     let rb = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: long\n    run: printf 'sta%s\\n' rted; sleep 1000\n    read_only: true\n  - id: next\n    run: touch next\n    read_only: true\n";
-    let mut p = start(rb, &[]);
+    let (d, mut p) = start(rb, &[]);
     p.expect("started");
     p.key("\x03");
     p.expect("skip this step");
     p.key("s");
-    let dir = p.dir.path().to_path_buf();
-    assert_eq!(p.exit_code(), 0);
-    assert!(dir.join("next").exists());
+    assert_eq!(finish(&d, p), 0);
+    assert!(d.path("next").exists());
 }
 
 #[test]
 fn ctrl_c_at_a_prompt_interrupts_the_run() {
-    let mut p = start(&changing_step("    run: touch made"), &[]);
+    let (d, mut p) = start(&changing_step("    run: touch made"), &[]);
     p.expect("Run this command?");
     p.key("\x03");
-    let dir = p.dir.path().to_path_buf();
-    assert_eq!(p.exit_code(), 130);
-    assert!(!dir.join("made").exists());
+    assert_eq!(finish(&d, p), 130);
+    assert!(!d.path("made").exists());
 }
 
 #[test]
 fn a_second_ctrl_c_kills_the_step_at_once_and_ends_the_run() {
     // The step ignores SIGINT, so the first Ctrl-C alone would wait out the grace period.
     let rb = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: stubborn\n    run: trap '' INT; printf 'sta%s\\n' rted; sleep 1000 & echo $! > child.pid; wait\n    read_only: true\n  - id: next\n    run: touch next\n    read_only: true\n";
-    let mut p = start(rb, &[]);
+    let (d, mut p) = start(rb, &[]);
     p.expect("started");
-    common::wait_for_file(&p.path("child.pid"));
-    let child = read_pid(&p.path("child.pid"));
+    common::wait_for_file(&d.path("child.pid"));
+    let child = read_pid(&d.path("child.pid"));
     let begun = std::time::Instant::now();
     p.key("\x03");
     std::thread::sleep(Duration::from_millis(300));
@@ -257,8 +187,7 @@ fn a_second_ctrl_c_kills_the_step_at_once_and_ends_the_run() {
         begun.elapsed() < Duration::from_secs(4),
         "the second Ctrl-C must not wait for the 5 s grace period"
     );
-    let dir = p.dir.path().to_path_buf();
-    assert_eq!(p.exit_code(), 130);
+    assert_eq!(finish(&d, p), 130);
     assert!(!alive(child));
-    assert!(!dir.join("next").exists());
+    assert!(!d.path("next").exists());
 }

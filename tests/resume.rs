@@ -3,8 +3,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use common::binary::Sandbox;
+use common::{checked_transcript, read_pid, wait_for_file};
 
 const RUNBOOK: &str = "version: 1
 name: k
@@ -23,78 +23,53 @@ steps:
     read_only: true
 ";
 
-fn rb(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rb"));
-    c.current_dir(dir).env("NO_COLOR", "1").stdin(Stdio::null());
-    c
-}
-
 #[test]
 fn sigkill_mid_step_then_resume_finishes_from_the_interrupted_step() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("k.yaml"), RUNBOOK).unwrap();
-    let mut child = rb(d)
+    let d = Sandbox::new();
+    d.write("k.yaml", RUNBOOK);
+    let mut child = d
+        .rb()
         .args(["run", "k.yaml", "--yes", "--transcript", "t.jsonl"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    common::wait_for_file(&d.join("long-started"));
-    common::wait_for_file(&d.join("long.pid"));
+        .spawn();
+    wait_for_file(&d.path("long-started"));
+    wait_for_file(&d.path("long.pid"));
     child.kill().unwrap(); // SIGKILL: no chance to clean up or to finish the transcript
     child.wait().unwrap();
     // The step's shell outlives rb (its own process group); end it as an operator would.
-    let pid: i32 = std::fs::read_to_string(d.join("long.pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid(&d.path("long.pid"));
     let _ = nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,
     );
 
-    // Every complete line parses, the chain holds, no run_finished yet.
-    let t = rb::transcript::read(&d.join("t.jsonl")).unwrap();
+    // Every line parses and matches the schema, the chain holds, no run_finished yet.
+    let t = checked_transcript(&d.path("t.jsonl"));
     assert!(t.run_finished().is_none());
     assert!(
         t.events().any(
             |e| matches!(e, rb::transcript::Event::StepStarted { step, .. } if step == "long")
         )
     );
-    assert!(
-        rb::transcript::verify(&d.join("t.jsonl"))
-            .unwrap()
-            .problem
-            .is_none()
-    );
-    rb::transcript::schema::validate_file(&d.join("t.jsonl")).unwrap();
 
-    let out = rb(d).args(["resume", "t.jsonl", "--yes"]).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = d.run(&["resume", "t.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let stdout = out.stdout;
     assert!(
         stdout.contains("Resuming `k`") && stdout.contains("at step 2 of 3"),
         "{stdout}"
     );
     // `first` did not run again; `long` and `last` ran, with the capture from before the kill.
     assert_eq!(
-        std::fs::read_to_string(d.join("first.log")).unwrap(),
+        std::fs::read_to_string(d.path("first.log")).unwrap(),
         "once\n"
     );
-    assert!(d.join("long-done").exists());
+    assert!(d.path("long-done").exists());
     assert_eq!(
-        std::fs::read_to_string(d.join("last.out")).unwrap(),
+        std::fs::read_to_string(d.path("last.out")).unwrap(),
         "last saw captured-value\n"
     );
 
-    let t = rb::transcript::read(&d.join("t.jsonl")).unwrap();
+    let t = checked_transcript(&d.path("t.jsonl"));
     assert!(matches!(
         t.run_finished().map(|l| &l.event),
         Some(rb::transcript::Event::RunFinished {
@@ -102,13 +77,6 @@ fn sigkill_mid_step_then_resume_finishes_from_the_interrupted_step() {
             ..
         })
     ));
-    assert!(
-        rb::transcript::verify(&d.join("t.jsonl"))
-            .unwrap()
-            .problem
-            .is_none()
-    );
-    rb::transcript::schema::validate_file(&d.join("t.jsonl")).unwrap();
     assert_eq!(
         t.events()
             .filter(|e| matches!(e, rb::transcript::Event::RunStarted { .. }))
@@ -117,41 +85,25 @@ fn sigkill_mid_step_then_resume_finishes_from_the_interrupted_step() {
     );
 
     // A finished run has nothing to resume.
-    let again = rb(d).args(["resume", "t.jsonl", "--yes"]).output().unwrap();
-    assert_eq!(again.status.code(), Some(2));
+    let again = d.run(&["resume", "t.jsonl", "--yes"]);
+    assert_eq!(again.code, Some(2));
 }
 
 #[test]
 fn resume_refuses_a_changed_runbook_unless_forced() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let d = Sandbox::new();
     let rbk = "version: 1\nname: k\ntitle: K\nsteps:\n  - id: a\n    run: 'false'\n    read_only: true\n  - id: b\n    run: touch b-ran\n    read_only: true\n";
-    std::fs::write(d.join("k.yaml"), rbk).unwrap();
-    let out = rb(d)
-        .args(["run", "k.yaml", "--yes", "--transcript", "t.jsonl"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "the first step fails the unattended run"
-    );
-    std::fs::write(d.join("k.yaml"), rbk.replace("'false'", "'true'")).unwrap();
-    let out = rb(d).args(["resume", "t.jsonl", "--yes"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("changed since the run started"));
-    assert!(!d.join("b-ran").exists());
-    let out = rb(d)
-        .args(["resume", "t.jsonl", "--yes", "--force"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(d.join("b-ran").exists());
-    let t = std::fs::read_to_string(d.join("t.jsonl")).unwrap();
+    d.write("k.yaml", rbk);
+    let out = d.run(&["run", "k.yaml", "--yes", "--transcript", "t.jsonl"]);
+    assert_eq!(out.code, Some(1), "the first step fails the unattended run");
+    d.write("k.yaml", &rbk.replace("'false'", "'true'"));
+    let out = d.run(&["resume", "t.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("changed since the run started"));
+    assert!(!d.path("b-ran").exists());
+    let out = d.run(&["resume", "t.jsonl", "--yes", "--force"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(d.path("b-ran").exists());
+    let t = std::fs::read_to_string(d.path("t.jsonl")).unwrap();
     assert!(t.contains("--force: the runbook changed"));
 }

@@ -1,81 +1,24 @@
 //! `rb run` through the real binary without a terminal: dry runs, refusal to hang, injection,
 //! timeouts, huge and binary output. Each test checks the system, not only rb's words.
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-struct Dir {
-    dir: tempfile::TempDir,
-}
+use common::binary::Sandbox;
+use common::{alive, read_pid};
 
-impl Dir {
-    fn new(runbook: &str) -> Dir {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("t.yaml"), runbook).unwrap();
-        Dir { dir }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn rb(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rb"));
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("XDG_STATE_HOME", self.path("state"))
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.rb(args).output().unwrap();
-        self.check_transcripts();
-        out
-    }
-
-    /// Every transcript a run left must verify and match the published schema.
-    fn check_transcripts(&self) {
-        let mut files = Vec::new();
-        for dir in [
-            self.dir.path().to_path_buf(),
-            self.path("state/rb/transcripts"),
-        ] {
-            if let Ok(rd) = std::fs::read_dir(&dir) {
-                files.extend(
-                    rd.filter_map(Result::ok)
-                        .map(|e| e.path())
-                        .filter(|p| p.extension().is_some_and(|e| e == "jsonl")),
-                );
-            }
-        }
-        for f in files {
-            rb::transcript::schema::validate_file(&f)
-                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            let report = rb::transcript::verify(&f).unwrap();
-            assert!(
-                report.problem.is_none(),
-                "{}: {:?}",
-                f.display(),
-                report.problem
-            );
-        }
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// A sandbox holding `t.yaml`, where every transcript a run leaves is checked.
+fn sandbox(runbook: &str) -> Sandbox {
+    Sandbox::with_runbook(runbook).checking_transcripts()
 }
 
 #[test]
 fn dry_run_spawns_nothing() {
-    let d = Dir::new(
+    let d = sandbox(
         "version: 1\nname: t\ntitle: T\nsteps:\n  - id: make\n    run: touch made-by-make\n  - id: look\n    run: touch made-by-look\n    read_only: true\n",
     );
     let out = d.run(&["run", "t.yaml", "--dry-run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let stdout = out.stdout;
     assert!(
         stdout.contains("$ touch made-by-make") && stdout.contains("$ touch made-by-look"),
         "{stdout}"
@@ -89,34 +32,30 @@ fn dry_run_spawns_nothing() {
 
 #[test]
 fn builtin_disk_full_dry_run_prints_the_whole_plan() {
-    let d = Dir::new("version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: 'true'\n");
+    let d = sandbox("version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: 'true'\n");
     let out = d.run(&["run", "disk-full", "--dry-run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let stdout = out.stdout;
     assert!(stdout.contains("Dry run of `disk-full`"), "{stdout}");
     assert!(stdout.contains("$ df"), "{stdout}");
 }
 
 #[test]
 fn without_a_terminal_and_without_yes_rb_refuses_at_once() {
-    let d = Dir::new("version: 1\nname: t\ntitle: T\nsteps:\n  - id: make\n    run: touch made\n");
+    let d = sandbox("version: 1\nname: t\ntitle: T\nsteps:\n  - id: make\n    run: touch made\n");
     let start = std::time::Instant::now();
     let out = d.run(&["run", "t.yaml"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("not a terminal"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("not a terminal"), "{}", out.stderr);
     assert!(start.elapsed() < std::time::Duration::from_secs(5));
     assert!(!d.path("made").exists());
     let out = d.run(&["run", "disk-full"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code, Some(2));
 }
 
 #[test]
 fn injection_through_a_param_reaches_the_shell_as_one_argument() {
-    let d = Dir::new(
+    let d = sandbox(
         "version: 1\nname: t\ntitle: T\nparams:\n  target: {}\nsteps:\n  - id: write\n    run: printf '%s\\n' {{ target }} > out.txt\n",
     );
     let out = d.run(&[
@@ -126,7 +65,7 @@ fn injection_through_a_param_reaches_the_shell_as_one_argument() {
         "-p",
         "target=x; touch pwned; echo $(touch pwned2)",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
         !d.path("pwned").exists() && !d.path("pwned2").exists(),
         "the injected commands ran"
@@ -137,93 +76,60 @@ fn injection_through_a_param_reaches_the_shell_as_one_argument() {
     );
 }
 
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| {
-            !s.rsplit(')')
-                .next()
-                .unwrap_or("")
-                .trim_start()
-                .starts_with('Z')
-        })
-        .unwrap_or(false)
-}
-
 #[test]
 fn a_timed_out_step_leaves_no_process_of_its_group() {
-    let d = Dir::new(
+    let d = sandbox(
         "version: 1\nname: t\ntitle: T\nsteps:\n  - id: hang\n    run: sleep 1000 & echo $! > child.pid; sh -c 'sleep 1000' & echo $! > grandchild.pid; wait\n    timeout: 1s\n    read_only: true\n",
     );
     let out = d.run(&["run", "t.yaml", "--yes"]);
     assert_eq!(
-        out.status.code(),
+        out.code,
         Some(1),
         "a timed-out step fails the unattended run"
     );
-    assert!(
-        text(&out.stdout).contains("timed out"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(out.stdout.contains("timed out"), "{}", out.stdout);
     for f in ["child.pid", "grandchild.pid"] {
-        let pid: i32 = std::fs::read_to_string(d.path(f))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let pid = read_pid(&d.path(f));
         assert!(!alive(pid), "{f} ({pid}) survived the timeout");
     }
 }
 
 #[test]
 fn printing_256_mib_keeps_rb_below_64_mib() {
-    let d = Dir::new(
+    let d = sandbox(
         "version: 1\nname: t\ntitle: T\nsteps:\n  - id: flood\n    run: head -c 268435456 /dev/zero | tr '\\0' 'x' | fold -w 100\n    read_only: true\n",
     );
-    let mut child = d
-        .rb(&["run", "t.yaml", "--yes"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut peak_kib = 0u64;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            && let Some(line) = s.lines().find(|l| l.starts_with("VmHWM:"))
-        {
-            peak_kib = peak_kib.max(line.split_whitespace().nth(1).unwrap().parse().unwrap());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    assert!(status.success());
-    d.check_transcripts();
-    assert!(peak_kib > 0, "never sampled rb's memory");
+    // The kernel's account of rb's peak memory (wait4), not a sample.
+    let out = d
+        .rb()
+        .args(["run", "t.yaml", "--yes"])
+        .timeout(std::time::Duration::from_secs(600))
+        .output_discarded();
+    assert_eq!(out.code, Some(0));
+    let peak_kib = out.peak_kib;
+    assert!(peak_kib > 0, "no peak memory reported for rb");
     assert!(peak_kib < 64 * 1024, "rb peaked at {peak_kib} KiB");
     eprintln!("rb peak RSS while a step printed 256 MiB: {peak_kib} KiB");
 }
 
 #[test]
 fn binary_and_invalid_utf8_output_does_not_crash_rb() {
-    let d = Dir::new(
+    let d = sandbox(
         "version: 1\nname: t\ntitle: T\nsteps:\n  - id: noise\n    run: head -c 100000 /dev/urandom; printf '\\xff\\xfe\\xc3' >&2\n    read_only: true\n  - id: after\n    run: touch after\n    read_only: true\n",
     );
     let out = d.run(&["run", "t.yaml", "--yes", "--transcript", "t.jsonl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(d.path("after").exists());
 }
 
 #[test]
 fn preflight_lists_every_problem_and_runs_nothing() {
-    let d = Dir::new(
+    let d = sandbox(
         "version: 1\nname: t\ntitle: T\nrequires: [no-such-program-xyz]\nparams:\n  days: {type: integer, min: 1}\nsteps:\n  - id: make\n    run: touch made {{ days }}\n",
     );
     let out = d.run(&["run", "t.yaml", "--yes", "-p", "dayz=3", "--from", "nope"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
+    assert_eq!(out.code, Some(2));
+    let err = out.stderr;
     for needle in [
         "no-such-program-xyz",
         "unknown param `dayz`",
@@ -237,41 +143,40 @@ fn preflight_lists_every_problem_and_runs_nothing() {
 
 #[test]
 fn invalid_runbook_exits_2_with_a_located_diagnostic() {
-    let d =
-        Dir::new("version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: echo {{ nope }}\n");
+    let d = sandbox("version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: echo {{ nope }}\n");
     let out = d.run(&["run", "t.yaml", "--dry-run"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.code, Some(2));
     assert!(
-        text(&out.stderr).contains("t.yaml:6:10: error[undefined-variable]"),
+        out.stderr
+            .contains("t.yaml:6:10: error[undefined-variable]"),
         "{}",
-        text(&out.stderr)
+        out.stderr
     );
 }
 
 #[test]
 fn check_mode_runs_read_only_steps_and_previews_changes() {
-    let d = Dir::new(
+    let d = sandbox(
         "version: 1\nname: t\ntitle: T\nsteps:\n  - id: look\n    run: echo 42 > seen\n    read_only: true\n  - id: change\n    run: touch changed\n",
     );
     let out = d.run(&["run", "t.yaml", "--check"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(d.path("seen").exists() && !d.path("changed").exists());
 }
 
 #[test]
 fn a_secret_echoed_one_byte_at_a_time_never_reaches_the_terminal_or_the_transcript() {
-    let d = Dir::new(
+    let d = sandbox(
         "version: 1\nname: t\ntitle: T\nparams:\n  token: {secret: true, env: API_TOKEN}\nsteps:\n  - id: leak\n    run: |\n      s=\"$API_TOKEN\"\n      for i in $(seq 0 $((${#s} - 1))); do printf '%s' \"${s:$i:1}\"; sleep 0.02; done\n      echo\n      echo \"in json: {\\\"t\\\": \\\"$API_TOKEN\\\"}\" >&2\n      printf '%s' \"$API_TOKEN\" | base64\n    read_only: true\n",
     );
     let secret = "hunter2-Very-Secret";
     let out = d
-        .rb(&["run", "t.yaml", "--yes", "--transcript", "t.jsonl"])
+        .rb()
+        .args(["run", "t.yaml", "--yes", "--transcript", "t.jsonl"])
         .env("API_TOKEN", secret)
-        .output()
-        .unwrap();
-    d.check_transcripts();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        .output();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let shown = format!("{}{}", out.stdout, out.stderr);
     let recorded = std::fs::read_to_string(d.path("t.jsonl")).unwrap();
     let b64 = "aHVudGVyMi1WZXJ5LVNlY3JldA"; // base64 of the secret, without padding
     for (what, hay) in [("terminal", &shown), ("transcript", &recorded)] {
@@ -289,10 +194,10 @@ fn a_secret_echoed_one_byte_at_a_time_never_reaches_the_terminal_or_the_transcri
 
 #[test]
 fn params_file_binds_and_command_line_wins() {
-    let d = Dir::new(
+    let d = sandbox(
         "version: 1\nname: t\ntitle: T\nparams:\n  days: {type: integer, min: 1}\n  dir: {}\nsteps:\n  - id: write\n    run: echo {{ days }} {{ dir }} > out.txt\n    read_only: true\n",
     );
-    std::fs::write(d.path("p.yaml"), "days: 3\ndir: /from/file\n").unwrap();
+    d.write("p.yaml", "days: 3\ndir: /from/file\n");
     let out = d.run(&[
         "run",
         "t.yaml",
@@ -302,15 +207,15 @@ fn params_file_binds_and_command_line_wins() {
         "-p",
         "dir=/from/cli",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(
         std::fs::read_to_string(d.path("out.txt")).unwrap(),
         "3 /from/cli\n"
     );
-    std::fs::write(d.path("bad.yaml"), "days: 0\nnope: 1\n").unwrap();
+    d.write("bad.yaml", "days: 0\nnope: 1\n");
     let out = d.run(&["run", "t.yaml", "--yes", "--params-file", "bad.yaml"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
+    assert_eq!(out.code, Some(2));
+    let err = out.stderr;
     assert!(
         err.contains("unknown param `nope` in the params file")
             && err.contains("below the minimum 1"),

@@ -3,112 +3,23 @@
 //! `rb export --cast`. Each test has its own `XDG_STATE_HOME`, and every transcript a test
 //! produces is checked against the published schema.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-use rb::transcript::{self, Event};
+use std::path::Path;
+use std::time::Duration;
 
-struct Dir {
-    dir: tempfile::TempDir,
-}
+use common::binary::{Rb, Sandbox};
+use common::{checked_transcript, wait_exit, wait_for};
+use rb::transcript::Event;
 
-impl Dir {
-    fn new() -> Dir {
-        Dir {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.path(name), text).unwrap();
-    }
-
-    /// Where runs without `--transcript` put theirs.
-    fn state_dir(&self) -> PathBuf {
-        self.path("state/rb/transcripts")
-    }
-
-    fn rb(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rb"));
-        cmd.current_dir(self.dir.path())
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env("XDG_STATE_HOME", self.path("state"))
-            .env("USER", "ana")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.rb(args).output().unwrap()
-    }
-
-    fn spawn(&self, args: &[&str]) -> Child {
-        self.rb(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    }
-
-    /// The transcripts in the default directory.
-    fn default_transcripts(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(self.state_dir())
-            .map(|d| d.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default();
-        v.sort();
-        v
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Every line of the transcript at `path` matches the published schema; returns its events.
+/// Every line of the transcript at `path` matches the published schema and the chain holds;
+/// returns its events.
 fn schema_checked(path: &Path) -> Vec<Event> {
-    transcript::schema::validate_file(path)
-        .unwrap_or_else(|e| panic!("{} does not match the schema: {e}", path.display()));
-    let t = transcript::read(path).unwrap();
-    assert!(!t.torn_tail, "{} has a torn tail", path.display());
-    t.lines.into_iter().map(|l| l.event).collect()
-}
-
-/// Waits (up to 20 s) until `path` exists and `ready` holds for its text.
-fn wait_for(path: &Path, ready: impl Fn(&str) -> bool) {
-    let start = Instant::now();
-    loop {
-        if let Ok(t) = std::fs::read_to_string(path)
-            && ready(&t)
-        {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {}",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn wait_exit(child: &mut Child) -> i32 {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status.code().unwrap_or(-1);
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "rb did not finish"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    checked_transcript(path)
+        .lines
+        .into_iter()
+        .map(|l| l.event)
+        .collect()
 }
 
 /// A runbook with a failure, an automatic retry that succeeds (flag file), a step skipped by
@@ -167,7 +78,7 @@ fn filters() -> Vec<(String, String)> {
 
 #[test]
 fn postmortem_of_a_real_run_with_a_failure_retry_skip_message_note_and_milestones() {
-    let d = Dir::new();
+    let d = Sandbox::new();
     d.write("cache-down.yaml", INCIDENT);
     let out = d.run(&[
         "run",
@@ -178,15 +89,15 @@ fn postmortem_of_a_real_run_with_a_failure_retry_skip_message_note_and_milestone
         "--operator",
         "ana",
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
     let out = d.run(&[
         "note",
         "--to",
         "a.jsonl",
         "keys were evicted after the deploy?",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "note appended to a.jsonl\n");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "note appended to a.jsonl\n");
     let out = d.run(&[
         "mark",
         "resolved",
@@ -197,8 +108,8 @@ fn postmortem_of_a_real_run_with_a_failure_retry_skip_message_note_and_milestone
         "--note",
         "cache refilled by traffic",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "marked resolved in a.jsonl\n");
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "marked resolved in a.jsonl\n");
 
     let events = schema_checked(&d.path("a.jsonl"));
     let tail = &events[events.len() - 3..];
@@ -213,8 +124,8 @@ fn postmortem_of_a_real_run_with_a_failure_retry_skip_message_note_and_milestone
     assert!(matches!(&tail[2], Event::Note { text, .. } if text == "cache refilled by traffic"));
 
     let out = d.run(&["postmortem", "a.jsonl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let md = text(&out.stdout);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let md = out.stdout;
     let owned = filters();
     let filters: Vec<(&str, &str)> = owned
         .iter()
@@ -226,11 +137,11 @@ fn postmortem_of_a_real_run_with_a_failure_retry_skip_message_note_and_milestone
 
     // `-o FILE` writes the same text; `--format json` states the same facts.
     let out = d.run(&["postmortem", "a.jsonl", "-o", "pm.md"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(d.path("pm.md")).unwrap(), md);
     let out = d.run(&["postmortem", "a.jsonl", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["runs"][0]["outcome"], "failed");
     assert_eq!(v["retries"][0]["step"], "flush");
     let names: Vec<&str> = v["milestones"]
@@ -246,11 +157,11 @@ fn postmortem_of_a_real_run_with_a_failure_retry_skip_message_note_and_milestone
 
 #[test]
 fn postmortem_of_two_real_runs_merged_by_time() {
-    let d = Dir::new();
+    let d = Sandbox::new();
     d.write("cache-down.yaml", INCIDENT);
     d.write("restart-app.yaml", RESTART);
     let out = d.run(&["run", "cache-down.yaml", "--yes", "--transcript", "a.jsonl"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
     let out = d.run(&[
         "run",
         "restart-app.yaml",
@@ -260,15 +171,15 @@ fn postmortem_of_two_real_runs_merged_by_time() {
         "--operator",
         "bo",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     let out = d.run(&["mark", "resolved", "--to", "b.jsonl", "--operator", "bo"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     schema_checked(&d.path("a.jsonl"));
     schema_checked(&d.path("b.jsonl"));
 
     let out = d.run(&["postmortem", "a.jsonl", "b.jsonl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let md = text(&out.stdout);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let md = out.stdout;
     // Both runs are in one timeline, in time order: all of the first run, then the second.
     let a = md.find("Started runbook `cache-down`").unwrap();
     let b = md.find("Started runbook `restart-app`").unwrap();
@@ -285,29 +196,28 @@ fn postmortem_of_two_real_runs_merged_by_time() {
 
 #[test]
 fn notes_from_two_processes_racing_a_running_rb_are_all_kept_once() {
-    let d = Dir::new();
+    let d = Sandbox::new();
     d.write(
         "long.yaml",
         "version: 1\nname: long\ntitle: Long\nsteps:\n  - id: count\n    run: for i in $(seq 1 200); do echo line $i; sleep 0.02; done\n    read_only: true\n",
     );
     let p = d.path("p.jsonl");
-    let mut run = d.spawn(&["run", "long.yaml", "--yes", "--transcript", "p.jsonl"]);
+    let mut run = d
+        .rb()
+        .args(["run", "long.yaml", "--yes", "--transcript", "p.jsonl"])
+        .spawn();
     wait_for(&p, |t| t.contains("\"step_started\""));
     let writers: Vec<_> = ["a", "b"]
         .into_iter()
         .map(|who| {
-            let exe = env!("CARGO_BIN_EXE_rb");
-            let cwd = d.dir.path().to_path_buf();
+            let cwd = d.root().to_path_buf();
             std::thread::spawn(move || {
                 for i in 0..50 {
-                    let out = Command::new(exe)
-                        .current_dir(&cwd)
+                    let out = Rb::in_dir(&cwd)
                         .args(["note", "--to", "p.jsonl", "--operator", who])
                         .arg(format!("note {i} from {who}"))
-                        .env("XDG_STATE_HOME", cwd.join("state"))
-                        .output()
-                        .unwrap();
-                    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+                        .output();
+                    assert_eq!(out.code, Some(0), "{}", out.stderr);
                 }
             })
         })
@@ -318,12 +228,8 @@ fn notes_from_two_processes_racing_a_running_rb_are_all_kept_once() {
     assert_eq!(wait_exit(&mut run), 0);
 
     let out = d.run(&["transcripts", "verify", "p.jsonl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    assert!(
-        text(&out.stdout).contains("p.jsonl: OK ("),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(out.stdout.contains("p.jsonl: OK ("), "{}", out.stdout);
 
     let events = schema_checked(&p);
     for who in ["a", "b"] {
@@ -369,29 +275,18 @@ fn notes_from_two_processes_racing_a_running_rb_are_all_kept_once() {
 
 #[test]
 fn transcripts_lists_runs_including_one_killed_mid_step() {
-    let d = Dir::new();
+    let d = Sandbox::new();
     d.write("restart-app.yaml", RESTART);
     d.write(
         "slow.yaml",
         "version: 1\nname: slow\ntitle: Slow\nsteps:\n  - id: wait\n    run: echo waiting; sleep 3\n    read_only: true\n",
     );
     let out = d.run(&["run", "restart-app.yaml", "--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     // The killed run starts later, so it is listed first.
     std::thread::sleep(Duration::from_millis(1100));
-    let mut killed = d.spawn(&["run", "slow.yaml", "--yes"]);
-    let start = Instant::now();
-    let slow = loop {
-        let found = d
-            .default_transcripts()
-            .into_iter()
-            .find(|p| p.to_string_lossy().contains("-slow-"));
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "no transcript");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut killed = d.rb().args(["run", "slow.yaml", "--yes"]).spawn();
+    let slow = d.wait_for_default_transcript("-slow-");
     wait_for(&slow, |t| t.contains("waiting"));
     killed.kill().unwrap(); // SIGKILL
     killed.wait().unwrap();
@@ -399,8 +294,8 @@ fn transcripts_lists_runs_including_one_killed_mid_step() {
     std::fs::write(d.state_dir().join("junk.jsonl"), "not json\n{\"seq\":\n").unwrap();
 
     let out = d.run(&["transcripts"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let listing = text(&out.stdout);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let listing = out.stdout;
     let lines: Vec<&str> = listing.lines().collect();
     assert!(lines[0].starts_with("START (UTC)"), "{listing}");
     let slow_row = lines.iter().position(|l| l.contains(" slow ")).unwrap();
@@ -420,8 +315,8 @@ fn transcripts_lists_runs_including_one_killed_mid_step() {
     assert!(listing.contains("unreadable"), "{listing}");
 
     let out = d.run(&["transcripts", "list", "--format", "json", "--limit", "2"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let rows = v.as_array().unwrap();
     assert_eq!(rows.len(), 2);
     let slow_json = rows.iter().find(|r| r["runbook"] == "slow").unwrap();
@@ -441,12 +336,12 @@ fn transcripts_lists_runs_including_one_killed_mid_step() {
         }
     }
     let out = d.run(&["transcripts", "verify", slow.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
 }
 
 #[test]
 fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_file() {
-    let d = Dir::new();
+    let d = Sandbox::new();
     d.write("restart-app.yaml", RESTART);
     let out = d.run(&[
         "run",
@@ -455,7 +350,7 @@ fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_fi
         "--transcript",
         "good.jsonl",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     let good = std::fs::read_to_string(d.path("good.jsonl")).unwrap();
     schema_checked(&d.path("good.jsonl"));
 
@@ -469,8 +364,8 @@ fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_fi
         &good.replacen("\"restarted\\n\"", "\"not restarted\\n\"", 1),
     );
     let out = d.run(&["transcripts", "verify", "good.jsonl", "edited.jsonl"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    let report = text(&out.stdout);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let report = out.stdout;
     let lines = good.lines().count();
     assert!(
         report.contains(&format!("good.jsonl: OK ({lines} lines)")),
@@ -490,8 +385,8 @@ fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_fi
     assert_ne!(bad_last, last);
     d.write("schema.jsonl", &good.replacen(last, &bad_last, 1));
     let out = d.run(&["transcripts", "verify", "schema.jsonl"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    let report = text(&out.stdout);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let report = out.stdout;
     assert!(
         report.contains(&format!(
             "schema.jsonl: BAD at line {lines}: does not match the transcript schema"
@@ -502,30 +397,26 @@ fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_fi
     // A torn last line is a warning, not a failure.
     d.write("torn.jsonl", &format!("{good}{{\"seq\":9,\"ts\""));
     let out = d.run(&["transcripts", "verify", "torn.jsonl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
     assert!(
-        text(&out.stdout).contains("warning: the last line is torn"),
+        out.stdout.contains("warning: the last line is torn"),
         "{}",
-        text(&out.stdout)
+        out.stdout
     );
     // And the post-mortem still reads it.
     let out = d.run(&["postmortem", "torn.jsonl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("torn line"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("torn line"), "{}", out.stderr);
 
     // An unreadable path is a usage error.
     let out = d.run(&["transcripts", "verify", "good.jsonl", "missing.jsonl"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("cannot read `missing.jsonl`"));
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("cannot read `missing.jsonl`"));
 }
 
 #[test]
 fn note_without_to_finds_the_run_in_progress() {
-    let d = Dir::new();
+    let d = Sandbox::new();
     d.write("restart-app.yaml", RESTART);
     d.write(
         "slow.yaml",
@@ -533,38 +424,20 @@ fn note_without_to_finds_the_run_in_progress() {
     );
     // With no run at all, rb says what to do.
     let out = d.run(&["note", "too early"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--to PATH"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("--to PATH"), "{}", out.stderr);
     // A finished run is not "in progress".
     let out = d.run(&["run", "restart-app.yaml", "--yes"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     let out = d.run(&["mark", "detected"]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
 
-    let mut run = d.spawn(&["run", "slow.yaml", "--yes"]);
-    let start = Instant::now();
-    let slow = loop {
-        if let Some(p) = d
-            .default_transcripts()
-            .into_iter()
-            .find(|p| p.to_string_lossy().contains("-slow-"))
-        {
-            break p;
-        }
-        assert!(start.elapsed() < Duration::from_secs(20), "no transcript");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut run = d.rb().args(["run", "slow.yaml", "--yes"]).spawn();
+    let slow = d.wait_for_default_transcript("-slow-");
     wait_for(&slow, |t| t.contains("\"step_started\""));
     let out = d.run(&["note", "disk filling at 1 GB/min"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout),
-        format!("note appended to {}\n", slow.display())
-    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, format!("note appended to {}\n", slow.display()));
     assert_eq!(wait_exit(&mut run), 0);
 
     let events = schema_checked(&slow);
@@ -581,19 +454,19 @@ fn note_without_to_finds_the_run_in_progress() {
         "the note was added while the run was going"
     );
     let out = d.run(&["transcripts", "verify", slow.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
 }
 
 #[test]
 fn export_cast_is_asciicast_v2() {
-    let d = Dir::new();
+    let d = Sandbox::new();
     d.write("cache-down.yaml", INCIDENT);
     let out = d.run(&["run", "cache-down.yaml", "--yes", "--transcript", "a.jsonl"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
     schema_checked(&d.path("a.jsonl"));
     let out = d.run(&["export", "--cast", "a.jsonl"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let cast = text(&out.stdout);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let cast = out.stdout;
     let mut lines = cast.lines();
     let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
     assert_eq!(header["version"], 2);
@@ -614,14 +487,10 @@ fn export_cast_is_asciicast_v2() {
     assert!(all.contains("connection refused\r\n"), "{all}");
 
     let out = d.run(&["export", "--cast", "a.jsonl", "-o", "a.cast"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(d.path("a.cast")).unwrap(), cast);
     // Without a format rb says which one to pick.
     let out = d.run(&["export", "a.jsonl"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--cast"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("--cast"), "{}", out.stderr);
 }

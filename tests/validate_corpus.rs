@@ -7,28 +7,17 @@
 //! too large to commit (the 20 MB runbook) are generated here. Every file in
 //! `tests/corpus/valid/` must be accepted.
 
-use std::io::{Read, Write};
-use std::os::unix::process::ExitStatusExt;
+mod common;
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use common::binary::{Out, Rb};
 
 /// A run of `rb` that did not finish within this is a hang.
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What a run of `rb` did.
-struct Run {
-    code: Option<i32>,
-    stderr: String,
-    stdout: String,
-    elapsed: Duration,
-    /// Peak resident memory of the rb process, in KiB (from `wait4`).
-    peak_kib: i64,
-}
-
-fn rb_path() -> PathBuf {
-    assert_cmd::cargo::cargo_bin!("rb").to_path_buf()
-}
 
 fn corpus(kind: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -36,62 +25,14 @@ fn corpus(kind: &str) -> PathBuf {
         .join(kind)
 }
 
-/// Runs `rb args…` in `dir` with colour off, kills it after [`TIMEOUT`], and measures its peak
+/// Runs `rb args…` in `dir`; a run longer than [`TIMEOUT`] fails. The harness measures its peak
 /// memory with `wait4` (the kernel's own account, no extra tool needed).
-#[expect(
-    clippy::zombie_processes,
-    reason = "the child is reaped by `wait4`, which std's `Child` does not know of"
-)]
-fn run_rb(dir: &Path, args: &[&str]) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(rb_path())
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("RB_PATH")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rb starts");
-    let pipe = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = pipe(Box::new(child.stdout.take().expect("piped")));
-    let err = pipe(Box::new(child.stderr.take().expect("piped")));
-    let pid = libc::pid_t::try_from(child.id()).expect("a pid fits");
-    let (status, usage) = loop {
-        let mut status = 0;
-        // SAFETY: `rusage` is plain data, and `wait4` writes into the two out-pointers only.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: `pid` is our own child, not yet reaped.
-        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
-        assert!(r >= 0, "wait4 failed: {}", std::io::Error::last_os_error());
-        if r == pid {
-            break (std::process::ExitStatus::from_raw(status), usage);
-        }
-        if start.elapsed() > TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("`rb {}` did not finish within {TIMEOUT:?}", args.join(" "));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Run {
-        code: status.code(),
-        stdout: out.join().expect("reader"),
-        stderr: err.join().expect("reader"),
-        elapsed: start.elapsed(),
-        peak_kib: usage.ru_maxrss,
-    }
+fn run_rb(dir: &Path, args: &[&str]) -> Out {
+    Rb::in_dir(dir).args(args).timeout(TIMEOUT).output()
 }
 
 /// The checks every run on an invalid file must pass, then the text to snapshot.
-fn invalid_run(dir: &Path, file: &str) -> Run {
+fn invalid_run(dir: &Path, file: &str) -> Out {
     let run = run_rb(dir, &["validate", file]);
     assert!(
         !run.stderr.contains("panicked"),

@@ -1,10 +1,9 @@
-//! Tests of the transcript files as a whole: writing, reading, verifying, appenders in other
-//! threads and processes, a writer killed mid-run, and the recorder's failure policy.
+//! Tests of the transcript files as a whole: writing, reading, verifying, and the recorder's
+//! failure policy. Writers in other processes and on a full disk: `tests/transcript_writers.rs`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use super::schema::validate_file;
@@ -274,146 +273,6 @@ fn verify_names_the_first_edited_or_missing_line() {
     );
 }
 
-/// Not a test on its own: the body of the child processes spawned by the tests below.
-/// `RB_TEST_APPEND_TO`: append `RB_TEST_APPEND_N` notes by `RB_TEST_APPEND_BY`, then exit.
-/// `RB_TEST_WRITE_FOREVER`: create that transcript and append output events until killed.
-#[test]
-fn child_process_helper() {
-    if let Some(path) = std::env::var_os("RB_TEST_APPEND_TO") {
-        let n: usize = std::env::var("RB_TEST_APPEND_N").unwrap().parse().unwrap();
-        let by = std::env::var("RB_TEST_APPEND_BY").unwrap();
-        let mut w = TranscriptWriter::open_append(Path::new(&path)).unwrap();
-        for i in 0..n {
-            w.append(&note(&by, i)).unwrap();
-        }
-    }
-    if let Some(path) = std::env::var_os("RB_TEST_WRITE_FOREVER") {
-        let mut w = TranscriptWriter::create(Path::new(&path)).unwrap();
-        w.append(&run_started()).unwrap();
-        // Bounded, in case the parent test dies without killing it.
-        for i in 0..1_000_000 {
-            let text = format!("line {i} {}\n", "x".repeat(i % 300));
-            w.append(&Event::output("fill", Stream::Stdout, text.as_bytes()))
-                .unwrap();
-            if i % 50 == 0 {
-                w.append(&note("child", i)).unwrap();
-            }
-        }
-    }
-}
-
-fn child(envs: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "transcript::tests::child_process_helper",
-        "--test-threads=1",
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::null());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-#[test]
-fn concurrent_appenders_in_threads_and_processes_lose_no_line() {
-    const N: usize = 150;
-    let dir = tempfile::tempdir().unwrap();
-    let (path, mut main_writer) = new_transcript(dir.path());
-    let p = path.to_str().unwrap().to_owned();
-    let n = N.to_string();
-    let processes: Vec<_> = ["proc-a", "proc-b"]
-        .iter()
-        .map(|by| {
-            child(&[
-                ("RB_TEST_APPEND_TO", &p),
-                ("RB_TEST_APPEND_N", &n),
-                ("RB_TEST_APPEND_BY", by),
-            ])
-            .spawn()
-            .unwrap()
-        })
-        .collect();
-    let threads: Vec<_> = ["thread-a", "thread-b"]
-        .iter()
-        .map(|by| {
-            let path = path.clone();
-            std::thread::spawn(move || {
-                let mut w = TranscriptWriter::open_append(&path).unwrap();
-                for i in 0..N {
-                    w.append(&note(by, i)).unwrap();
-                }
-            })
-        })
-        .collect();
-    // The first writer (the running rb) keeps appending meanwhile.
-    for i in 0..N {
-        main_writer.append(&note("main", i)).unwrap();
-    }
-    for t in threads {
-        t.join().unwrap();
-    }
-    for mut p in processes {
-        assert!(p.wait().unwrap().success());
-    }
-    main_writer.append(&note("main", N)).unwrap();
-
-    let report = verify(&path).unwrap();
-    assert!(report.is_ok(), "{report:?}");
-    let t = read(&path).unwrap();
-    assert_eq!(t.lines.len(), 1 + 5 * N + 1);
-    let seen: BTreeSet<(String, String)> = t
-        .events()
-        .filter_map(|e| match e {
-            Event::Note { by, text, .. } => Some((by.to_string(), text.clone())),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(seen.len(), 5 * N + 1, "every note is there exactly once");
-}
-
-#[test]
-fn a_writer_killed_with_sigkill_leaves_only_complete_valid_lines() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("killed.jsonl");
-    /// Kills the child even when an assertion fails first.
-    struct KillOnDrop(std::process::Child);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut proc = KillOnDrop(
-        child(&[("RB_TEST_WRITE_FOREVER", path.to_str().unwrap())])
-            .spawn()
-            .unwrap(),
-    );
-    // Wait until it is well into writing (readiness by content, not by a fixed sleep).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while std::fs::read(&path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count()) < 500 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the child never wrote"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    proc.0.kill().unwrap(); // SIGKILL
-    proc.0.wait().unwrap();
-    let t = read(&path).unwrap();
-    assert!(t.lines.len() >= 500);
-    let report = verify(&path).unwrap();
-    assert!(report.is_ok(), "{report:?}");
-    assert_eq!(report.lines as usize, t.lines.len());
-    validate_file(&path).unwrap_or_else(|e| {
-        // A torn tail is allowed; every complete line must validate.
-        assert!(t.torn_tail, "{e}");
-        0
-    });
-}
-
 #[test]
 fn the_recorder_redacts_every_free_text_field() {
     let dir = tempfile::tempdir().unwrap();
@@ -576,67 +435,6 @@ fn with_nowhere_to_write_control_events_are_kept_and_dropped_output_is_counted()
             ..
         }
     ));
-}
-
-/// A tmpfs mounted for one test, unmounted however the test ends.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(dir).unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .status()
-            .expect("mount runs");
-        assert!(
-            status.success(),
-            "this test mounts a small tmpfs and needs root (CAP_SYS_ADMIN)"
-        );
-        Tmpfs(dir.to_path_buf())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
-#[test]
-fn on_a_full_disk_the_recorder_reports_it_and_moves_the_whole_transcript_to_a_fallback() {
-    let dir = tempfile::tempdir().unwrap();
-    let small = Tmpfs::mount(&dir.path().join("small"), "64k");
-    let path = small.0.join("transcripts/run.jsonl");
-    let fallback = dir.path().join("fallback");
-    let (seen, sink) = problems();
-    let mut r = Recorder::create(&path, Redactor::default(), sink)
-        .with_fallback_dirs(vec![fallback.clone()]);
-    r.record(run_started());
-    let chunk = "y".repeat(4000);
-    let mut recorded = vec![run_started()];
-    for i in 0..40 {
-        let e = Event::output("fill", Stream::Stdout, chunk.as_bytes());
-        r.record(e.clone());
-        recorded.push(e);
-        let n = note("ana", i);
-        r.record(n.clone());
-        recorded.push(n);
-    }
-    let closed = r.close();
-    drop(small);
-    assert!(closed.unwritten.is_empty());
-    assert_eq!(closed.path, fallback.join("run.jsonl"));
-    let seen = seen.lock().unwrap().clone();
-    assert!(seen[0].contains("No space left on device"), "{seen:#?}");
-    assert!(seen[1].starts_with(&format!(
-        "writing the transcript to {} instead (copied the",
-        closed.path.display()
-    )));
-    let t = read(&closed.path).unwrap();
-    assert_eq!(t.events().cloned().collect::<Vec<_>>(), recorded);
-    assert!(verify(&closed.path).unwrap().is_ok());
-    validate_file(&closed.path).unwrap();
 }
 
 #[test]

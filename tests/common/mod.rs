@@ -1,9 +1,17 @@
-//! Helpers shared by the integration tests: building bash steps, collecting output, looking at
-//! process groups through /proc, and waiting for a file a step writes (readiness, not sleeps).
+//! The harness shared by the integration tests: starting the real rb ([`binary`]), driving a
+//! terminal ([`pty`]), test binaries with helper processes ([`helpers`]), checking transcripts,
+//! building bash steps for the runner, looking at processes through /proc, and waiting for what a
+//! step writes (readiness, not sleeps).
 
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::time::Duration;
+pub mod binary;
+pub mod helpers;
+pub mod pty;
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::{Duration, Instant};
 
 use rb::exec::runner::{CommandSpec, Outcome, ProcessRunner, Runner, Stream};
 
@@ -71,14 +79,103 @@ pub fn numbers_after(text: &[u8], tag: &str) -> Option<Vec<i32>> {
 }
 
 /// Waits (at most 20 s) until `path` exists: a step's readiness signal.
-pub fn wait_for_file(path: &std::path::Path) {
-    let start = std::time::Instant::now();
-    while !path.exists() {
+pub fn wait_for_file(path: &Path) {
+    wait_for(path, |_| true);
+}
+
+/// Waits (at most 20 s) until `path` can be read and `ready` holds for its text.
+pub fn wait_for(path: &Path, ready: impl Fn(&str) -> bool) {
+    let start = Instant::now();
+    loop {
+        if let Ok(t) = std::fs::read_to_string(path)
+            && ready(&t)
+        {
+            return;
+        }
         assert!(
             start.elapsed() < Duration::from_secs(20),
-            "{} never appeared",
+            "timed out waiting for {}",
             path.display()
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits (at most 60 s) for `child` to exit; returns its exit code (-1 for a signal).
+pub fn wait_exit(child: &mut Child) -> i32 {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the process did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether a live process has `pid` (a zombie counts as gone).
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// The pid a step wrote to `path`.
+pub fn read_pid(path: &Path) -> i32 {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Reads the transcript at `path` after checking it: every line matches the published schema,
+/// the hash chain holds, and the last line is whole.
+pub fn checked_transcript(path: &Path) -> ::rb::transcript::Transcript {
+    ::rb::transcript::schema::validate_file(path)
+        .unwrap_or_else(|e| panic!("{} does not match the schema: {e}", path.display()));
+    let report = ::rb::transcript::verify(path).expect("verify reads the transcript");
+    assert!(
+        report.problem.is_none(),
+        "{}: {:?}",
+        path.display(),
+        report.problem
+    );
+    let t = ::rb::transcript::read(path).expect("the transcript reads");
+    assert!(!t.torn_tail, "{} has a torn tail", path.display());
+    t
+}
+
+/// A tmpfs mounted for one test, unmounted however the test ends. Needs root (CAP_SYS_ADMIN):
+/// without it the test fails, it never skips.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    pub fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount runs");
+        assert!(
+            status.success(),
+            "mounting a tmpfs failed: this test needs root (the test command runs as root)"
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
 }
