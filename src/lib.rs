@@ -12,6 +12,7 @@ pub mod domain;
 pub mod exec;
 pub mod exit;
 pub mod export;
+pub mod launch;
 pub mod redact;
 pub mod render;
 pub mod runbook;

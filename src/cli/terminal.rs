@@ -80,9 +80,35 @@ impl TerminalOperator {
     }
 }
 
+/// The terminal side of a run: the operator, the hidden secret prompt, transcript problems.
+pub fn surroundings<'a>(
+    op: &'a mut TerminalOperator,
+    tty: bool,
+    ask: &'a mut dyn FnMut(&str) -> Option<String>,
+) -> crate::launch::Surroundings<'a> {
+    crate::launch::Surroundings {
+        operator: op,
+        prompt_secret: if tty { Some(ask) } else { None },
+        on_problem: Box::new(|msg: &str| eprintln!("rb: transcript: {msg}")),
+    }
+}
+
+/// Asks for a secret param's value without echoing it.
+pub fn ask_secret(name: &str) -> Option<String> {
+    dialoguer::Password::new()
+        .with_prompt(format!("secret `{name}`"))
+        .interact()
+        .ok()
+}
+
 impl Operator for TerminalOperator {
     fn name(&self) -> String {
         self.name.clone()
+    }
+
+    fn notice(&mut self, text: &str) {
+        // The operator's narration is on stdout; notices must survive `rb run … > file`.
+        let _ = self.prompt.write_line(text);
     }
 
     fn say(&mut self, tone: Tone, text: &str) {

@@ -50,6 +50,9 @@ pub trait Operator {
     fn name(&self) -> String;
     /// Narration.
     fn say(&mut self, tone: Tone, text: &str);
+    /// A line about rb itself rather than the run (where the transcript is, an event that could
+    /// not be written), kept apart from the narration: stderr on a terminal.
+    fn notice(&mut self, text: &str);
     /// A chunk of step output, already redacted.
     fn output(&mut self, stream: Stream, bytes: &[u8]);
     /// Asks a question with a fixed set of answers.
@@ -69,6 +72,8 @@ pub struct ScriptedOperator {
     pub output: Vec<u8>,
     /// Every question asked, with its choices.
     pub asked: Vec<(String, Vec<Choice>)>,
+    /// Every notice, in order.
+    pub notices: Vec<String>,
 }
 
 impl ScriptedOperator {
@@ -96,6 +101,9 @@ impl Operator for ScriptedOperator {
     }
     fn say(&mut self, tone: Tone, text: &str) {
         self.said.push((tone, text.to_string()));
+    }
+    fn notice(&mut self, text: &str) {
+        self.notices.push(text.to_string());
     }
     fn output(&mut self, _stream: Stream, bytes: &[u8]) {
         self.output.extend_from_slice(bytes);

@@ -1,0 +1,232 @@
+//! Setting a run up, and closing it: everything between a parsed command line and the step loop.
+//!
+//! [`start`] binds params and runs pre-flight ([`preflight`]), opens the transcript and writes
+//! `run_started`, hands the runbook to the [`Executor`] with the operator the command line made,
+//! then closes the transcript. [`resume`] plans the continuation of an interrupted run from its
+//! transcript and goes through the same [`launch`]. The command line only parses arguments, makes
+//! the terminal operator, calls one function here, and prints what it returns.
+
+pub mod preflight;
+pub mod resume;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::exec::operator::{Operator, Tone};
+use crate::exec::params::{self, SecretPrompt};
+use crate::exec::runner::ProcessRunner;
+use crate::exec::{Executor, Mode, Options, Resume};
+use crate::exit::{Code, UserError};
+use crate::redact::Redactor;
+use crate::runbook::validate::Document;
+use crate::transcript::{self, Event, ProblemSink, Recorder};
+
+/// What `rb run` was asked to do, as typed values.
+pub struct RunRequest<'a> {
+    pub options: Options,
+    /// `-p key=value` items as given.
+    pub params: &'a [String],
+    pub params_file: Option<PathBuf>,
+    /// Where the transcript goes (default: a new file in the default folder).
+    pub transcript: Option<PathBuf>,
+}
+
+/// How rb reaches the person running it.
+pub struct Surroundings<'a> {
+    pub operator: &'a mut dyn Operator,
+    /// Asks for a secret with hidden input; None when nobody can answer.
+    pub prompt_secret: Option<SecretPrompt<'a>>,
+    /// Where problems writing the transcript are reported as they happen.
+    pub on_problem: ProblemSink,
+}
+
+/// Runs a runbook: pre-flight, then the steps. Returns the run's exit code.
+pub fn start(doc: &Document, req: RunRequest<'_>, s: Surroundings<'_>) -> Result<Code, UserError> {
+    let mut problems = Vec::new();
+    let cli = preflight::parse_kv(req.params).unwrap_or_else(|e| {
+        problems.extend(e);
+        Vec::new()
+    });
+    let file = match &req.params_file {
+        Some(p) => preflight::read_params_file(p).unwrap_or_else(|e| {
+            problems.extend(e);
+            BTreeMap::new()
+        }),
+        None => BTreeMap::new(),
+    };
+    let prompt_secret = if req.options.mode == Mode::Live {
+        s.prompt_secret
+    } else {
+        None
+    };
+    let (params, warnings) = preflight::bind_and_preflight(
+        doc,
+        preflight::Given {
+            mode: req.options.mode,
+            cli: &cli,
+            file: &file,
+            from: req.options.from.as_deref(),
+            prompt_secret,
+            problems,
+        },
+    )?;
+    launch(Launch {
+        doc,
+        params: &params,
+        warnings,
+        opts: req.options,
+        operator: s.operator,
+        on_problem: s.on_problem,
+        target: TranscriptTarget::New(req.transcript),
+        resume: None,
+    })
+}
+
+/// Who runs rb: `--operator`, else `$USER`, else the account's name, else `unknown`.
+pub fn operator_name(given: Option<String>) -> String {
+    given
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| std::env::var("USER").ok().filter(|s| !s.trim().is_empty()))
+        .or_else(account_name)
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The login name of the account rb runs as.
+fn account_name() -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}
+
+/// Where a run's events go.
+enum TranscriptTarget {
+    /// A new transcript (at this path, or a new file in the default folder).
+    New(Option<PathBuf>),
+    /// Continue an existing one (`rb resume`).
+    Append(PathBuf),
+}
+
+/// Everything needed to start the step loop.
+struct Launch<'a> {
+    doc: &'a Document,
+    params: &'a params::Params,
+    warnings: Vec<String>,
+    opts: Options,
+    operator: &'a mut dyn Operator,
+    on_problem: ProblemSink,
+    target: TranscriptTarget,
+    resume: Option<Resume>,
+}
+
+/// Opens the transcript, runs the steps, closes the transcript; returns the exit code.
+fn launch(l: Launch<'_>) -> Result<Code, UserError> {
+    let op = l.operator;
+    for w in &l.warnings {
+        op.say(Tone::Warning, w);
+    }
+    // Created before anything runs: from here on Ctrl-C belongs to rb (see `ProcessRunner::new`).
+    let mut runner = ProcessRunner::new()
+        .map_err(|e| UserError::usage(format!("cannot set up process handling: {e}")))?;
+    let redactor = Redactor::new(l.params.secret_values(&l.doc.runbook));
+    let mut recorder = match l.target {
+        TranscriptTarget::New(path) => {
+            let run_id = transcript::new_run_id()
+                .map_err(|e| UserError::usage(format!("cannot make a run id: {e}")))?;
+            let now = jiff::Timestamp::now();
+            let path = path.unwrap_or_else(|| {
+                transcript::default_dir().join(transcript::file_name(
+                    now,
+                    &l.doc.runbook.name,
+                    &run_id,
+                ))
+            });
+            let mut rec = Recorder::create(&path, redactor, l.on_problem);
+            rec.record(run_started(
+                l.doc,
+                l.params,
+                l.opts.mode,
+                run_id,
+                op.name(),
+                now,
+            ));
+            rec
+        }
+        TranscriptTarget::Append(path) => Recorder::append(&path, redactor, l.on_problem),
+    };
+    op.notice(&format!("transcript: {}", recorder.path().display()));
+    op.say(Tone::Info, &header(l.doc, l.opts.mode, l.resume.as_ref()));
+    let masked = l.params.masked(&l.doc.runbook);
+    if !masked.is_empty() {
+        let list: Vec<String> = masked.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        op.say(Tone::Info, &format!("params: {}", list.join(" ")));
+    }
+    let mut exec = Executor::new(l.doc, l.params, l.opts, op, &mut runner, &mut recorder);
+    if let Some(r) = l.resume {
+        exec = exec.resuming(r);
+    }
+    let outcome = exec.run();
+    let closed = recorder.close();
+    for event in &closed.unwritten {
+        // Nowhere on disk would take them: stderr is the last place they can survive.
+        op.notice(&format!(
+            "unwritten transcript event: {}",
+            serde_json::to_string(event).unwrap_or_default()
+        ));
+    }
+    op.notice(&format!("transcript: {}", closed.path.display()));
+    Ok(outcome.exit_code())
+}
+
+/// The line that says what is about to happen.
+fn header(doc: &Document, mode: Mode, resume: Option<&Resume>) -> String {
+    let (name, source) = (&doc.runbook.name, &doc.source.name);
+    match (mode, resume) {
+        (_, Some(r)) => format!(
+            "Resuming `{name}` ({source}) at step {} of {}.",
+            r.start + 1,
+            doc.runbook.steps.len()
+        ),
+        (Mode::DryRun, _) => {
+            format!("Dry run of `{name}` ({source}): nothing will be executed.")
+        }
+        (Mode::Check, _) => {
+            format!("Check of `{name}` ({source}): read-only steps run, changes are previewed.")
+        }
+        (Mode::Live, _) => format!("Running `{name}` ({source})."),
+    }
+}
+
+/// The first line of a transcript.
+fn run_started(
+    doc: &Document,
+    params: &params::Params,
+    mode: Mode,
+    run_id: String,
+    operator: String,
+    now: jiff::Timestamp,
+) -> Event {
+    // An absolute path, so `rb resume` finds the file from any folder.
+    let source = std::fs::canonicalize(&doc.source.name)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| doc.source.name.clone());
+    Event::RunStarted {
+        schema_version: transcript::SCHEMA_VERSION,
+        run_id,
+        runbook: doc.runbook.name.clone(),
+        source,
+        sha256: doc.sha256.clone(),
+        mode,
+        params: params.masked(&doc.runbook),
+        operator,
+        host: hostname(),
+        rb_version: env!("CARGO_PKG_VERSION").to_string(),
+        started_at: transcript::line::format_ts(now),
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into())
+}
