@@ -252,3 +252,21 @@ fn schema_matches_the_checked_in_file_byte_for_byte() {
         "`rb schema` differs from schemas/runbook.schema.json"
     );
 }
+
+#[test]
+fn exit_codes_tell_usage_from_a_refusing_system() {
+    let tmp = Sandbox::new();
+    // A path that does not exist is the user's to fix: 2.
+    let out = tmp.run(&["postmortem", "no-such-transcript.jsonl"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    // A system that refuses a write (a full device) is not a usage error: 74.
+    let dry = tmp.run(&["run", "disk-full", "--dry-run", "--transcript", "t.jsonl"]);
+    assert_eq!(dry.code, Some(0), "{}", dry.stderr);
+    let out = tmp.run(&["postmortem", "t.jsonl", "-o", "/dev/full"]);
+    assert_eq!(out.code, Some(74), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("No space left on device"),
+        "{}",
+        out.stderr
+    );
+}

@@ -105,7 +105,7 @@ fn write_out(output: Option<&Path>, text: &str) -> Result<Code, UserError> {
         None => print_stdout(text),
         Some(p) => {
             std::fs::write(p, text).map_err(|e| {
-                UserError::usage(format!("cannot write `{}`: {e}", p.display()))
+                UserError::io(format!("cannot write `{}`", p.display()), &e)
                     .hint("choose another file with `-o FILE`, or leave it out to print")
             })?;
             eprintln!("wrote {}", p.display());

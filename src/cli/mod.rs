@@ -91,8 +91,23 @@ pub struct Ctx {
     pub color: bool,
 }
 
-/// Parses `std::env::args`, runs the command, returns the exit code.
+/// Parses `std::env::args`, runs the command, returns the exit code. A panic is a bug in rb:
+/// the panic message is printed as usual, and the exit code says "internal error" (70).
 pub fn main() -> ExitCode {
+    match std::panic::catch_unwind(dispatch) {
+        Ok(code) => code,
+        Err(_) => {
+            eprint!(
+                "{}",
+                UserError::internal("rb stopped on an internal error (see the message above)")
+                    .render()
+            );
+            Code::Internal.into()
+        }
+    }
+}
+
+fn dispatch() -> ExitCode {
     let args = Args::parse();
     let color = match args.color {
         ColorChoice::Always => true,
@@ -150,7 +165,7 @@ pub fn load_runbook(
     let (display, stem, bytes) = if looks_like_path {
         let path = PathBuf::from(name);
         let bytes = crate::catalog::read_limited(&path)
-            .map_err(|e| UserError::usage(format!("cannot read `{name}`: {e}")))?;
+            .map_err(|e| UserError::io(format!("cannot read `{name}`"), &e))?;
         let stem = crate::catalog::stem(&path).map(str::to_string);
         (name.to_string(), stem, bytes)
     } else {
@@ -161,9 +176,9 @@ pub fn load_runbook(
             }
             e.hint("`rb list` shows the runbooks rb can find")
         })?;
-        let bytes = entry.read().map_err(|e| {
-            UserError::usage(format!("cannot read `{}`: {e}", entry.display_path()))
-        })?;
+        let bytes = entry
+            .read()
+            .map_err(|e| UserError::io(format!("cannot read `{}`", entry.display_path()), &e))?;
         (entry.display_path(), Some(entry.name.clone()), bytes)
     };
     crate::runbook::validate::validate(&display, stem.as_deref(), &bytes).map_err(|diags| {

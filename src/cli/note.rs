@@ -107,7 +107,7 @@ pub fn append(target: &Target, events: &[Event]) -> Result<PathBuf, UserError> {
         None => live_transcript(&transcript::default_dir())?,
     };
     let mut w = TranscriptWriter::open_append(&path).map_err(|e| {
-        let e = UserError::usage(format!("cannot append to `{}`: {e}", path.display()));
+        let e = UserError::io(format!("cannot append to `{}`", path.display()), &e);
         if target.to.is_some() {
             e.hint("give the path of a transcript that exists (`rb transcripts` lists recent runs)")
         } else {
@@ -130,7 +130,7 @@ pub fn append(target: &Target, events: &[Event]) -> Result<PathBuf, UserError> {
     }
     for event in events {
         w.append(event).map_err(|e| {
-            UserError::usage(format!("cannot append to `{}`: {e}", path.display()))
+            UserError::io(format!("cannot append to `{}`", path.display()), &e)
                 .hint("check the disk and the file's permissions, then try again")
         })?;
     }

@@ -86,7 +86,7 @@ pub(crate) fn scan(dir: &Path) -> Result<Vec<Found>, UserError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
             return Err(
-                UserError::usage(format!("cannot list `{}`: {e}", dir.display()))
+                UserError::io(format!("cannot list `{}`", dir.display()), &e)
                     .hint("check the directory's permissions, or choose another with `--in DIR`"),
             );
         }

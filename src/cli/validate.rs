@@ -45,9 +45,8 @@ fn targets(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<Target>, UserError> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let files = catalog::files_in(p).map_err(|e| {
-                UserError::usage(format!("cannot read folder `{}`: {e}", p.display()))
-            })?;
+            let files = catalog::files_in(p)
+                .map_err(|e| UserError::io(format!("cannot read folder `{}`", p.display()), &e))?;
             if files.is_empty() {
                 return Err(UserError::usage(format!(
                     "`{}` holds no runbook (*.yaml or *.yml)",

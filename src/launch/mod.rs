@@ -126,13 +126,13 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
         op.say(Tone::Warning, w);
     }
     // Created before anything runs: from here on Ctrl-C belongs to rb (see `ProcessRunner::new`).
-    let mut runner = ProcessRunner::new()
-        .map_err(|e| UserError::usage(format!("cannot set up process handling: {e}")))?;
+    let mut runner =
+        ProcessRunner::new().map_err(|e| UserError::io("cannot set up process handling", &e))?;
     let redactor = Redactor::new(l.params.secret_values(&l.doc.runbook));
     let mut recorder = match l.target {
         TranscriptTarget::New(path) => {
-            let run_id = transcript::new_run_id()
-                .map_err(|e| UserError::usage(format!("cannot make a run id: {e}")))?;
+            let run_id =
+                transcript::new_run_id().map_err(|e| UserError::io("cannot make a run id", &e))?;
             let now = jiff::Timestamp::now();
             let path = path.unwrap_or_else(|| {
                 transcript::default_dir().join(transcript::file_name(

@@ -99,13 +99,14 @@ fn load_source(
             })?;
         let bytes = entry
             .read()
-            .map_err(|e| UserError::usage(format!("cannot read `{source}`: {e}")))?;
+            .map_err(|e| UserError::io(format!("cannot read `{source}`"), &e))?;
         return Ok((entry.display_path(), bytes));
     }
     let bytes = crate::catalog::read_limited(Path::new(source)).map_err(|e| {
-        UserError::usage(format!(
-            "cannot read the runbook `{source}` the run used: {e}"
-        ))
+        UserError::io(
+            format!("cannot read the runbook `{source}` the run used"),
+            &e,
+        )
     })?;
     Ok((source.to_string(), bytes))
 }
@@ -118,7 +119,7 @@ pub fn resume(
 ) -> Result<Code, UserError> {
     let shown = req.transcript.display().to_string();
     let t = transcript::read(&req.transcript)
-        .map_err(|e| UserError::usage(format!("cannot read `{shown}`: {e}")))?;
+        .map_err(|e| UserError::io(format!("cannot read `{shown}`"), &e))?;
     let rec = recorded(&t, &shown)?;
     let (display, bytes) = load_source(catalog, &rec.runbook, &rec.source)?;
     let stem = crate::catalog::stem(Path::new(&display)).map(str::to_string);
