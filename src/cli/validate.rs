@@ -74,7 +74,7 @@ pub fn run(ctx: &Ctx, paths: &[PathBuf], format: Format) -> Result<Code, UserErr
             Err(e) => vec![Diagnostic::error(
                 &t.display,
                 None,
-                "io",
+                crate::diag::DiagCode::Io,
                 format!("cannot read the file: {e}"),
             )],
             Ok(bytes) => match validate(&t.display, t.stem.as_deref(), bytes) {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
 use serde_json::{Map, Number, Value};
 
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{DiagCode, Diagnostic, Span};
 
 /// Largest runbook file accepted. Real runbooks are a few KiB.
 pub const MAX_BYTES: usize = 1024 * 1024;
@@ -87,7 +87,7 @@ pub fn load(file: &str, bytes: &[u8]) -> Result<(Value, SourceMap), Vec<Diagnost
             Diagnostic::error(
                 file,
                 None,
-                "file-too-large",
+                DiagCode::FileTooLarge,
                 format!("the file is larger than {MAX_BYTES} bytes, the limit for a runbook"),
             )
             .hint("split it into several runbooks; a runbook this large is not reviewable"),
@@ -105,7 +105,7 @@ pub fn load(file: &str, bytes: &[u8]) -> Result<(Value, SourceMap), Vec<Diagnost
                 Diagnostic::error(
                     file,
                     Some(Span::new(line, column, 1)),
-                    "not-utf8",
+                    DiagCode::NotUtf8,
                     format!(
                         "the file is not valid UTF-8 (byte {} is invalid)",
                         e.valid_up_to()
@@ -118,8 +118,13 @@ pub fn load(file: &str, bytes: &[u8]) -> Result<(Value, SourceMap), Vec<Diagnost
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim().is_empty() {
         return Err(vec![
-            Diagnostic::error(file, Some(Span::new(1, 1, 1)), "empty", "the file is empty")
-                .hint("a runbook needs at least `version: 1`, `name`, `title` and `steps`"),
+            Diagnostic::error(
+                file,
+                Some(Span::new(1, 1, 1)),
+                DiagCode::Empty,
+                "the file is empty",
+            )
+            .hint("a runbook needs at least `version: 1`, `name`, `title` and `steps`"),
         ]);
     }
     Builder::new(file).run(text)
@@ -165,7 +170,7 @@ impl<'f> Builder<'f> {
         }
     }
 
-    fn err(&self, span: YSpan, code: &'static str, msg: impl Into<String>) -> Vec<Diagnostic> {
+    fn err(&self, span: YSpan, code: DiagCode, msg: impl Into<String>) -> Vec<Diagnostic> {
         vec![Diagnostic::error(self.file, Some(to_span(span)), code, msg)]
     }
 
@@ -199,7 +204,7 @@ impl<'f> Builder<'f> {
                 let mut d = Diagnostic::error(
                     self.file,
                     Some(place),
-                    "yaml-syntax",
+                    DiagCode::YamlSyntax,
                     format!("invalid YAML: {}", e.info()),
                 );
                 if about_tabs || tab.is_some_and(|t| t.line == m.line()) {
@@ -214,7 +219,7 @@ impl<'f> Builder<'f> {
                 Event::DocumentStart(_) => {
                     self.documents += 1;
                     if self.documents > 1 {
-                        return Err(self.err(span, "multiple-documents", "the file holds more than one YAML document")
+                        return Err(self.err(span, DiagCode::MultipleDocuments, "the file holds more than one YAML document")
                             .into_iter()
                             .map(|d| d.hint("a runbook file holds exactly one runbook; remove the `---` separator and what follows, or split the file"))
                             .collect());
@@ -223,7 +228,7 @@ impl<'f> Builder<'f> {
                 Event::Scalar(value, style, anchor, tag) => {
                     let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
                     let v = resolve_scalar(&value, style, tag.as_deref())
-                        .map_err(|m| self.err(span, "yaml-value", m))?;
+                        .map_err(|m| self.err(span, DiagCode::YamlValue, m))?;
                     let form = match style {
                         ScalarStyle::Literal | ScalarStyle::Folded => ScalarForm::Block,
                         _ => ScalarForm::Inline,
@@ -232,7 +237,11 @@ impl<'f> Builder<'f> {
                 }
                 Event::Alias(id) => {
                     let Some((v, count)) = self.anchors.get(&id).cloned() else {
-                        return Err(self.err(span, "yaml-alias", "alias to an unknown anchor"));
+                        return Err(self.err(
+                            span,
+                            DiagCode::YamlAlias,
+                            "alias to an unknown anchor",
+                        ));
                     };
                     self.leaf(v, count, 0, span, ScalarForm::Collection)?;
                 }
@@ -240,7 +249,7 @@ impl<'f> Builder<'f> {
                     if self.stack.len() >= MAX_DEPTH {
                         return Err(self.err(
                             span,
-                            "too-deep",
+                            DiagCode::TooDeep,
                             format!("nesting is deeper than {MAX_DEPTH} levels"),
                         ));
                     }
@@ -283,7 +292,13 @@ impl<'f> Builder<'f> {
                         Some(Frame::Map {
                             map, anchor, start, ..
                         }) => (Value::Object(map), anchor, start),
-                        None => return Err(self.err(span, "yaml-syntax", "unbalanced collection")),
+                        None => {
+                            return Err(self.err(
+                                span,
+                                DiagCode::YamlSyntax,
+                                "unbalanced collection",
+                            ));
+                        }
                     };
                     let count = self.nodes - start + 1;
                     if anchor != 0 {
@@ -299,7 +314,7 @@ impl<'f> Builder<'f> {
                 Diagnostic::error(
                     self.file,
                     Some(Span::new(1, 1, 1)),
-                    "empty",
+                    DiagCode::Empty,
                     "the file holds no runbook",
                 )
                 .hint("a runbook needs at least `version: 1`, `name`, `title` and `steps`"),
@@ -314,7 +329,7 @@ impl<'f> Builder<'f> {
             return Err(self
                 .err(
                     span,
-                    "too-many-nodes",
+                    DiagCode::TooManyNodes,
                     format!("the document expands to more than {MAX_NODES} nodes"),
                 )
                 .into_iter()
@@ -341,7 +356,7 @@ impl<'f> Builder<'f> {
             Some(Frame::Map { key: None, .. }) => Err(self
                 .err(
                     span,
-                    "yaml-key",
+                    DiagCode::YamlKey,
                     "a mapping key must be a plain string, not a list or mapping",
                 )
                 .into_iter()
@@ -370,7 +385,11 @@ impl<'f> Builder<'f> {
                 Value::Bool(b) => b.to_string(),
                 Value::Null => String::new(),
                 _ => {
-                    return Err(self.err(span, "yaml-key", "a mapping key must be a plain string"));
+                    return Err(self.err(
+                        span,
+                        DiagCode::YamlKey,
+                        "a mapping key must be a plain string",
+                    ));
                 }
             };
             if map.contains_key(&k) {
@@ -382,7 +401,7 @@ impl<'f> Builder<'f> {
                 let mut d = Diagnostic::error(
                     self.file,
                     Some(to_span(span)),
-                    "duplicate-key",
+                    DiagCode::DuplicateKey,
                     format!("duplicate key `{k}`"),
                 );
                 if let Some(f) = first {
@@ -423,7 +442,7 @@ impl<'f> Builder<'f> {
                 None => {
                     return Err(self.err(
                         span,
-                        "yaml-key",
+                        DiagCode::YamlKey,
                         "a mapping key must be a plain string, not a list or mapping",
                     ));
                 }
@@ -544,7 +563,7 @@ mod tests {
     #[test]
     fn duplicate_keys_are_errors() {
         let d = err("a: 1\nb: 2\na: 3\n");
-        assert_eq!((d.code, d.span.unwrap().line), ("duplicate-key", 3));
+        assert_eq!((d.code, d.span.unwrap().line), (DiagCode::DuplicateKey, 3));
         assert!(d.hints[0].contains("line 1"));
     }
 
@@ -561,7 +580,7 @@ mod tests {
             let prev = format!("*a{}", i - 1);
             s += &format!("a{i}: &a{i} [{}]\n", [prev.as_str(); 10].join(", "));
         }
-        assert_eq!(err(&s).code, "too-many-nodes");
+        assert_eq!(err(&s).code, DiagCode::TooManyNodes);
     }
 
     #[test]
@@ -569,7 +588,7 @@ mod tests {
         let s = "[".repeat(10_000);
         let d = err(&s);
         assert!(
-            d.code == "too-deep" || d.code == "yaml-syntax",
+            d.code == DiagCode::TooDeep || d.code == DiagCode::YamlSyntax,
             "{}",
             d.code
         );
@@ -580,12 +599,12 @@ mod tests {
         let d = load("t.yaml", b"a: 1\nb: \xff\n").unwrap_err().remove(0);
         assert_eq!(
             (d.code, d.span.unwrap().line, d.span.unwrap().column),
-            ("not-utf8", 2, 4)
+            (DiagCode::NotUtf8, 2, 4)
         );
     }
 
     #[test]
     fn second_document_is_refused() {
-        assert_eq!(err("a: 1\n---\nb: 2\n").code, "multiple-documents");
+        assert_eq!(err("a: 1\n---\nb: 2\n").code, DiagCode::MultipleDocuments);
     }
 }

@@ -16,7 +16,7 @@ use super::format;
 use super::load::{self, SourceMap};
 use super::model::Runbook;
 use super::schema;
-use crate::diag::{self, Diagnostic, Source};
+use crate::diag::{self, DiagCode, Diagnostic, Source};
 
 /// A runbook that passed every check, with what is needed to point back into its file.
 #[derive(Debug, Clone)]
@@ -51,7 +51,7 @@ pub fn validate(file: &str, stem: Option<&str>, bytes: &[u8]) -> Result<Document
                 Diagnostic::error(
                     file,
                     map.span(&pointer),
-                    "invalid-value",
+                    DiagCode::InvalidValue,
                     e.into_inner().to_string(),
                 )
                 .at_pointer(pointer),
@@ -67,7 +67,7 @@ pub fn validate(file: &str, stem: Option<&str>, bytes: &[u8]) -> Result<Document
                 Diagnostic::error(
                     file,
                     map.span(&pointer),
-                    "invalid-value",
+                    DiagCode::InvalidValue,
                     format!("this step needs `{}`", missing.field),
                 )
                 .at_pointer(pointer),
@@ -202,7 +202,7 @@ fn schema_diagnostics(file: &str, value: &Value, map: &SourceMap) -> Vec<Diagnos
                     let mut d = Diagnostic::error(
                         file,
                         map.key_span(&p),
-                        "unknown-key",
+                        DiagCode::UnknownKey,
                         format!("unknown key `{key}` in {what}"),
                     )
                     .at_pointer(p);
@@ -221,7 +221,7 @@ fn schema_diagnostics(file: &str, value: &Value, map: &SourceMap) -> Vec<Diagnos
                 let mut d = Diagnostic::error(
                     file,
                     span,
-                    "missing-key",
+                    DiagCode::MissingKey,
                     format!("{what} is missing the required key `{prop}`"),
                 );
                 if pointer.starts_with("/steps/") && pointer.matches('/').count() == 2 {
@@ -237,7 +237,7 @@ fn schema_diagnostics(file: &str, value: &Value, map: &SourceMap) -> Vec<Diagnos
                 let mut d = Diagnostic::error(
                     file,
                     span,
-                    "type",
+                    DiagCode::Type,
                     format!(
                         "{field} must be {}, found {}",
                         kind_name(kind),
@@ -255,13 +255,13 @@ fn schema_diagnostics(file: &str, value: &Value, map: &SourceMap) -> Vec<Diagnos
             ValidationErrorKind::Pattern { pattern } => {
                 let v = instance.as_str().unwrap_or_default();
                 if pattern == super::duration::PATTERN || pattern == super::duration::SPEC_PATTERN {
-                    Diagnostic::error(file, span, "duration", format!("`{v}` is not a duration"))
+                    Diagnostic::error(file, span, DiagCode::Duration, format!("`{v}` is not a duration"))
                         .hint("write a number followed by a unit (`500ms`, `30s`, `5m`, `1h30m`), or name a duration param: `{{ wait }}`")
                 } else if last == "name" || last == "id" {
                     Diagnostic::error(
                         file,
                         span,
-                        "name",
+                        DiagCode::Name,
                         format!("{field} `{v}` is not a valid name"),
                     )
                     .hint("use lowercase letters, digits and dashes, like `disk-full`")
@@ -269,7 +269,7 @@ fn schema_diagnostics(file: &str, value: &Value, map: &SourceMap) -> Vec<Diagnos
                     Diagnostic::error(
                         file,
                         span,
-                        "pattern",
+                        DiagCode::Pattern,
                         format!("{field} `{v}` does not match `{pattern}`"),
                     )
                 }
@@ -277,7 +277,7 @@ fn schema_diagnostics(file: &str, value: &Value, map: &SourceMap) -> Vec<Diagnos
             ValidationErrorKind::PropertyNames { error } => {
                 let name = error.instance().as_str().unwrap_or("?").to_string();
                 let p = format!("{pointer}/{}", load::escape(&name));
-                Diagnostic::error(file, map.key_span(&p), "name", format!("`{name}` is not a valid parameter name"))
+                Diagnostic::error(file, map.key_span(&p), DiagCode::Name, format!("`{name}` is not a valid parameter name"))
                     .hint("parameter names are lowercase identifiers like `mount` or `max_age`, usable in templates")
             }
             ValidationErrorKind::Enum { options } => {
@@ -295,7 +295,7 @@ fn schema_diagnostics(file: &str, value: &Value, map: &SourceMap) -> Vec<Diagnos
                 let mut d = Diagnostic::error(
                     file,
                     span,
-                    "enum",
+                    DiagCode::Enum,
                     format!(
                         "{field} is `{found}`, which is not one of {}",
                         opts.join(", ")
@@ -319,7 +319,7 @@ fn schema_diagnostics(file: &str, value: &Value, map: &SourceMap) -> Vec<Diagnos
                 let mut d = Diagnostic::error(
                     file,
                     span,
-                    "const",
+                    DiagCode::Const,
                     format!("{field} must be {expected_value}, found {instance}"),
                 );
                 if last == "version" {
@@ -330,27 +330,30 @@ fn schema_diagnostics(file: &str, value: &Value, map: &SourceMap) -> Vec<Diagnos
             ValidationErrorKind::MinItems { limit } => Diagnostic::error(
                 file,
                 span,
-                "empty",
+                DiagCode::Empty,
                 format!("{field} needs at least {limit} item(s)"),
             ),
-            ValidationErrorKind::MinLength { .. } => {
-                Diagnostic::error(file, span, "empty", format!("{field} must not be empty"))
-            }
+            ValidationErrorKind::MinLength { .. } => Diagnostic::error(
+                file,
+                span,
+                DiagCode::Empty,
+                format!("{field} must not be empty"),
+            ),
             ValidationErrorKind::Minimum { limit }
             | ValidationErrorKind::ExclusiveMinimum { limit } => Diagnostic::error(
                 file,
                 span,
-                "range",
+                DiagCode::Range,
                 format!("{field} is {instance}, below the minimum {limit}"),
             ),
             ValidationErrorKind::Maximum { limit }
             | ValidationErrorKind::ExclusiveMaximum { limit } => Diagnostic::error(
                 file,
                 span,
-                "range",
+                DiagCode::Range,
                 format!("{field} is {instance}, above the maximum {limit}"),
             ),
-            _ => Diagnostic::error(file, span, "schema", format!("{field}: {err}")),
+            _ => Diagnostic::error(file, span, DiagCode::Schema, format!("{field}: {err}")),
         };
         out.push(d.at_pointer(pointer));
     }

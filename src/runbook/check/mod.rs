@@ -8,7 +8,7 @@ mod steps;
 use super::format::{self, fields_of};
 use super::load::{ScalarForm, SourceMap};
 use super::model::{Runbook, StepKind};
-use crate::diag::{Diagnostic, Span};
+use crate::diag::{DiagCode, Diagnostic, Span};
 use crate::render::Renderer;
 
 /// Names the executor provides inside a watch step's `until`.
@@ -22,19 +22,14 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn at(&mut self, pointer: &str, code: &'static str, msg: impl Into<String>) -> &mut Diagnostic {
+    fn at(&mut self, pointer: &str, code: DiagCode, msg: impl Into<String>) -> &mut Diagnostic {
         self.out.push(
             Diagnostic::error(self.file, self.map.span(pointer), code, msg).at_pointer(pointer),
         );
         self.out.last_mut().expect("just pushed")
     }
 
-    fn at_key(
-        &mut self,
-        pointer: &str,
-        code: &'static str,
-        msg: impl Into<String>,
-    ) -> &mut Diagnostic {
+    fn at_key(&mut self, pointer: &str, code: DiagCode, msg: impl Into<String>) -> &mut Diagnostic {
         self.out.push(
             Diagnostic::error(self.file, self.map.key_span(pointer), code, msg).at_pointer(pointer),
         );
@@ -68,7 +63,7 @@ pub fn check(file: &str, stem: Option<&str>, rb: &Runbook, map: &SourceMap) -> V
     {
         c.at(
             "/name",
-            "name-mismatch",
+            DiagCode::NameMismatch,
             format!(
                 "the runbook is named `{}` but its file is `{stem}`",
                 rb.name
@@ -90,7 +85,7 @@ pub fn check(file: &str, stem: Option<&str>, rb: &Runbook, map: &SourceMap) -> V
         if !sane {
             c.at(
                 &format!("/requires/{i}"),
-                "requires",
+                DiagCode::Requires,
                 format!("`{prog}` is not a program name"),
             )
             .hints
@@ -128,7 +123,7 @@ pub fn kind_fields(file: &str, rb: &format::Runbook, map: &SourceMap) -> Vec<Dia
                 .collect();
             c.at_key(
                 &format!("/steps/{i}/{field}"),
-                "field-unused",
+                DiagCode::FieldUnused,
                 format!("`{field}` has no effect on a {} step", step.kind),
             )
             .hints

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::Checker;
+use crate::diag::DiagCode;
 use crate::runbook::duration::Duration;
 use crate::runbook::model::{Param, ParamType, Runbook};
 
@@ -27,14 +28,14 @@ fn check_keys_fit_type(c: &mut Checker<'_>, base: &str, name: &str, p: &Param) {
     if p.pattern.is_some() && ty != ParamType::String {
         c.at_key(
             &format!("{base}/pattern"),
-            "param",
+            DiagCode::Param,
             format!("`pattern` applies to string params, but `{name}` is {ty}"),
         );
     }
     if (p.min.is_some() || p.max.is_some()) && ty != ParamType::Integer {
         c.at_key(
             &format!("{base}/min"),
-            "param",
+            DiagCode::Param,
             format!("`min`/`max` apply to integer params, but `{name}` is {ty}"),
         );
     }
@@ -43,14 +44,14 @@ fn check_keys_fit_type(c: &mut Checker<'_>, base: &str, name: &str, p: &Param) {
     {
         c.at(
             &format!("{base}/max"),
-            "param",
+            DiagCode::Param,
             format!("`max` ({hi}) is below `min` ({lo})"),
         );
     }
     if ty == ParamType::Enum && p.choices.is_empty() {
         c.at_key(
             base,
-            "param",
+            DiagCode::Param,
             format!("enum param `{name}` has no `choices`"),
         )
         .hints
@@ -59,7 +60,7 @@ fn check_keys_fit_type(c: &mut Checker<'_>, base: &str, name: &str, p: &Param) {
     if ty != ParamType::Enum && !p.choices.is_empty() {
         c.at_key(
             &format!("{base}/choices"),
-            "param",
+            DiagCode::Param,
             format!("`choices` applies to enum params; set `type: enum` on `{name}`"),
         );
     }
@@ -74,7 +75,7 @@ fn compile_pattern(c: &mut Checker<'_>, base: &str, p: &Param) -> Option<regex::
             let msg = msg.lines().last().unwrap_or("").trim();
             c.at(
                 &format!("{base}/pattern"),
-                "pattern",
+                DiagCode::Pattern,
                 format!("`pattern` is not a valid regular expression: {msg}"),
             );
             None
@@ -86,7 +87,7 @@ fn check_secret(c: &mut Checker<'_>, base: &str, name: &str, p: &Param) {
     if p.env.is_none() {
         c.at_key(
             base,
-            "secret-without-env",
+            DiagCode::SecretWithoutEnv,
             format!("secret param `{name}` names no `env` variable"),
         )
         .hints
@@ -99,7 +100,7 @@ fn check_secret(c: &mut Checker<'_>, base: &str, name: &str, p: &Param) {
     if p.default.as_ref().is_some_and(|d| d != "") {
         c.at(
             &format!("{base}/default"),
-            "secret-default",
+            DiagCode::SecretDefault,
             format!("secret param `{name}` has a default written in the runbook"),
         )
         .hints
@@ -140,7 +141,7 @@ fn check_default(
             };
             c.at(
                 &ptr,
-                "param-default",
+                DiagCode::ParamDefault,
                 format!("default of `{name}` is {v}, not {} {ty} value", article(ty)),
             )
             .hints
@@ -149,7 +150,7 @@ fn check_default(
         }
     };
     if let Some(msg) = problem {
-        c.at(&ptr, "param-default", msg);
+        c.at(&ptr, DiagCode::ParamDefault, msg);
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::{Checker, WATCH_VARIABLES, quoted_interpolation};
-use crate::diag::{self, Diagnostic};
+use crate::diag::{self, DiagCode, Diagnostic};
 use crate::render::TemplateKind;
 use crate::runbook::duration::DurationSpec;
 use crate::runbook::model::{ParamType, Runbook, Step, StepBody};
@@ -67,7 +67,7 @@ fn check_ids(c: &mut Checker<'_>, rb: &Runbook) {
         );
         c.at(
             &format!("/steps/{i}/id"),
-            "duplicate-id",
+            DiagCode::DuplicateId,
             format!("step id `{}` is used twice", step.id),
         )
         .hints
@@ -81,12 +81,12 @@ fn check_read_only(c: &mut Checker<'_>, step: &Step, base: &str) {
         return;
     };
     if cmd.rollback.is_some() {
-        c.at_key(&format!("{base}/rollback"), "rollback-on-read-only", format!("step `{}` is read-only but has a `rollback`", step.id))
+        c.at_key(&format!("{base}/rollback"), DiagCode::RollbackOnReadOnly, format!("step `{}` is read-only but has a `rollback`", step.id))
             .hints
             .push("a read-only step changes nothing, so there is nothing to undo; remove `read_only` or `rollback`".into());
     }
     if cmd.confirm.is_some() {
-        c.at_key(&format!("{base}/confirm"), "confirm-on-read-only", format!("step `{}` is read-only but asks for typed confirmation", step.id))
+        c.at_key(&format!("{base}/confirm"), DiagCode::ConfirmOnReadOnly, format!("step `{}` is read-only but asks for typed confirmation", step.id))
             .hints
             .push("read-only steps run without confirmation; remove `read_only` if the step changes the system".into());
     }
@@ -98,7 +98,7 @@ fn check_capture(c: &mut Checker<'_>, step: &Step, base: &str, scope: &Scope<'_>
     if scope.params.contains(cap) {
         c.at(
             &ptr,
-            "capture-shadows-param",
+            DiagCode::CaptureShadowsParam,
             format!("capture `{cap}` has the name of a param"),
         )
         .hints
@@ -106,13 +106,13 @@ fn check_capture(c: &mut Checker<'_>, step: &Step, base: &str, scope: &Scope<'_>
     } else if WATCH_VARIABLES.contains(&cap) {
         c.at(
             &ptr,
-            "capture-reserved",
+            DiagCode::CaptureReserved,
             format!("`{cap}` is reserved for watch conditions; choose another name"),
         );
     } else if scope.captured.contains(cap) {
         c.at(
             &ptr,
-            "duplicate-capture",
+            DiagCode::DuplicateCapture,
             format!("`{cap}` is captured by an earlier step too"),
         );
     }
@@ -128,14 +128,14 @@ fn check_durations(c: &mut Checker<'_>, rb: &Runbook, step: &Step, base: &str) {
         match rb.params.get(p) {
             Some(param) if param.ty == ParamType::Duration => {}
             Some(param) => {
-                c.at(&ptr, "duration-param", format!("`{field}` takes param `{p}`, which is {}, not a duration", param.ty))
+                c.at(&ptr, DiagCode::DurationParam, format!("`{field}` takes param `{p}`, which is {}, not a duration", param.ty))
                     .hints
                     .push(format!("declare it with `type: duration`, e.g. `{p}: {{ type: duration, default: 5m }}`"));
             }
             None => {
                 c.at(
                     &ptr,
-                    "undefined-variable",
+                    DiagCode::UndefinedVariable,
                     format!("`{field}` uses `{p}`, which is not a param"),
                 )
                 .hints
@@ -154,7 +154,7 @@ fn check_durations(c: &mut Checker<'_>, rb: &Runbook, step: &Step, base: &str) {
     if let Some(DurationSpec::Literal(limit)) = &w.timeout
         && limit < hold
     {
-        c.at(&format!("{base}/timeout"), "watch-window", format!("`timeout` ({limit}) ends the watch before `for` ({hold}) can be reached"))
+        c.at(&format!("{base}/timeout"), DiagCode::WatchWindow, format!("`timeout` ({limit}) ends the watch before `for` ({hold}) can be reached"))
             .hints
             .push("on a watch, `timeout` is how long to try in all; make it longer than `for`, or remove it (default: twice `for`)".into());
     }
@@ -165,7 +165,7 @@ fn check_durations(c: &mut Checker<'_>, rb: &Runbook, step: &Step, base: &str) {
     {
         c.at(
             &format!("{base}/for"),
-            "watch-window",
+            DiagCode::WatchWindow,
             format!("`for` ({hold}) is shorter than `every` ({every}); the check would run once"),
         );
     }
@@ -180,7 +180,7 @@ fn check_templates(c: &mut Checker<'_>, step: &Step, base: &str, scope: &Scope<'
             Err(e) => {
                 let span = c.template_line(&ptr, e.line);
                 c.out.push(
-                    Diagnostic::error(c.file, span, "template", format!("`{field}` is not a valid template: {}", e.message))
+                    Diagnostic::error(c.file, span, DiagCode::Template, format!("`{field}` is not a valid template: {}", e.message))
                         .hint("templates use `{{ name }}` for values; write `{{ '{{' }}` for a literal brace pair")
                         .at_pointer(ptr.clone()),
                 );
@@ -208,7 +208,7 @@ fn check_shell_template(
             let env = env.unwrap_or("THE_VARIABLE");
             c.at(
                 ptr,
-                "secret-in-command",
+                DiagCode::SecretInCommand,
                 format!(
                     "secret `{v}` is interpolated into `{field}`, where `ps` and logs would show it"
                 ),
@@ -220,7 +220,7 @@ fn check_shell_template(
         }
     }
     if quoted_interpolation(src) {
-        c.at(ptr, "quoted-template", format!("`{field}` puts quotes around a `{{{{ }}}}` value"))
+        c.at(ptr, DiagCode::QuotedTemplate, format!("`{field}` puts quotes around a `{{{{ }}}}` value"))
             .hints
             .push("remove the quotes: rb shell-quotes every value itself, and quotes around quotes break it".into());
     }
@@ -244,7 +244,7 @@ fn check_expressions(c: &mut Checker<'_>, step: &Step, base: &str, scope: &Scope
             Err(e) => {
                 c.at(
                     &ptr,
-                    "expression",
+                    DiagCode::Expression,
                     format!("`{field}` is not a valid expression: {}", e.message),
                 )
                 .hints
@@ -281,7 +281,7 @@ fn check_variables(
         };
         c.at(
             ptr,
-            "undefined-variable",
+            DiagCode::UndefinedVariable,
             format!(
                 "`{field}` uses `{v}`, which is neither a param nor a capture of an earlier step"
             ),

@@ -10,6 +10,10 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+mod code;
+
+pub use code::{DiagCode, Stage};
+
 /// A place in a source file. Lines and columns are 1-based and count characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Span {
@@ -48,7 +52,7 @@ pub struct Diagnostic {
     #[serde(flatten)]
     pub span: Option<Span>,
     pub severity: Severity,
-    pub code: &'static str,
+    pub code: DiagCode,
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hints: Vec<String>,
@@ -62,7 +66,7 @@ impl Diagnostic {
     pub fn error(
         file: impl Into<String>,
         span: Option<Span>,
-        code: &'static str,
+        code: DiagCode,
         message: impl Into<String>,
     ) -> Self {
         Diagnostic {
@@ -203,17 +207,18 @@ mod tests {
 
     #[test]
     fn headline_has_place_code_and_message() {
-        let d = Diagnostic::error("a.yaml", Some(Span::new(3, 5, 2)), "type", "bad");
+        let d = Diagnostic::error("a.yaml", Some(Span::new(3, 5, 2)), DiagCode::Type, "bad");
         assert_eq!(d.headline(), "a.yaml:3:5: error[type]: bad");
     }
 
     #[test]
     fn render_draws_carets_under_the_span() {
-        let d = Diagnostic::error("a.yaml", Some(Span::new(2, 3, 4)), "x", "m").hint("do y");
+        let d = Diagnostic::error("a.yaml", Some(Span::new(2, 3, 4)), DiagCode::Schema, "m")
+            .hint("do y");
         let out = d.render(Some("one\n  abcd\n"), false);
         assert_eq!(
             out,
-            "a.yaml:2:3: error[x]: m\n  |\n2 |   abcd\n  |   ^^^^\n  = hint: do y\n"
+            "a.yaml:2:3: error[schema]: m\n  |\n2 |   abcd\n  |   ^^^^\n  = hint: do y\n"
         );
     }
 
