@@ -26,6 +26,35 @@ pub(super) struct Ran {
 }
 
 impl Executor<'_> {
+    /// `step_started`: on disk before the process is spawned.
+    fn record_start(&mut self, step: &Step, command: &str, attempt: u32) {
+        let rb = &self.doc.runbook;
+        self.rec(Event::StepStarted {
+            step: step.id.clone(),
+            index: rb.steps.iter().position(|s| s.id == step.id).unwrap_or(0),
+            kind: step.kind(),
+            title: step.title.clone(),
+            command: Some(self.redactor.redact_str(command)),
+            attempt,
+            read_only: !step.changes_system(),
+        });
+    }
+
+    /// The process: the runbook's shell running `command`, with the runbook's secrets in its
+    /// environment.
+    fn spec(&self, command: &str, limits: Limits) -> CommandSpec {
+        let rb = &self.doc.runbook;
+        let mut argv: Vec<String> = rb.shell.argv().iter().map(|s| s.to_string()).collect();
+        argv.push(command.to_string());
+        CommandSpec {
+            argv,
+            env: self.params.env(rb),
+            timeout: limits.timeout,
+            interactive: limits.interactive,
+            cwd: None,
+        }
+    }
+
     /// Runs one process for `step`, streaming redacted output to the operator and the journal.
     /// Returns how it ended, how long it took, and (when `keep_stdout`) its raw stdout, bounded.
     pub(super) fn execute(
@@ -36,28 +65,10 @@ impl Executor<'_> {
         limits: Limits,
         keep_stdout: bool,
     ) -> Flow<Ran> {
-        let rb = &self.doc.runbook;
-        let shown = self.redactor.redact_str(command);
         if attempt > 0 {
-            self.rec(Event::StepStarted {
-                step: step.id.clone(),
-                index: rb.steps.iter().position(|s| s.id == step.id).unwrap_or(0),
-                kind: step.kind(),
-                title: step.title.clone(),
-                command: Some(shown),
-                attempt,
-                read_only: !step.changes_system(),
-            });
+            self.record_start(step, command, attempt);
         }
-        let mut argv: Vec<String> = rb.shell.argv().iter().map(|s| s.to_string()).collect();
-        argv.push(command.to_string());
-        let spec = CommandSpec {
-            argv,
-            env: self.params.env(rb),
-            timeout: limits.timeout,
-            interactive: limits.interactive,
-            cwd: None,
-        };
+        let spec = self.spec(command, limits);
         let mut out_red = self.redactor.stream();
         let mut err_red = self.redactor.stream();
         let mut stdout = Vec::new();

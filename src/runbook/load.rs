@@ -177,137 +177,8 @@ impl<'f> Builder<'f> {
     fn run(mut self, text: &str) -> Result<(Value, SourceMap), Vec<Diagnostic>> {
         let mut parser = Parser::new_from_str(text);
         while let Some(next) = parser.next_event() {
-            let (event, span) = next.map_err(|e| {
-                let m = e.marker();
-                let mut place = Span::new(m.line(), m.col() + 1, 1);
-                // Match whole words: "unprintable" must not read as a tab problem.
-                let about_tabs = e
-                    .info()
-                    .split(|c: char| !c.is_ascii_alphabetic())
-                    .any(|w| w == "tab" || w == "tabs");
-                // The scanner reports a tab at the start of the token it was reading, which is
-                // often the line above the tab; point at the first indenting tab instead.
-                let tab = text
-                    .lines()
-                    .enumerate()
-                    .skip(m.line().saturating_sub(1))
-                    .take(3)
-                    .find_map(|(i, l)| {
-                        let indent = &l[..l.len() - l.trim_start().len()];
-                        indent
-                            .find('\t')
-                            .map(|col| Span::new(i + 1, indent[..col].chars().count() + 1, 1))
-                    });
-                if about_tabs && let Some(t) = tab {
-                    place = t;
-                }
-                let mut d = Diagnostic::error(
-                    self.file,
-                    Some(place),
-                    DiagCode::YamlSyntax,
-                    format!("invalid YAML: {}", e.info()),
-                );
-                if about_tabs || tab.is_some_and(|t| t.line == m.line()) {
-                    d = d.hint("YAML does not allow tabs for indentation; indent with spaces");
-                }
-                if e.info().contains("mapping values are not allowed") {
-                    d = d.hint("`: ` inside a plain value starts a mapping; quote the whole value, or write it as a `|` block");
-                }
-                vec![d]
-            })?;
-            match event {
-                Event::DocumentStart(_) => {
-                    self.documents += 1;
-                    if self.documents > 1 {
-                        return Err(self.err(span, DiagCode::MultipleDocuments, "the file holds more than one YAML document")
-                            .into_iter()
-                            .map(|d| d.hint("a runbook file holds exactly one runbook; remove the `---` separator and what follows, or split the file"))
-                            .collect());
-                    }
-                }
-                Event::Scalar(value, style, anchor, tag) => {
-                    let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
-                    let v = resolve_scalar(&value, style, tag.as_deref())
-                        .map_err(|m| self.err(span, DiagCode::YamlValue, m))?;
-                    let form = match style {
-                        ScalarStyle::Literal | ScalarStyle::Folded => ScalarForm::Block,
-                        _ => ScalarForm::Inline,
-                    };
-                    self.leaf(v, 1, anchor, span, form)?;
-                }
-                Event::Alias(id) => {
-                    let Some((v, count)) = self.anchors.get(&id).cloned() else {
-                        return Err(self.err(
-                            span,
-                            DiagCode::YamlAlias,
-                            "alias to an unknown anchor",
-                        ));
-                    };
-                    self.leaf(v, count, 0, span, ScalarForm::Collection)?;
-                }
-                Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
-                    if self.stack.len() >= MAX_DEPTH {
-                        return Err(self.err(
-                            span,
-                            DiagCode::TooDeep,
-                            format!("nesting is deeper than {MAX_DEPTH} levels"),
-                        ));
-                    }
-                    let pointer = self.child_pointer(span)?;
-                    self.map.values.insert(
-                        pointer.clone(),
-                        NodeInfo {
-                            span: to_span(span),
-                            form: ScalarForm::Collection,
-                        },
-                    );
-                    self.count(1, span)?;
-                    let start = self.nodes;
-                    self.stack
-                        .push(if matches!(event, Event::SequenceStart(..)) {
-                            Frame::Seq {
-                                items: Vec::new(),
-                                pointer,
-                                anchor,
-                                start,
-                            }
-                        } else {
-                            Frame::Map {
-                                map: Map::new(),
-                                pointer,
-                                anchor,
-                                start,
-                                key: None,
-                            }
-                        });
-                }
-                Event::SequenceEnd | Event::MappingEnd => {
-                    let (value, anchor, start) = match self.stack.pop() {
-                        Some(Frame::Seq {
-                            items,
-                            anchor,
-                            start,
-                            ..
-                        }) => (Value::Array(items), anchor, start),
-                        Some(Frame::Map {
-                            map, anchor, start, ..
-                        }) => (Value::Object(map), anchor, start),
-                        None => {
-                            return Err(self.err(
-                                span,
-                                DiagCode::YamlSyntax,
-                                "unbalanced collection",
-                            ));
-                        }
-                    };
-                    let count = self.nodes - start + 1;
-                    if anchor != 0 {
-                        self.anchors.insert(anchor, (value.clone(), count));
-                    }
-                    self.attach(value, span)?;
-                }
-                _ => {}
-            }
+            let (event, span) = next.map_err(|e| vec![self.syntax_error(text, &e)])?;
+            self.event(event, span)?;
         }
         match self.root {
             Some(Value::Null) | None => Err(vec![
@@ -321,6 +192,142 @@ impl<'f> Builder<'f> {
             ]),
             Some(v) => Ok((v, self.map)),
         }
+    }
+
+    /// A YAML syntax error, placed where a person would look (the tab, not the token before it).
+    fn syntax_error(&self, text: &str, e: &saphyr_parser::ScanError) -> Diagnostic {
+        let m = e.marker();
+        let mut place = Span::new(m.line(), m.col() + 1, 1);
+        // Match whole words: "unprintable" must not read as a tab problem.
+        let about_tabs = e
+            .info()
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .any(|w| w == "tab" || w == "tabs");
+        // The scanner reports a tab at the start of the token it was reading, which is
+        // often the line above the tab; point at the first indenting tab instead.
+        let tab = text
+            .lines()
+            .enumerate()
+            .skip(m.line().saturating_sub(1))
+            .take(3)
+            .find_map(|(i, l)| {
+                let indent = &l[..l.len() - l.trim_start().len()];
+                indent
+                    .find('\t')
+                    .map(|col| Span::new(i + 1, indent[..col].chars().count() + 1, 1))
+            });
+        if about_tabs && let Some(t) = tab {
+            place = t;
+        }
+        let mut d = Diagnostic::error(
+            self.file,
+            Some(place),
+            DiagCode::YamlSyntax,
+            format!("invalid YAML: {}", e.info()),
+        );
+        if about_tabs || tab.is_some_and(|t| t.line == m.line()) {
+            d = d.hint("YAML does not allow tabs for indentation; indent with spaces");
+        }
+        if e.info().contains("mapping values are not allowed") {
+            d = d.hint("`: ` inside a plain value starts a mapping; quote the whole value, or write it as a `|` block");
+        }
+        d
+    }
+
+    fn event(&mut self, event: Event<'_>, span: YSpan) -> Result<(), Vec<Diagnostic>> {
+        match event {
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(self.err(span, DiagCode::MultipleDocuments, "the file holds more than one YAML document")
+                        .into_iter()
+                        .map(|d| d.hint("a runbook file holds exactly one runbook; remove the `---` separator and what follows, or split the file"))
+                        .collect());
+                }
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+                let v = resolve_scalar(&value, style, tag.as_deref())
+                    .map_err(|m| self.err(span, DiagCode::YamlValue, m))?;
+                let form = match style {
+                    ScalarStyle::Literal | ScalarStyle::Folded => ScalarForm::Block,
+                    _ => ScalarForm::Inline,
+                };
+                self.leaf(v, 1, anchor, span, form)?;
+            }
+            Event::Alias(id) => {
+                let Some((v, count)) = self.anchors.get(&id).cloned() else {
+                    return Err(self.err(span, DiagCode::YamlAlias, "alias to an unknown anchor"));
+                };
+                self.leaf(v, count, 0, span, ScalarForm::Collection)?;
+            }
+            Event::SequenceStart(anchor, _) => self.open(span, anchor, true)?,
+            Event::MappingStart(anchor, _) => self.open(span, anchor, false)?,
+            Event::SequenceEnd | Event::MappingEnd => self.close(span)?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// A sequence or mapping starts.
+    fn open(&mut self, span: YSpan, anchor: usize, seq: bool) -> Result<(), Vec<Diagnostic>> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(self.err(
+                span,
+                DiagCode::TooDeep,
+                format!("nesting is deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        let pointer = self.child_pointer(span)?;
+        self.map.values.insert(
+            pointer.clone(),
+            NodeInfo {
+                span: to_span(span),
+                form: ScalarForm::Collection,
+            },
+        );
+        self.count(1, span)?;
+        let start = self.nodes;
+        self.stack.push(if seq {
+            Frame::Seq {
+                items: Vec::new(),
+                pointer,
+                anchor,
+                start,
+            }
+        } else {
+            Frame::Map {
+                map: Map::new(),
+                pointer,
+                anchor,
+                start,
+                key: None,
+            }
+        });
+        Ok(())
+    }
+
+    /// A sequence or mapping ends: it becomes a value of its parent (and an anchor's target).
+    fn close(&mut self, span: YSpan) -> Result<(), Vec<Diagnostic>> {
+        let (value, anchor, start) = match self.stack.pop() {
+            Some(Frame::Seq {
+                items,
+                anchor,
+                start,
+                ..
+            }) => (Value::Array(items), anchor, start),
+            Some(Frame::Map {
+                map, anchor, start, ..
+            }) => (Value::Object(map), anchor, start),
+            None => {
+                return Err(self.err(span, DiagCode::YamlSyntax, "unbalanced collection"));
+            }
+        };
+        let count = self.nodes - start + 1;
+        if anchor != 0 {
+            self.anchors.insert(anchor, (value.clone(), count));
+        }
+        self.attach(value, span)
     }
 
     fn count(&mut self, n: usize, span: YSpan) -> Result<(), Vec<Diagnostic>> {

@@ -7,6 +7,7 @@ pub mod format;
 pub mod load;
 pub mod model;
 pub mod schema;
+mod schema_errors;
 pub mod validate;
 
 pub use duration::Duration;
