@@ -57,7 +57,6 @@ impl Executor<'_> {
         };
         if !runs_now {
             self.preview_details(step, c);
-            self.forget_capture(step);
             return Ok(());
         }
         if step.changes_system() && !self.confirm(step, c)? {
@@ -155,13 +154,7 @@ impl Executor<'_> {
             Mode::DryRun => "dry run",
             _ => "check mode: changes are previewed, not run",
         };
-        self.finish(
-            step,
-            StepStatus::Skipped,
-            None,
-            StdDuration::ZERO,
-            Some(reason),
-        );
+        self.skip(step, reason);
     }
 
     /// Asks before a change. Returns false when the step is skipped.
@@ -186,14 +179,7 @@ impl Executor<'_> {
             match choice {
                 Choice::Run => {}
                 Choice::Skip => {
-                    self.forget_capture(step);
-                    self.finish(
-                        step,
-                        StepStatus::Skipped,
-                        None,
-                        StdDuration::ZERO,
-                        Some("skipped by the operator"),
-                    );
+                    self.skip(step, "skipped by the operator");
                     return Ok(false);
                 }
                 Choice::Note => {
@@ -435,14 +421,7 @@ impl Executor<'_> {
     }
 
     pub(super) fn skipped_after_failure(&mut self, step: &Step) -> Flow<()> {
-        self.forget_capture(step);
-        self.finish(
-            step,
-            StepStatus::Skipped,
-            None,
-            StdDuration::ZERO,
-            Some("skipped by the operator after a failure"),
-        );
+        self.skip(step, "skipped by the operator after a failure");
         Ok(())
     }
 
@@ -485,13 +464,13 @@ impl Executor<'_> {
             Some("the rollback failed"),
         );
         self.say(Tone::Failure, "the rollback failed");
-        match self.ask(
+        let question = "The rollback failed. Skip the step, or abort?";
+        self.skip_or_end(
             step,
-            "The rollback failed. Skip the step, or abort?",
+            question,
             &[Choice::Skip, Choice::Abort],
-        )? {
-            Choice::Skip => self.skipped_after_failure(step),
-            _ => Err(Stop::Outcome(RunOutcome::Failed)),
-        }
+            RunOutcome::Failed,
+        )?;
+        self.skipped_after_failure(step)
     }
 }

@@ -435,6 +435,36 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// The step did not run: recorded as skipped (and its capture is empty in a live run).
+    fn skip(&mut self, step: &Step, reason: &str) {
+        self.forget_capture(step);
+        self.finish(
+            step,
+            StepStatus::Skipped,
+            None,
+            StdDuration::ZERO,
+            Some(reason),
+        );
+    }
+
+    /// After a failure or an interruption: the operator skips the step (Ok) or ends the run with
+    /// `end`; an unattended run ends it without asking.
+    fn skip_or_end(
+        &mut self,
+        step: &Step,
+        question: &str,
+        choices: &[Choice],
+        end: RunOutcome,
+    ) -> Flow<()> {
+        if self.opts.yes {
+            return Err(Stop::Outcome(end));
+        }
+        match self.ask(step, question, choices)? {
+            Choice::Skip => Ok(()),
+            _ => Err(Stop::Outcome(end)),
+        }
+    }
+
     fn preview(&self) -> bool {
         self.opts.mode == Mode::DryRun
     }

@@ -115,6 +115,21 @@ fn run_with(
     }
 }
 
+impl Run {
+    /// Whether any recorded event satisfies `f`.
+    fn any(&self, f: impl Fn(&Event) -> bool) -> bool {
+        self.events.iter().any(f)
+    }
+}
+
+/// `--yes`.
+fn unattended() -> Options {
+    Options {
+        yes: true,
+        ..live()
+    }
+}
+
 fn live() -> Options {
     Options {
         mode: Mode::Live,
@@ -248,11 +263,7 @@ fn note_and_details_then_run() {
         &[],
     );
     assert_eq!(r.outcome, RunOutcome::Finished);
-    assert!(
-        r.events
-            .iter()
-            .any(|e| matches!(e, Event::Note { text, .. } if text == "a note from the operator"))
-    );
+    assert!(r.any(|e| matches!(e, Event::Note { text, .. } if text == "a note from the operator")));
     assert!(r.op.said_with(Tone::Info).contains("rollback: echo undo"));
 }
 
@@ -298,10 +309,7 @@ fn failure_then_retry_then_rollback() {
 #[test]
 fn automatic_retries_back_off_exponentially_then_yes_stops_the_run() {
     let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: flaky\n    run: 'false'\n    retry: {attempts: 3, delay: 2s, backoff: exponential}\n  - id: never\n    run: echo no\n";
-    let opts = Options {
-        yes: true,
-        ..live()
-    };
+    let opts = unattended();
     let r = run_with(
         yaml,
         opts,
@@ -396,20 +404,9 @@ fn typed_confirmation_needs_the_word_and_yes_alone_refuses() {
     let r = run_with(yaml, live(), vec![Choice::Run, Choice::Skip], vec![], &[]);
     assert!(r.runner.ran.is_empty());
     assert!(
-        r.events
-            .iter()
-            .any(|e| matches!(e, Event::Decision { choice, .. } if *choice == crate::domain::Choice::Mistyped))
+        r.any(|e| matches!(e, Event::Decision { choice, .. } if *choice == crate::domain::Choice::Mistyped))
     );
-    let r = run_with(
-        yaml,
-        Options {
-            yes: true,
-            ..live()
-        },
-        vec![],
-        vec![],
-        &[],
-    );
+    let r = run_with(yaml, unattended(), vec![], vec![], &[]);
     assert_eq!(r.outcome, RunOutcome::Aborted);
     assert!(r.runner.ran.is_empty());
     let r = run_with(
@@ -505,10 +502,7 @@ fn watch_breach_asks_and_yes_keeps_watching_until_it_gives_up() {
     assert!(r.op.said_with(Tone::Warning).contains("breach"));
     let r = run_with(
         yaml,
-        Options {
-            yes: true,
-            ..live()
-        },
+        unattended(),
         vec![],
         vec![(ProcessEnd::Exited(0), "99"); 50],
         &[],
@@ -520,31 +514,12 @@ fn watch_breach_asks_and_yes_keeps_watching_until_it_gives_up() {
 fn manual_step_done_and_unattended() {
     let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: m\n    kind: manual\n    instructions: Check the status page.\n    marks: mitigated\n";
     let r = run_with(yaml, live(), vec![Choice::Done], vec![], &[]);
+    assert!(r.any(|e| matches!(e, Event::Manual { done: true, .. })));
     assert!(
-        r.events
-            .iter()
-            .any(|e| matches!(e, Event::Manual { done: true, .. }))
+        r.any(|e| matches!(e, Event::Milestone { name, .. } if *name == crate::domain::Milestone::Mitigated))
     );
-    assert!(
-        r.events
-            .iter()
-            .any(|e| matches!(e, Event::Milestone { name, .. } if *name == crate::domain::Milestone::Mitigated))
-    );
-    let r = run_with(
-        yaml,
-        Options {
-            yes: true,
-            ..live()
-        },
-        vec![],
-        vec![],
-        &[],
-    );
-    assert!(
-        r.events
-            .iter()
-            .any(|e| matches!(e, Event::Manual { done: false, .. }))
-    );
+    let r = run_with(yaml, unattended(), vec![], vec![], &[]);
+    assert!(r.any(|e| matches!(e, Event::Manual { done: false, .. })));
 }
 
 #[test]
@@ -615,10 +590,7 @@ fn an_interrupted_watch_asks_and_skip_moves_on() {
     );
     let r = run_with(
         yaml,
-        Options {
-            yes: true,
-            ..live()
-        },
+        unattended(),
         vec![],
         vec![(ProcessEnd::Interrupted, "")],
         &[],

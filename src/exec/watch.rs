@@ -8,7 +8,7 @@ use minijinja::Value;
 use super::operator::{Choice, Tone};
 use super::process::Limits;
 use super::runner::ProcessEnd;
-use super::{Executor, Flow, Mode, RunOutcome, Stop, fmt_duration};
+use super::{Executor, Flow, Mode, RunOutcome, fmt_duration};
 use crate::render::TemplateKind;
 use crate::runbook::check::WATCH_VARIABLES;
 use crate::runbook::{Step, WatchStep};
@@ -257,17 +257,14 @@ impl Executor<'_> {
             Some(&reason),
         );
         self.say(Tone::Failure, &reason);
-        if self.opts.yes {
-            return Err(Stop::Outcome(RunOutcome::Failed));
-        }
-        match self.ask(
+        let question = "The watch failed. Skip it, or abort?";
+        self.skip_or_end(
             step,
-            "The watch failed. Skip it, or abort?",
+            question,
             &[Choice::Skip, Choice::Abort],
-        )? {
-            Choice::Skip => self.skipped_after_failure(step),
-            _ => Err(Stop::Outcome(RunOutcome::Failed)),
-        }
+            RunOutcome::Failed,
+        )?;
+        self.skipped_after_failure(step)
     }
 
     /// Ctrl-C (or a signal) during a watch, whether in a check or between two: recorded, then the
@@ -284,25 +281,16 @@ impl Executor<'_> {
             started.elapsed(),
             Some("interrupted"),
         );
-        if self.opts.yes {
-            return Err(Stop::Outcome(RunOutcome::Interrupted));
-        }
-        match self.ask(
+        let question = "Watch interrupted. Abort the run, or skip the watch?";
+        let choices = [Choice::Abort, Choice::Skip];
+        self.skip_or_end(step, question, &choices, RunOutcome::Interrupted)?;
+        self.finish(
             step,
-            "Watch interrupted. Abort the run, or skip the watch?",
-            &[Choice::Abort, Choice::Skip],
-        )? {
-            Choice::Skip => {
-                self.finish(
-                    step,
-                    StepStatus::Skipped,
-                    None,
-                    started.elapsed(),
-                    Some("skipped by the operator after an interruption"),
-                );
-                Ok(())
-            }
-            _ => Err(Stop::Outcome(RunOutcome::Interrupted)),
-        }
+            StepStatus::Skipped,
+            None,
+            started.elapsed(),
+            Some("skipped by the operator after an interruption"),
+        );
+        Ok(())
     }
 }
