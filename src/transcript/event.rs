@@ -290,26 +290,6 @@ impl Event {
         matches!(self, Event::Output { .. })
     }
 
-    /// The step this event belongs to, if any.
-    pub fn step(&self) -> Option<&str> {
-        match self {
-            Event::StepStarted { step, .. }
-            | Event::Output { step, .. }
-            | Event::Captured { step, .. }
-            | Event::Retry { step, .. }
-            | Event::StepFinished { step, .. }
-            | Event::Message { step, .. }
-            | Event::Manual { step, .. } => Some(step),
-            Event::Prompt { step, .. }
-            | Event::Decision { step, .. }
-            | Event::OutputDropped { step, .. }
-            | Event::Note { step, .. }
-            | Event::Milestone { step, .. }
-            | Event::Interrupted { step, .. } => step.as_deref(),
-            Event::RunStarted { .. } | Event::RunFinished { .. } => None,
-        }
-    }
-
     /// Masks secrets in every free-text field (commands, output, messages, notes, answers,
     /// captured values, reasons, param values). Names and ids are left alone.
     pub fn redact(&mut self, r: &Redactor) {

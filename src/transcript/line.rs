@@ -14,9 +14,6 @@ use super::event::Event;
 /// The `prev` of the first line: 64 zeros.
 pub const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The envelope field names, reserved: no event has a field so named.
-pub const ENVELOPE_FIELDS: [&str; 3] = ["seq", "ts", "prev"];
-
 /// A decoded line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Line {

@@ -65,11 +65,6 @@ impl Transcript {
             })
             .collect()
     }
-
-    /// `seq` of the last line (0 when empty).
-    pub fn last_seq(&self) -> u64 {
-        self.lines.last().map_or(0, |l| l.seq)
-    }
 }
 
 /// Reads every complete line of the transcript at `path`.
