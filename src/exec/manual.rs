@@ -24,9 +24,7 @@ impl Executor<'_> {
             text,
         });
         self.finish(step, StepStatus::Succeeded, None, StdDuration::ZERO, None);
-        if self.opts.mode == Mode::Live {
-            self.milestone(step);
-        }
+        self.milestone(step);
         Ok(())
     }
 

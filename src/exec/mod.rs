@@ -494,7 +494,12 @@ impl<'a> Executor<'a> {
         Err(Stop::Outcome(RunOutcome::Failed))
     }
 
+    /// A step's `marks:` milestone, once it succeeded. Only a live run marks: a check or a dry
+    /// run changed nothing, so nothing was mitigated or resolved.
     fn milestone(&mut self, step: &Step) {
+        if self.opts.mode != Mode::Live {
+            return;
+        }
         if let Some(m) = step.marks {
             let by = self.by();
             self.rec(Event::Milestone {

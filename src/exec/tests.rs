@@ -597,3 +597,27 @@ fn an_interrupted_watch_asks_and_skip_moves_on() {
     );
     assert_eq!(r.outcome, RunOutcome::Interrupted);
 }
+
+/// Issue 9 #9: a check changes nothing, so it marks no milestone, even where a read-only step
+/// or a watch that carries `marks:` succeeds.
+#[test]
+fn check_mode_records_no_milestone() {
+    let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: ok\n    run: echo fine\n    read_only: true\n    marks: mitigated\n  - id: w\n    kind: watch\n    run: echo 1\n    until: output == '1'\n    every: 1s\n    for: 1s\n    marks: resolved\n";
+    let opts = Options {
+        mode: Mode::Check,
+        ..live()
+    };
+    let r = run_with(
+        yaml,
+        opts,
+        vec![],
+        vec![
+            (ProcessEnd::Exited(0), "fine"),
+            (ProcessEnd::Exited(0), "1"),
+        ],
+        &[],
+    );
+    assert_eq!(r.runner.ran.len(), 2);
+    assert!(!r.any(|e| matches!(e, Event::Milestone { .. })));
+    assert!(!r.op.said_with(Tone::Success).contains("milestone"));
+}
