@@ -140,6 +140,7 @@ impl<'a> Executor<'a> {
                 by,
                 text: text.clone(),
                 step: None,
+                kind: crate::transcript::NoteKind::Plain,
             });
         }
         self.captures = resume.captures.clone();
@@ -365,6 +366,7 @@ impl<'a> Executor<'a> {
                     by,
                     text,
                     step: Some(step.id.clone()),
+                    kind: crate::transcript::NoteKind::Plain,
                 });
                 self.say(Tone::Info, "note recorded");
                 Ok(())
@@ -471,6 +473,7 @@ impl<'a> Executor<'a> {
                 name: m,
                 by,
                 step: Some(step.id.clone()),
+                at: None,
             });
             self.say(Tone::Success, &format!("milestone: {m}"));
         }

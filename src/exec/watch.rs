@@ -122,6 +122,7 @@ impl Executor<'_> {
                     by,
                     text: format!("watch breach: {what}"),
                     step: Some(step.id.clone()),
+                    kind: crate::transcript::NoteKind::Plain,
                 });
                 if self.opts.mode == Mode::Check {
                     self.finish(

@@ -25,7 +25,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 
 pub use crate::domain::{Actor, Choice, Milestone, Mode, RunOutcome, StepKind, StepStatus};
-pub use event::{Event, SCHEMA_VERSION, Stream, utf8_complete_len};
+pub use event::{Event, NoteKind, SCHEMA_VERSION, Stream, utf8_complete_len};
 pub use line::Line;
 pub use reader::{ChainProblem, ChainProblemKind, Transcript, VerifyReport, read, verify};
 pub use recorder::{Closed, ProblemSink, Recorder};

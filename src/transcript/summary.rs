@@ -193,6 +193,7 @@ mod tests {
                     name: Milestone::Resolved,
                     by: Actor::operator("bo"),
                     step: None,
+                    at: None,
                 },
             ),
             line(
@@ -231,6 +232,7 @@ mod tests {
                     by: Actor::Rb,
                     text: "run resumed".into(),
                     step: None,
+                    kind: crate::transcript::NoteKind::Plain,
                 },
             ),
         ]);

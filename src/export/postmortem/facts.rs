@@ -415,11 +415,13 @@ fn milestones(transcripts: &[(PathBuf, Transcript)]) -> Vec<MilestoneFact> {
     let mut first: BTreeMap<String, Timestamp> = BTreeMap::new();
     for (_, t) in transcripts {
         for l in &t.lines {
-            if let Event::Milestone { name, .. } = &l.event {
+            if let Event::Milestone { name, at, .. } = &l.event {
+                // A backdated mark (`rb mark --at`) counts from when it happened.
+                let when = at.as_deref().and_then(|a| a.parse().ok()).unwrap_or(l.ts);
                 first
                     .entry(name.to_string())
-                    .and_modify(|ts| *ts = (*ts).min(l.ts))
-                    .or_insert(l.ts);
+                    .and_modify(|ts| *ts = (*ts).min(when))
+                    .or_insert(when);
             }
         }
     }

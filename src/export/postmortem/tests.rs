@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::domain::{Choice, Milestone};
-use crate::transcript::{Event, Line, Mode, RunOutcome, StepStatus, Stream, line};
+use crate::transcript::{Event, Line, Mode, NoteKind, RunOutcome, StepStatus, Stream, line};
 
 /// A hand-built transcript: events at `start + offset seconds`, chained as the writer would.
 pub(crate) fn transcript(
@@ -87,6 +87,7 @@ pub(crate) fn milestone(name: Milestone, by: &str, step: Option<&str>) -> Event 
         name,
         by: by.into(),
         step: step.map(Into::into),
+        at: None,
     }
 }
 
@@ -95,6 +96,7 @@ pub(crate) fn note(by: &str, text: &str) -> Event {
         by: by.into(),
         text: text.into(),
         step: None,
+        kind: NoteKind::Plain,
     }
 }
 
