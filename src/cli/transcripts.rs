@@ -287,6 +287,23 @@ fn human_cells(r: &Row) -> [String; 7] {
     ]
 }
 
+/// Checks a transcript as `rb transcripts verify` does (`bytes` are the file's): the hash chain,
+/// `seq` and the first line, then every complete line against the schema. Returns the report and
+/// the first bad line with why, if any.
+pub(crate) fn check(
+    path: &Path,
+    bytes: &[u8],
+) -> std::io::Result<(transcript::VerifyReport, Option<(u64, String)>)> {
+    let report = transcript::verify(path)?;
+    let problem = match &report.problem {
+        Some(p) => Some((p.line, p.detail.clone())),
+        None => crate::transcript::schema::validate_first_lines(bytes, report.lines)
+            .err()
+            .map(|(n, why)| (n, format!("does not match the transcript schema: {why}"))),
+    };
+    Ok((report, problem))
+}
+
 /// `rb transcripts verify FILE...`.
 fn verify(files: &[PathBuf]) -> Result<Code, UserError> {
     let mut code = Code::Ok;
@@ -301,19 +318,13 @@ fn verify(files: &[PathBuf]) -> Result<Code, UserError> {
                 continue;
             }
         };
-        let report = match transcript::verify(path) {
+        let (report, problem) = match check(path, &bytes) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: cannot read `{shown}`: {e}");
                 code = Code::Usage;
                 continue;
             }
-        };
-        let problem = match &report.problem {
-            Some(p) => Some((p.line, p.detail.clone())),
-            None => crate::transcript::schema::validate_first_lines(&bytes, report.lines)
-                .err()
-                .map(|(n, why)| (n, format!("does not match the transcript schema: {why}"))),
         };
         match problem {
             Some((n, why)) => {

@@ -15,17 +15,21 @@
 
 mod facts;
 mod markdown;
+mod mermaid;
+mod steps;
 mod text;
 mod timeline;
 
 use std::path::PathBuf;
 
 pub use facts::{
-    AttemptFact, DroppedFact, FACTS_VERSION, Facts, Interval, MilestoneFact, NoteFact, RetryFact,
-    RunFact, TranscriptFact, facts,
+    DecisionFact, DroppedFact, FACTS_VERSION, Facts, Interval, MessageFact, MilestoneFact,
+    NoteFact, RetryFact, RunFact, TranscriptFact, facts,
 };
 pub use markdown::render_markdown;
-pub use timeline::TimelineRow;
+pub use steps::{AttemptFact, Sample, StepFact, WatchFact};
+pub use text::Words;
+pub use timeline::{RowKind, TimelineRow};
 
 use super::human_duration;
 use crate::transcript::Transcript;
@@ -36,6 +40,9 @@ const SLOW_STEP_MS: u64 = 60_000;
 const QUOTED_LINES: usize = 3;
 /// Longest text kept in a table cell.
 const CELL_MAX: usize = 160;
+/// The most rows the Markdown timeline shows, whatever the transcripts' size (about what a
+/// commander keeps for a 30-minute incident); the JSON has every row.
+const ROW_BUDGET: usize = 60;
 
 /// The post-mortem draft for these transcripts (one incident; several runs, operators or hosts).
 pub fn postmortem_markdown(transcripts: &[(PathBuf, Transcript)]) -> String {

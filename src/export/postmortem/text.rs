@@ -1,13 +1,10 @@
-//! Small text helpers of the post-mortem: times, lists, table cells and step statuses in words.
-
-use std::fmt::Write as _;
+//! Small text helpers of the post-mortem: times, lists, table cells, and [`Words`] (text with
+//! names marked, plain in JSON and code in Markdown).
 
 use jiff::Timestamp;
 
 use super::CELL_MAX;
-use super::facts::AttemptFact;
-use super::human_duration;
-use crate::transcript::{Mode, StepStatus};
+use crate::transcript::Mode;
 
 pub(super) fn mode_name(mode: Mode) -> &'static str {
     match mode {
@@ -49,17 +46,75 @@ pub(super) fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-/// `failed in 2.1 s, exit code 1: why`.
-pub(super) fn describe_status(a: &AttemptFact) -> String {
-    let status = a.status.map_or("did not finish", StepStatus::phrase);
-    let mut s = format!("{status} in {}", human_duration(a.duration_ms));
-    if let Some(code) = a.exit_code {
-        let _ = write!(s, ", exit code {code}");
+/// Words for people with names and commands marked, so that the Markdown shows them as code
+/// and the JSON as plain text (no Markdown in `--format json`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Words(Vec<(bool, String)>);
+
+impl Words {
+    /// Plain text.
+    pub(super) fn t(mut self, s: impl Into<String>) -> Words {
+        self.0.push((false, s.into()));
+        self
     }
-    if let Some(r) = &a.reason
-        && a.exit_code.is_none_or(|c| *r != format!("exit code {c}"))
-    {
-        let _ = write!(s, ": {}", cell(r));
+
+    /// A name or a command (code in Markdown).
+    pub(super) fn c(mut self, s: impl Into<String>) -> Words {
+        self.0.push((true, s.into()));
+        self
     }
-    s
+
+    /// The text without any markup, one line.
+    pub fn plain(&self) -> String {
+        let s: String = self.0.iter().map(|(_, s)| s.as_str()).collect();
+        s.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The text as Markdown safe for a table cell: code spans for names, pipes escaped.
+    pub(super) fn markdown(&self) -> String {
+        self.0
+            .iter()
+            .map(|(code, s)| {
+                if *code {
+                    format!("`{}`", cell(s))
+                } else {
+                    cell_text(s)
+                }
+            })
+            .collect()
+    }
+}
+
+impl serde::Serialize for Words {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.plain())
+    }
+}
+
+/// Plain text for a Markdown table cell: like [`cell`], and characters Markdown would take as
+/// emphasis or HTML escaped, keeping leading and trailing spaces (the cell joins segments).
+pub(super) fn cell_text(s: &str) -> String {
+    let lead = if s.starts_with(char::is_whitespace) {
+        " "
+    } else {
+        ""
+    };
+    let trail = if s.ends_with(char::is_whitespace) && !s.trim().is_empty() {
+        " "
+    } else {
+        ""
+    };
+    let mut out = String::new();
+    for ch in cell(s).chars() {
+        if matches!(ch, '*' | '_' | '<' | '>' | '[' | ']') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    format!("{lead}{out}{trail}")
+}
+
+/// `HH:MM:SS` of a time, for places the date is already given.
+pub(super) fn clock(ts: Timestamp) -> String {
+    ts.strftime("%H:%M:%S").to_string()
 }
