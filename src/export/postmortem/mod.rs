@@ -1,17 +1,13 @@
 //! The post-mortem draft: a blameless post-mortem in Markdown, facts filled in from one or more
 //! transcripts, judgement left to people.
 //!
-//! Sections follow the Google SRE book's example post-mortem and PagerDuty's template: title,
-//! summary, impact, timeline, root cause, resolution, what went well, what went wrong, runbook
-//! feedback, action items, lessons learned, supporting information. The timeline merges the events
-//! of every transcript by time; each row cites its evidence as `T<n>#<seq>` (transcript n of the
-//! supporting information, line `seq`). Output is summarised (line counts, the last lines of a
-//! failed step), never pasted whole. Text meant to be written by people is in _italics_.
-//!
-//! The facts are computed once, by [`facts`] ([`facts.rs`](facts)), into a serializable [`Facts`];
-//! the timeline rows are built in [`timeline`]; the Markdown draft ([`render_markdown`], one
-//! function per section in [`markdown`]) and `rb postmortem --format json` are two renderings of
-//! the same value.
+//! [`facts`] computes everything once into a serializable [`Facts`] (`rb postmortem --format
+//! json` prints it): runs and milestones there, steps with attempts folded and watches with their
+//! checks in `steps`, the commander's timeline in `timeline`. [`render_markdown`] draws the draft
+//! from the same value, one function per section (`markdown`), with Mermaid charts (`mermaid`);
+//! `text` holds the small text helpers. Each fact cites its evidence as `T<n>#<seq>`: line `seq`
+//! of transcript `n` in the supporting information. Text meant to be written by people is in
+//! _italics_.
 
 mod facts;
 mod markdown;
