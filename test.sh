@@ -5,6 +5,9 @@ cd "$(dirname "$0")"
 # tests/third_party_schema.sh needs python3 with venv (check-jsonschema) and npm (ajv-cli).
 python3 -c 'import venv, ensurepip' 2>/dev/null || (apt-get update -qq && apt-get install -y -qq python3 python3-venv)
 command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm)
+# The post-mortem's Mermaid charts are rendered for real (tests/mermaid/render.sh installs the pinned
+# mermaid-cli from npm; it drives Debian's Chromium).
+command -v chromium >/dev/null && dpkg -s fonts-liberation >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium fonts-liberation)
 # The scenario tests (tests/scenarios.rs) need PostgreSQL, procps, curl, python3 (installed when missing; root).
 tests/scenarios/prereqs.sh
 cargo fmt --all -- --check

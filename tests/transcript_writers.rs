@@ -93,6 +93,7 @@ fn note(by: &str, n: usize) -> Event {
         by: by.into(),
         text: n.to_string(),
         step: None,
+        kind: rb::transcript::NoteKind::Plain,
     }
 }
 

@@ -494,3 +494,80 @@ fn export_cast_is_asciicast_v2() {
     assert_eq!(out.code, Some(2));
     assert!(out.stderr.contains("--cast"), "{}", out.stderr);
 }
+
+#[test]
+fn note_kinds_and_a_backdated_detection_reach_the_postmortem_and_an_edited_transcript_is_named() {
+    let d = Sandbox::new();
+    d.write("restart-app.yaml", RESTART);
+    let out = d.run(&[
+        "run",
+        "restart-app.yaml",
+        "--yes",
+        "--transcript",
+        "a.jsonl",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    for (flag, words) in [
+        ("--hypothesis", "the deploy at 02:00 leaked connections"),
+        ("--action", "alert on pool usage"),
+        ("--comms", "told #support"),
+    ] {
+        let out = d.run(&["note", flag, "--to", "a.jsonl", words]);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+    }
+    let out = d.run(&["note", "--hypothesis", "--action", "--to", "a.jsonl", "x"]);
+    assert_eq!(out.code, Some(2), "one kind at most");
+    let out = d.run(&[
+        "mark",
+        "detected",
+        "--at",
+        "2020-01-02T03:04:05Z",
+        "--to",
+        "a.jsonl",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = d.run(&["mark", "detected", "--at", "tomorrow", "--to", "a.jsonl"]);
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("--at tomorrow"), "{}", out.stderr);
+    schema_checked(&d.path("a.jsonl"));
+
+    let out = d.run(&["postmortem", "a.jsonl", "--format", "json"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let kinds: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["hypothesis", "action", "comms"]);
+    assert_eq!(v["milestones"][0]["at"], "2020-01-02T03:04:05.000Z");
+    assert_eq!(
+        v["started"], "2020-01-02T03:04:05.000Z",
+        "the incident starts at detection"
+    );
+    assert_eq!(v["transcripts"][0]["verified"], true);
+    let md = d.run(&["postmortem", "a.jsonl"]).stdout;
+    assert!(
+        md.contains("- the deploy at 02:00 leaked connections ("),
+        "{md}"
+    );
+    assert!(md.contains("| alert on pool usage (noted by"), "{md}");
+    assert!(md.contains("- told #support ("), "{md}");
+    assert!(!md.contains("Warning"), "{md}");
+
+    // An edited line breaks the chain: the draft is still made, and says so first.
+    let edited = std::fs::read_to_string(d.path("a.jsonl"))
+        .unwrap()
+        .replace("echo restarted", "echo restartes");
+    d.write("a.jsonl", &edited);
+    let out = d.run(&["postmortem", "a.jsonl"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let md = out.stdout;
+    let first_section = md.split("## Summary").next().unwrap();
+    assert!(
+        first_section.contains("> **Warning:** T1 (a.jsonl) fails verification (line "),
+        "{md}"
+    );
+    assert!(out.stderr.contains("fails verification"), "{}", out.stderr);
+}

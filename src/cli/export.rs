@@ -50,16 +50,37 @@ pub fn postmortem(args: PostmortemArgs) -> Result<Code, UserError> {
     for path in &args.transcripts {
         transcripts.push((path.clone(), read(path)?));
     }
+    let mut facts = crate::export::facts(&transcripts);
+    for (i, path) in args.transcripts.iter().enumerate() {
+        facts.verification(i + 1, verification(path));
+    }
     let text = match args.format {
-        PostmortemFormat::Md => crate::export::postmortem_markdown(&transcripts),
+        PostmortemFormat::Md => crate::export::render_markdown(&facts),
         PostmortemFormat::Json => {
-            let facts = crate::export::facts(&transcripts);
             let mut s = serde_json::to_string_pretty(&facts).expect("the facts serialize");
             s.push('\n');
             s
         }
     };
     write_out(args.output.as_deref(), &text)
+}
+
+/// The transcript checked as `rb transcripts verify` does; a failure is said on stderr too.
+fn verification(path: &Path) -> Result<(), String> {
+    let result = std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| super::transcripts::check(path, &bytes).map_err(|e| e.to_string()))
+        .and_then(|(_, problem)| match problem {
+            Some((line, why)) => Err(format!("line {line}: {why}")),
+            None => Ok(()),
+        });
+    if let Err(why) = &result {
+        eprintln!(
+            "warning: `{}` fails verification ({why}); the draft says so at the top",
+            path.display()
+        );
+    }
+    result
 }
 
 /// `rb export --cast TRANSCRIPT`.

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{Format, print_stdout};
 use crate::exit::{Code, UserError};
 use crate::export::human_duration;
-use crate::transcript::{self, Event, Mode, RunOutcome, Transcript};
+use crate::transcript::{self, Mode, RunOutcome, Summary};
 
 /// What `rb transcripts` was asked to do.
 #[derive(Debug, Clone, clap::Args)]
@@ -64,18 +64,18 @@ pub fn run(args: TranscriptsArgs) -> Result<Code, UserError> {
 /// One transcript file found in a directory, read leniently.
 pub(crate) struct Found {
     pub path: PathBuf,
-    /// The transcript, or why it could not be read.
-    pub transcript: Result<Transcript, String>,
-    /// When the run started (from `run_started`, else the first line, else the file's mtime).
+    /// The transcript's summary, or why it could not be read.
+    pub summary: Result<Summary, String>,
+    /// When the run started (see [`Summary::started`]; else the file's mtime).
     pub start: Option<Timestamp>,
 }
 
 impl Found {
     /// True when the transcript has no `run_finished` (the run is going on, or rb was killed).
     pub fn unfinished(&self) -> bool {
-        self.transcript
+        self.summary
             .as_ref()
-            .is_ok_and(|t| t.run_started().is_some() && t.run_finished().is_none())
+            .is_ok_and(Summary::in_progress_or_interrupted)
     }
 }
 
@@ -96,32 +96,22 @@ pub(crate) fn scan(dir: &Path) -> Result<Vec<Found>, UserError> {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "jsonl") && p.is_file())
         .map(|path| {
-            let transcript = transcript::read(&path).map_err(|e| e.to_string());
-            let start = match &transcript {
-                Ok(t) => start_of(t),
-                Err(_) => None,
-            }
-            .or_else(|| {
+            let summary = transcript::read(&path)
+                .map(|t| Summary::of(&t))
+                .map_err(|e| e.to_string());
+            let start = summary.as_ref().ok().and_then(|s| s.started).or_else(|| {
                 let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
                 Timestamp::try_from(mtime).ok()
             });
             Found {
                 path,
-                transcript,
+                summary,
                 start,
             }
         })
         .collect();
     found.sort_by(|a, b| b.start.cmp(&a.start).then_with(|| b.path.cmp(&a.path)));
     Ok(found)
-}
-
-fn start_of(t: &Transcript) -> Option<Timestamp> {
-    match t.run_started().map(|l| &l.event) {
-        Some(Event::RunStarted { started_at, .. }) => started_at.parse().ok(),
-        _ => None,
-    }
-    .or_else(|| t.lines.first().map(|l| l.ts))
 }
 
 /// One row of `rb transcripts`, as printed with `--format json`.
@@ -146,66 +136,45 @@ struct Row {
 }
 
 fn row(f: &Found) -> Row {
-    let mut r = Row {
-        path: f.path.clone(),
-        started: f.start.map(transcript::line::format_ts),
-        runbook: None,
-        mode: None,
-        run_id: None,
-        operator: None,
-        host: None,
-        duration_ms: None,
-        finished: false,
-        outcome: None,
-        lines: 0,
-        torn_tail: false,
-        error: None,
-    };
-    let t = match &f.transcript {
-        Ok(t) => t,
+    let started = f.start.map(transcript::line::format_ts);
+    let s = match &f.summary {
+        Ok(s) => s,
         Err(e) => {
-            r.error = Some(e.clone());
-            return r;
+            return Row {
+                path: f.path.clone(),
+                started,
+                runbook: None,
+                mode: None,
+                run_id: None,
+                operator: None,
+                host: None,
+                duration_ms: None,
+                finished: false,
+                outcome: None,
+                lines: 0,
+                torn_tail: false,
+                error: Some(e.clone()),
+            };
         }
     };
-    r.lines = t.lines.len();
-    r.torn_tail = t.torn_tail;
-    match t.run_started().map(|l| &l.event) {
-        Some(Event::RunStarted {
-            runbook,
-            mode,
-            run_id,
-            operator,
-            host,
-            ..
-        }) => {
-            r.runbook = Some(runbook.clone());
-            r.mode = Some(*mode);
-            r.run_id = Some(run_id.clone());
-            r.operator = Some(operator.clone());
-            r.host = Some(host.clone());
-        }
-        _ => r.error = Some("the first line is not `run_started`".into()),
+    Row {
+        path: f.path.clone(),
+        started,
+        runbook: s.runbook.clone(),
+        mode: s.mode,
+        run_id: s.run_id.clone(),
+        operator: s.operator.clone(),
+        host: s.host.clone(),
+        duration_ms: s.duration_ms,
+        finished: s.finished(),
+        outcome: s.outcome,
+        lines: s.lines,
+        torn_tail: s.torn_tail,
+        error: s
+            .runbook
+            .is_none()
+            .then(|| "the first line is not `run_started`".to_string()),
     }
-    match t.run_finished().map(|l| &l.event) {
-        Some(Event::RunFinished {
-            outcome,
-            duration_ms,
-        }) => {
-            r.finished = true;
-            r.outcome = Some(*outcome);
-            r.duration_ms = Some(*duration_ms);
-        }
-        _ => {
-            r.duration_ms = match (t.lines.first(), t.lines.last()) {
-                (Some(a), Some(b)) => {
-                    u64::try_from(b.ts.as_millisecond() - a.ts.as_millisecond()).ok()
-                }
-                _ => None,
-            }
-        }
-    }
-    r
 }
 
 fn list(args: &ListArgs) -> Result<Code, UserError> {
@@ -303,13 +272,7 @@ fn human_cells(r: &Row) -> [String; 7] {
         (Some(ms), false) => format!("{}+", human_duration(ms)),
         (None, _) => dash(),
     };
-    let mut outcome = match r.outcome {
-        Some(RunOutcome::Finished) => "finished".to_string(),
-        Some(RunOutcome::Failed) => "failed".to_string(),
-        Some(RunOutcome::Aborted) => "aborted".to_string(),
-        Some(RunOutcome::Interrupted) => "interrupted".to_string(),
-        None => "in progress / interrupted".to_string(),
-    };
+    let mut outcome = transcript::summary::outcome_phrase(r.outcome);
     if r.torn_tail {
         outcome.push_str(" (torn last line)");
     }
@@ -322,6 +285,23 @@ fn human_cells(r: &Row) -> [String; 7] {
         r.operator.clone().unwrap_or_else(dash),
         path,
     ]
+}
+
+/// Checks a transcript as `rb transcripts verify` does (`bytes` are the file's): the hash chain,
+/// `seq` and the first line, then every complete line against the schema. Returns the report and
+/// the first bad line with why, if any.
+pub(crate) fn check(
+    path: &Path,
+    bytes: &[u8],
+) -> std::io::Result<(transcript::VerifyReport, Option<(u64, String)>)> {
+    let report = transcript::verify(path)?;
+    let problem = match &report.problem {
+        Some(p) => Some((p.line, p.detail.clone())),
+        None => crate::transcript::schema::validate_first_lines(bytes, report.lines)
+            .err()
+            .map(|(n, why)| (n, format!("does not match the transcript schema: {why}"))),
+    };
+    Ok((report, problem))
 }
 
 /// `rb transcripts verify FILE...`.
@@ -338,19 +318,13 @@ fn verify(files: &[PathBuf]) -> Result<Code, UserError> {
                 continue;
             }
         };
-        let report = match transcript::verify(path) {
+        let (report, problem) = match check(path, &bytes) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: cannot read `{shown}`: {e}");
                 code = Code::Usage;
                 continue;
             }
-        };
-        let problem = match &report.problem {
-            Some(p) => Some((p.line, p.detail.clone())),
-            None => crate::transcript::schema::validate_first_lines(&bytes, report.lines)
-                .err()
-                .map(|(n, why)| (n, format!("does not match the transcript schema: {why}"))),
         };
         match problem {
             Some((n, why)) => {

@@ -141,6 +141,7 @@ impl<'a> Executor<'a> {
                 by,
                 text: text.clone(),
                 step: None,
+                kind: crate::transcript::NoteKind::Plain,
             });
         }
         self.captures = resume.captures.clone();
@@ -367,6 +368,7 @@ impl<'a> Executor<'a> {
                     by,
                     text,
                     step: Some(step.id.clone()),
+                    kind: crate::transcript::NoteKind::Plain,
                 });
                 self.say(Tone::Info, "note recorded");
                 Ok(())
@@ -506,6 +508,7 @@ impl<'a> Executor<'a> {
                 name: m,
                 by,
                 step: Some(step.id.clone()),
+                at: None,
             });
             self.say(Tone::Success, &format!("milestone: {m}"));
         }

@@ -106,7 +106,7 @@ impl Executor<'_> {
         emit(Stream::Stderr, &rest, &mut recorded, &mut dropped);
         if dropped > 0 {
             let by = self.by();
-            self.rec(Event::Note { by, text: format!("{dropped} bytes of output were shown but not recorded (limit {RECORD_LIMIT} bytes per step)"), step: Some(step.id.clone()) });
+            self.rec(Event::Note { by, text: format!("{dropped} bytes of output were shown but not recorded (limit {RECORD_LIMIT} bytes per step)"), step: Some(step.id.clone()), kind: crate::transcript::NoteKind::Plain });
         }
         match result {
             Ok(outcome) if outcome.forced => {

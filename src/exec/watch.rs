@@ -212,6 +212,7 @@ impl Executor<'_> {
             by,
             text: format!("watch breach: {what}"),
             step: Some(step.id.clone()),
+            kind: crate::transcript::NoteKind::Plain,
         });
         if self.opts.mode == Mode::Check {
             self.check_mode_done(step, Some(sample.code), started);

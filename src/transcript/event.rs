@@ -13,8 +13,45 @@ use serde::{Deserialize, Serialize};
 pub use crate::domain::{Actor, Choice, Milestone, Mode, RunOutcome, StepKind, StepStatus};
 use crate::redact::{Redactor, base64_decode, base64_encode};
 
-/// The version of the transcript format written by this rb.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The version of the transcript format written by this rb. Version 2 added `kind` to `note` and
+/// `at` to `milestone` (a version 1 reader rejects unknown fields); version 1 transcripts are
+/// version 2 transcripts without them, so this rb reads both.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// What a note is, for the post-mortem: a plain note goes to the timeline only; a hypothesis to
+/// the root cause; an action to the action items; comms to the messaging section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NoteKind {
+    #[default]
+    Plain,
+    Hypothesis,
+    Action,
+    Comms,
+}
+
+impl NoteKind {
+    /// True for a plain note (the field is then left out of the line).
+    pub fn is_plain(&self) -> bool {
+        *self == NoteKind::Plain
+    }
+
+    /// The word written in the transcript.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoteKind::Plain => "plain",
+            NoteKind::Hypothesis => "hypothesis",
+            NoteKind::Action => "action",
+            NoteKind::Comms => "comms",
+        }
+    }
+}
+
+impl std::fmt::Display for NoteKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The length of the longest prefix of `bytes` that does not end inside a UTF-8 character: a
 /// caller building `output` events keeps `bytes[n..]` (at most 3 bytes) for the next chunk, so a
@@ -204,6 +241,10 @@ pub enum Event {
         /// The step running when it was written, if known.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
+        /// What the note is for the post-mortem (`hypothesis`, `action`, `comms`); left out for a
+        /// plain note. Since schema version 2.
+        #[serde(default, skip_serializing_if = "NoteKind::is_plain")]
+        kind: NoteKind,
     },
     /// A key moment of the incident (`detected`, `mitigated`, `resolved`, …).
     Milestone {
@@ -214,6 +255,10 @@ pub enum Event {
         /// The step that marked it, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step: Option<String>,
+        /// When it happened (RFC 3339, UTC), when that was before this line was written
+        /// (`rb mark --at`). Since schema version 2.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<String>,
     },
     /// rb was interrupted (a signal, a lost terminal).
     Interrupted {
@@ -290,6 +335,26 @@ impl Event {
         matches!(self, Event::Output { .. })
     }
 
+    /// The step this event belongs to, if any.
+    pub fn step(&self) -> Option<&str> {
+        match self {
+            Event::StepStarted { step, .. }
+            | Event::Output { step, .. }
+            | Event::Captured { step, .. }
+            | Event::Retry { step, .. }
+            | Event::StepFinished { step, .. }
+            | Event::Message { step, .. }
+            | Event::Manual { step, .. } => Some(step),
+            Event::Prompt { step, .. }
+            | Event::Decision { step, .. }
+            | Event::OutputDropped { step, .. }
+            | Event::Note { step, .. }
+            | Event::Milestone { step, .. }
+            | Event::Interrupted { step, .. } => step.as_deref(),
+            Event::RunStarted { .. } | Event::RunFinished { .. } => None,
+        }
+    }
+
     /// Masks secrets in every free-text field (commands, output, messages, notes, answers,
     /// captured values, reasons, param values). Names and ids are left alone.
     pub fn redact(&mut self, r: &Redactor) {
@@ -351,6 +416,27 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), e);
         assert_eq!(e.name(), "step_finished");
+    }
+
+    #[test]
+    fn plain_notes_and_milestones_are_written_as_in_version_1() {
+        let v1_note = r#"{"event":"note","by":"ana","text":"t"}"#;
+        let e: Event = serde_json::from_str(v1_note).unwrap();
+        assert!(matches!(&e, Event::Note { kind, .. } if kind.is_plain()));
+        assert_eq!(serde_json::to_string(&e).unwrap(), v1_note);
+        let v1_mark = r#"{"event":"milestone","name":"detected","by":"ana"}"#;
+        let e: Event = serde_json::from_str(v1_mark).unwrap();
+        assert_eq!(serde_json::to_string(&e).unwrap(), v1_mark);
+        let v2 = r#"{"event":"note","by":"ana","text":"t","kind":"hypothesis"}"#;
+        let e: Event = serde_json::from_str(v2).unwrap();
+        assert!(matches!(
+            &e,
+            Event::Note {
+                kind: NoteKind::Hypothesis,
+                ..
+            }
+        ));
+        assert_eq!(serde_json::to_string(&e).unwrap(), v2);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! This module owns the persisted format and everything that touches the file: the typed events
 //! ([`event`]), the line envelope ([`line`]), durable appending ([`writer`]), surviving write
-//! failures ([`recorder`]), reading and verifying ([`reader`]), the published JSON Schema
+//! failures ([`recorder`]), reading and verifying ([`reader`]), a
+//! transcript's headline facts ([`summary`]), the published JSON Schema
 //! ([`schema`]) and where transcripts live ([`default_dir`], [`file_name`]). It does not decide
 //! *what* to record: the executor does, through [`Recorder::record`].
 //!
@@ -17,16 +18,18 @@ pub mod line;
 pub mod reader;
 pub mod recorder;
 pub mod schema;
+pub mod summary;
 pub mod writer;
 
 use std::io::{self, Read};
 use std::path::PathBuf;
 
 pub use crate::domain::{Actor, Choice, Milestone, Mode, RunOutcome, StepKind, StepStatus};
-pub use event::{Event, SCHEMA_VERSION, Stream, utf8_complete_len};
+pub use event::{Event, NoteKind, SCHEMA_VERSION, Stream, utf8_complete_len};
 pub use line::Line;
 pub use reader::{ChainProblem, ChainProblemKind, Transcript, VerifyReport, read, verify};
 pub use recorder::{Closed, ProblemSink, Recorder};
+pub use summary::Summary;
 pub use writer::TranscriptWriter;
 
 /// Where transcripts go by default: `$XDG_STATE_HOME/rb/transcripts`, or

@@ -92,11 +92,13 @@ fn every_event() -> Vec<Event> {
             by: "bo".into(),
             text: "cache suspected".into(),
             step: None,
+            kind: crate::transcript::NoteKind::Hypothesis,
         },
         Event::Milestone {
             name: crate::domain::Milestone::Mitigated,
             by: "rb".into(),
             step: Some("clean".into()),
+            at: Some("2026-11-24T23:01:00.000Z".into()),
         },
         Event::OutputDropped {
             step: Some("clean".into()),
@@ -119,6 +121,7 @@ fn note(by: &str, n: usize) -> Event {
         by: by.into(),
         text: n.to_string(),
         step: None,
+        kind: crate::transcript::NoteKind::Plain,
     }
 }
 
@@ -313,6 +316,7 @@ fn the_recorder_redacts_every_free_text_field() {
         by: "ana".into(),
         text: leak.clone(),
         step: None,
+        kind: crate::transcript::NoteKind::Plain,
     });
     r.record(Event::Decision {
         step: None,
@@ -324,6 +328,7 @@ fn the_recorder_redacts_every_free_text_field() {
         by: "ana".into(),
         text: crate::redact::base64_encode(SECRET.as_bytes()),
         step: None,
+        kind: crate::transcript::NoteKind::Plain,
     });
     let closed = r.close();
     assert!(closed.unwritten.is_empty());

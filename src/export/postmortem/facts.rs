@@ -1,0 +1,557 @@
+//! The facts of a post-mortem, computed once from the transcripts into a serializable [`Facts`]:
+//! runs, milestones, steps (attempts folded), watches (samples), notes by kind, messages,
+//! decisions and the timeline. Rendering is elsewhere; `rb postmortem --format json` prints this.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::{Serialize, Serializer};
+
+use super::steps::{AttemptFact, StepFact, WatchFact, attempts, steps, watches};
+use super::text::{mode_name, ms_between};
+use super::timeline::{TimelineRow, timeline};
+use crate::domain::{Actor, Choice, Milestone};
+use crate::transcript::{Event, Mode, NoteKind, RunOutcome, StepStatus, Summary, Transcript};
+
+/// The version of the JSON document ([`Facts`]); bumped when a field changes meaning or goes.
+/// Version 2: steps folded, watches, notes with kinds, messages, decisions, warnings, milestones
+/// with who and when marked, one definition of `duration_ms`.
+pub const FACTS_VERSION: u32 = 2;
+
+/// Everything the post-mortem draft states, from one or more transcripts. Transcripts are
+/// numbered from 1 in the order given (`T1`, `T2`, …); every fact cites its transcript and line
+/// (`seq`). Times are RFC 3339 UTC with milliseconds. Text is plain (no Markdown).
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    /// [`FACTS_VERSION`].
+    pub version: u32,
+    /// What a reader must know before trusting the draft: transcripts that fail verification,
+    /// torn lines, milestones out of order.
+    pub warnings: Vec<String>,
+    /// `resolved`, `mitigated` or `unresolved`, from the milestones.
+    pub status: &'static str,
+    /// The first event of the incident: the earliest line of any transcript, or a milestone
+    /// backdated before it.
+    #[serde(serialize_with = "ser_ts_opt")]
+    pub started: Option<Timestamp>,
+    /// The last event of the incident (the latest line of any transcript).
+    #[serde(serialize_with = "ser_ts_opt")]
+    pub ended: Option<Timestamp>,
+    /// From `started` to `ended`: the one definition of a duration here (a run's is from its
+    /// first line to its last).
+    pub duration_ms: Option<u64>,
+    /// Everyone who ran, answered, noted or marked something (not rb itself).
+    pub operators: Vec<String>,
+    /// The hosts the runs were on.
+    pub hosts: Vec<String>,
+    /// One per transcript.
+    pub runs: Vec<RunFact>,
+    /// The first time each milestone was reached, in time order.
+    pub milestones: Vec<MilestoneFact>,
+    /// Until the first `mitigated` milestone.
+    pub time_to_mitigate: Option<Interval>,
+    /// Until the first `resolved` milestone.
+    pub time_to_resolve: Option<Interval>,
+    /// What a commander would keep, in time order: milestones, decisions that matter, one row
+    /// per step result and per watch, notes, messages (the Markdown shows at most a budget).
+    pub timeline: Vec<TimelineRow>,
+    /// Each step of each run once, its attempts folded.
+    pub steps: Vec<StepFact>,
+    /// Each watch of each run, every check's value.
+    pub watches: Vec<WatchFact>,
+    /// Every note, with its kind.
+    pub notes: Vec<NoteFact>,
+    /// The messages rb rendered for the incident channel.
+    pub messages: Vec<MessageFact>,
+    /// Every answer at a prompt (key presses such as `details` included).
+    pub decisions: Vec<DecisionFact>,
+    /// Every finished step attempt, transcript by transcript.
+    pub attempts: Vec<AttemptFact>,
+    /// Every automatic retry.
+    pub retries: Vec<RetryFact>,
+    /// Output lost while a transcript was unwritable.
+    pub output_dropped: Vec<DroppedFact>,
+    /// The evidence: each transcript's path, hash and size.
+    pub transcripts: Vec<TranscriptFact>,
+}
+
+/// One run (one transcript).
+#[derive(Debug, Clone, Serialize)]
+pub struct RunFact {
+    /// 1-based transcript number (`T<n>`).
+    pub transcript: usize,
+    /// The runbook's name (`?` when the first line is not `run_started`).
+    pub runbook: String,
+    /// `live`, `check` or `dry_run`.
+    pub mode: Option<Mode>,
+    pub run_id: Option<String>,
+    /// Who started the run.
+    pub operator: String,
+    pub host: String,
+    /// The first and last line.
+    #[serde(serialize_with = "ser_ts_opt")]
+    pub started: Option<Timestamp>,
+    #[serde(serialize_with = "ser_ts_opt")]
+    pub ended: Option<Timestamp>,
+    /// From the first line to the last.
+    pub duration_ms: Option<u64>,
+    /// `None` when there is no `run_finished` (rb was killed, or the run is still going).
+    pub outcome: Option<RunOutcome>,
+    /// What the outcome alone does not say: steps that failed, watches that failed or were
+    /// skipped (the fix was not verified).
+    pub caveats: Vec<String>,
+    /// The operator and everyone else who answered, noted or marked something in this run.
+    #[serde(skip)]
+    pub(super) people: BTreeSet<String>,
+}
+
+impl RunFact {
+    /// The runbook's name, with the mode when not live: `disk-full (check mode)`.
+    pub(super) fn label(&self) -> String {
+        match self.mode {
+            Some(m) if m != Mode::Live => format!("{} ({} mode)", self.runbook, mode_name(m)),
+            _ => self.runbook.clone(),
+        }
+    }
+
+    /// The outcome with its caveats: `finished, but watch verify failed and was skipped`.
+    pub fn honest_outcome(&self) -> String {
+        let outcome = self.outcome.map_or_else(
+            || "did not finish (no run_finished)".to_string(),
+            |o| o.to_string(),
+        );
+        match self.outcome {
+            _ if self.caveats.is_empty() => outcome,
+            Some(RunOutcome::Finished) => format!("{outcome}, but {}", self.caveats.join("; ")),
+            _ => format!("{outcome}: {}", self.caveats.join("; ")),
+        }
+    }
+}
+
+/// A milestone's first mark.
+#[derive(Debug, Clone, Serialize)]
+pub struct MilestoneFact {
+    pub name: Milestone,
+    /// When it happened (the mark's `at` when backdated, else when it was marked).
+    #[serde(serialize_with = "ser_ts")]
+    pub at: Timestamp,
+    /// When it was marked.
+    #[serde(serialize_with = "ser_ts")]
+    pub marked_at: Timestamp,
+    pub by: Actor,
+    pub transcript: usize,
+    pub seq: u64,
+}
+
+impl MilestoneFact {
+    /// True when marked later than it happened (`rb mark --at`).
+    pub fn backdated(&self) -> bool {
+        self.at < self.marked_at
+    }
+}
+
+/// A time to mitigate or resolve.
+#[derive(Debug, Clone, Serialize)]
+pub struct Interval {
+    pub ms: u64,
+    /// `detection` (from the `detected` milestone) or `start` (of the first run).
+    pub from: &'static str,
+}
+
+/// A note.
+#[derive(Debug, Clone, Serialize)]
+pub struct NoteFact {
+    #[serde(serialize_with = "ser_ts")]
+    pub at: Timestamp,
+    pub by: Actor,
+    /// `plain`, `hypothesis`, `action` or `comms`; rb's own notes are always `plain`.
+    pub kind: NoteKind,
+    pub text: String,
+    pub step: Option<String>,
+    pub transcript: usize,
+    pub seq: u64,
+}
+
+/// A message rendered for the incident channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageFact {
+    #[serde(serialize_with = "ser_ts")]
+    pub at: Timestamp,
+    pub step: String,
+    pub text: String,
+    /// rb records the text it showed; posting it is the operator's (no delivery is recorded).
+    pub delivery: &'static str,
+    pub transcript: usize,
+    pub seq: u64,
+}
+
+/// An answer at a prompt.
+#[derive(Debug, Clone, Serialize)]
+pub struct DecisionFact {
+    #[serde(serialize_with = "ser_ts")]
+    pub at: Timestamp,
+    pub by: Actor,
+    pub choice: Choice,
+    pub step: Option<String>,
+    pub text: Option<String>,
+    pub transcript: usize,
+    pub seq: u64,
+}
+
+/// An automatic retry.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetryFact {
+    pub transcript: usize,
+    pub seq: u64,
+    pub step: String,
+    /// The attempt about to start.
+    pub attempt: u32,
+    pub delay_ms: u64,
+    pub reason: String,
+}
+
+/// Output lost while a transcript was unwritable.
+#[derive(Debug, Clone, Serialize)]
+pub struct DroppedFact {
+    pub transcript: usize,
+    pub seq: u64,
+    pub step: Option<String>,
+    pub bytes: u64,
+}
+
+/// A transcript cited as evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct TranscriptFact {
+    pub transcript: usize,
+    pub path: PathBuf,
+    pub sha256: String,
+    pub run_id: Option<String>,
+    /// Complete lines read.
+    pub lines: usize,
+    /// True when the file ended with a torn line (left out).
+    pub torn_tail: bool,
+    /// True once checked as `rb transcripts verify` does (see [`Facts::verification`]).
+    pub verified: bool,
+    /// Why the check failed, when it did.
+    pub problem: Option<String>,
+}
+
+pub(super) fn ser_ts<S: Serializer>(ts: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::transcript::line::format_ts(*ts))
+}
+
+pub(super) fn ser_ts_opt<S: Serializer>(ts: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match ts {
+        Some(ts) => ser_ts(ts, s),
+        None => s.serialize_none(),
+    }
+}
+
+impl Facts {
+    /// Records the result of checking transcript `n` (1-based) as `rb transcripts verify` does,
+    /// and warns at the top of the draft when it failed.
+    pub fn verification(&mut self, n: usize, result: Result<(), String>) {
+        let Some(t) = self.transcripts.iter_mut().find(|t| t.transcript == n) else {
+            return;
+        };
+        t.verified = result.is_ok();
+        if let Err(why) = result {
+            t.problem = Some(why.clone());
+            self.warnings.insert(
+                0,
+                format!(
+                    "T{n} ({}) fails verification ({why}): it may have been edited or damaged, so \
+                     check its facts against other records.",
+                    t.path.display()
+                ),
+            );
+        }
+    }
+}
+
+/// The facts of the post-mortem for these transcripts.
+pub fn facts(transcripts: &[(PathBuf, Transcript)]) -> Facts {
+    let attempts: Vec<AttemptFact> = numbered(transcripts)
+        .flat_map(|(n, t)| attempts(n, t))
+        .collect();
+    let steps = steps(&attempts);
+    let watches: Vec<WatchFact> = numbered(transcripts)
+        .flat_map(|(n, t)| watches(n, t))
+        .collect();
+    let runs: Vec<RunFact> = numbered(transcripts)
+        .map(|(n, t)| run_fact(n, t, &steps))
+        .collect();
+    let milestones = milestones(transcripts);
+    let events = Events::of(transcripts);
+    let started = runs
+        .iter()
+        .filter_map(|r| r.started)
+        .chain(milestones.iter().map(|m| m.at))
+        .min();
+    let ended = runs.iter().filter_map(|r| r.ended).max();
+    let (time_to_mitigate, time_to_resolve) = intervals(&milestones, started);
+    let mut f = Facts {
+        version: FACTS_VERSION,
+        warnings: Vec::new(),
+        status: status(&milestones),
+        started,
+        ended,
+        duration_ms: started.zip(ended).map(|(s, e)| ms_between(s, e)),
+        operators: people(&runs),
+        hosts: runs
+            .iter()
+            .map(|r| r.host.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        timeline: Vec::new(),
+        runs,
+        milestones,
+        time_to_mitigate,
+        time_to_resolve,
+        steps,
+        watches,
+        notes: events.notes,
+        messages: events.messages,
+        decisions: events.decisions,
+        attempts,
+        retries: events.retries,
+        output_dropped: events.output_dropped,
+        transcripts: transcript_facts(transcripts),
+    };
+    f.timeline = timeline(transcripts, &f);
+    f.warnings = warnings(&f);
+    f
+}
+
+fn numbered(transcripts: &[(PathBuf, Transcript)]) -> impl Iterator<Item = (usize, &Transcript)> {
+    transcripts.iter().enumerate().map(|(i, (_, t))| (i + 1, t))
+}
+
+fn people(runs: &[RunFact]) -> Vec<String> {
+    let all: BTreeSet<&String> = runs.iter().flat_map(|r| r.people.iter()).collect();
+    all.into_iter().cloned().collect()
+}
+
+/// `resolved`, `mitigated` or `unresolved`: the furthest milestone reached.
+fn status(milestones: &[MilestoneFact]) -> &'static str {
+    let reached = |m| milestones.iter().any(|f| f.name == m);
+    if reached(Milestone::Resolved) {
+        "resolved"
+    } else if reached(Milestone::Mitigated) {
+        "mitigated"
+    } else {
+        "unresolved"
+    }
+}
+
+/// Times to mitigate and to resolve: from `detected` when marked, else from `started`.
+fn intervals(
+    milestones: &[MilestoneFact],
+    started: Option<Timestamp>,
+) -> (Option<Interval>, Option<Interval>) {
+    let at = |name| milestones.iter().find(|m| m.name == name).map(|m| m.at);
+    let detected = at(Milestone::Detected);
+    let interval = |name| {
+        Some(Interval {
+            ms: ms_between(detected.or(started)?, at(name)?),
+            from: if detected.is_some() {
+                "detection"
+            } else {
+                "start"
+            },
+        })
+    };
+    (
+        interval(Milestone::Mitigated),
+        interval(Milestone::Resolved),
+    )
+}
+
+/// What a reader must know first: torn lines and milestones out of order (verification
+/// failures are added by [`Facts::verification`]).
+fn warnings(f: &Facts) -> Vec<String> {
+    let mut w = Vec::new();
+    for t in f.transcripts.iter().filter(|t| t.torn_tail) {
+        w.push(format!(
+            "T{} ends with a torn line (rb was killed while writing it); it is left out.",
+            t.transcript
+        ));
+    }
+    for (i, later) in f.milestones.iter().enumerate() {
+        for earlier in &f.milestones[..i] {
+            if later.name < earlier.name {
+                w.push(format!(
+                    "Milestones out of order: {} ({}) comes before {} ({}); check the times \
+                     (`rb mark --at` backdates a mark).",
+                    earlier.name,
+                    super::text::fmt_ts(earlier.at),
+                    later.name,
+                    super::text::fmt_ts(later.at)
+                ));
+            }
+        }
+    }
+    w
+}
+
+/// Notes, messages, decisions, retries and dropped output of every transcript, in transcript order.
+#[derive(Default)]
+struct Events {
+    notes: Vec<NoteFact>,
+    messages: Vec<MessageFact>,
+    decisions: Vec<DecisionFact>,
+    retries: Vec<RetryFact>,
+    output_dropped: Vec<DroppedFact>,
+}
+
+impl Events {
+    fn of(transcripts: &[(PathBuf, Transcript)]) -> Events {
+        let mut e = Events::default();
+        for (n, t) in numbered(transcripts) {
+            for l in &t.lines {
+                e.add(n, l);
+            }
+        }
+        e
+    }
+
+    fn add(&mut self, transcript: usize, l: &crate::transcript::Line) {
+        let (at, seq) = (l.ts, l.seq);
+        match &l.event {
+            Event::Note {
+                by,
+                text,
+                step,
+                kind,
+            } => self.notes.push(NoteFact {
+                at,
+                // rb's own notes never pose as hypotheses, actions or comms.
+                kind: if by.is_rb() { NoteKind::Plain } else { *kind },
+                by: by.clone(),
+                text: text.clone(),
+                step: step.clone(),
+                transcript,
+                seq,
+            }),
+            Event::Message { step, text } => self.messages.push(MessageFact {
+                at,
+                step: step.clone(),
+                text: text.clone(),
+                delivery: "shown to the operator to post",
+                transcript,
+                seq,
+            }),
+            Event::Decision {
+                step,
+                by,
+                choice,
+                text,
+            } => self.decisions.push(DecisionFact {
+                at,
+                by: by.clone(),
+                choice: *choice,
+                step: step.clone(),
+                text: text.clone(),
+                transcript,
+                seq,
+            }),
+            Event::Retry {
+                step,
+                attempt,
+                delay_ms,
+                reason,
+            } => self.retries.push(RetryFact {
+                transcript,
+                seq,
+                step: step.clone(),
+                attempt: *attempt,
+                delay_ms: *delay_ms,
+                reason: reason.clone(),
+            }),
+            Event::OutputDropped { step, bytes, .. } => self.output_dropped.push(DroppedFact {
+                transcript,
+                seq,
+                step: step.clone(),
+                bytes: *bytes,
+            }),
+            _ => {}
+        }
+    }
+}
+
+fn transcript_facts(transcripts: &[(PathBuf, Transcript)]) -> Vec<TranscriptFact> {
+    transcripts
+        .iter()
+        .enumerate()
+        .map(|(i, (path, t))| TranscriptFact {
+            transcript: i + 1,
+            path: path.clone(),
+            sha256: t.sha256.clone(),
+            run_id: t.run_id().map(str::to_owned),
+            lines: t.lines.len(),
+            torn_tail: t.torn_tail,
+            verified: false,
+            problem: None,
+        })
+        .collect()
+}
+
+/// What the summary needs from one transcript (`n` is its 1-based number).
+fn run_fact(n: usize, t: &Transcript, steps: &[StepFact]) -> RunFact {
+    let s = Summary::of(t);
+    let unknown = || "?".to_string();
+    RunFact {
+        transcript: n,
+        runbook: s.runbook.clone().unwrap_or_else(unknown),
+        mode: s.mode,
+        run_id: s.run_id.clone(),
+        operator: s.operator.clone().unwrap_or_else(unknown),
+        host: s.host.clone().unwrap_or_else(unknown),
+        duration_ms: s.span_ms(),
+        started: s.first_event,
+        ended: s.last_event,
+        outcome: s.outcome,
+        caveats: steps
+            .iter()
+            .filter(|st| st.transcript == n)
+            .filter_map(StepFact::caveat)
+            .collect(),
+        people: s.operators,
+    }
+}
+
+/// The first time each milestone was reached, over all transcripts, in time order.
+fn milestones(transcripts: &[(PathBuf, Transcript)]) -> Vec<MilestoneFact> {
+    let mut first: Vec<MilestoneFact> = Vec::new();
+    for (n, t) in numbered(transcripts) {
+        for l in &t.lines {
+            let Event::Milestone { name, by, at, .. } = &l.event else {
+                continue;
+            };
+            // A backdated mark (`rb mark --at`) counts from when it happened.
+            let when = at.as_deref().and_then(|a| a.parse().ok()).unwrap_or(l.ts);
+            let fact = MilestoneFact {
+                name: *name,
+                at: when,
+                marked_at: l.ts,
+                by: by.clone(),
+                transcript: n,
+                seq: l.seq,
+            };
+            match first.iter_mut().find(|m| m.name == *name) {
+                Some(m) if m.at <= when => {}
+                Some(m) => *m = fact,
+                None => first.push(fact),
+            }
+        }
+    }
+    first.sort_by_key(|m| (m.at, m.name));
+    first
+}
+
+/// True for a step status that says the step did what it was for.
+pub(super) fn is_success(status: Option<StepStatus>) -> bool {
+    status == Some(StepStatus::Succeeded)
+}
