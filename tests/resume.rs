@@ -107,3 +107,51 @@ fn resume_refuses_a_changed_runbook_unless_forced() {
     let t = std::fs::read_to_string(d.path("t.jsonl")).unwrap();
     assert!(t.contains("--force: the runbook changed"));
 }
+
+/// Issue 9 #2: a step inserted at the top, then `rb resume --force`: the steps that finished are
+/// matched by id and never run again; the new step and the unfinished ones run; rb lists what
+/// changed before it continues.
+#[test]
+fn resume_force_after_a_step_was_inserted_runs_no_finished_step_twice() {
+    let d = Sandbox::new();
+    d.write("k.yaml", RUNBOOK);
+    let mut child = d
+        .rb()
+        .args(["run", "k.yaml", "--yes", "--transcript", "t.jsonl"])
+        .spawn();
+    wait_for_file(&d.path("long-started"));
+    wait_for_file(&d.path("long.pid"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid = read_pid(&d.path("long.pid"));
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let inserted = RUNBOOK.replace(
+        "steps:\n",
+        "steps:\n  - id: inserted\n    run: echo new >> inserted.log\n    read_only: true\n",
+    );
+    d.write("k.yaml", &inserted);
+    let out = d.run(&["resume", "t.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(2), "a changed runbook needs --force");
+    let out = d.run(&["resume", "t.jsonl", "--yes", "--force"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(said.contains("added: inserted"), "{said}");
+    assert_eq!(
+        std::fs::read_to_string(d.path("first.log")).unwrap(),
+        "once\n",
+        "`first` finished before the kill and must not run again"
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path("inserted.log")).unwrap(),
+        "new\n"
+    );
+    assert!(d.path("long-done").exists());
+    assert_eq!(
+        std::fs::read_to_string(d.path("last.out")).unwrap(),
+        "last saw captured-value\n"
+    );
+    checked_transcript(&d.path("t.jsonl"));
+}

@@ -49,11 +49,11 @@ pub struct Options {
     pub from: Option<String>,
 }
 
-/// Where a run starts when it continues an interrupted one.
+/// What a run that continues an interrupted one already has.
 #[derive(Debug, Clone, Default)]
 pub struct Resume {
-    /// Index of the first step to run.
-    pub start: usize,
+    /// Ids of the steps that finished before the interruption: they are not run again.
+    pub done: BTreeSet<String>,
     /// Captures recorded before the interruption.
     pub captures: BTreeMap<String, String>,
     /// Recorded as a note when the run continues.
@@ -136,7 +136,7 @@ impl<'a> Executor<'a> {
     /// Continue an interrupted run from `resume`.
     pub fn resuming(mut self, resume: Resume) -> Self {
         if let Some(text) = &resume.note {
-            let by = self.operator();
+            let by = self.by();
             self.rec(Event::Note {
                 by,
                 text: text.clone(),
@@ -188,32 +188,16 @@ impl<'a> Executor<'a> {
         let total = rb.steps.len();
         let from = match &self.opts.from {
             Some(id) => rb.steps.iter().position(|s| &s.id == id).unwrap_or(0),
-            None => self.resume.start,
+            None => 0,
         };
         for (i, step) in rb.steps.iter().enumerate() {
             if i < from {
-                if self.opts.from.is_some() {
-                    let by = self.by();
-                    self.rec(Event::Decision {
-                        step: Some(step.id.clone()),
-                        by,
-                        choice: Choice::Skip,
-                        text: Some("before --from".into()),
-                    });
-                    self.finish(
-                        step,
-                        StepStatus::Skipped,
-                        None,
-                        StdDuration::ZERO,
-                        Some("before --from"),
-                    );
-                }
-                if !step
-                    .capture()
-                    .is_some_and(|c| self.captures.contains_key(c))
-                {
-                    self.forget_capture(step);
-                }
+                self.before_from(step);
+                continue;
+            }
+            if self.resume.done.contains(&step.id) {
+                // Finished before the interruption; its capture, if any, was restored.
+                self.keep_or_forget_capture(step);
                 continue;
             }
             if self.runner.interrupted_since_last_check() {
@@ -227,6 +211,34 @@ impl<'a> Executor<'a> {
             self.step(i, total, step)?;
         }
         Ok(())
+    }
+
+    /// A step before `--from`: recorded as skipped, its capture empty.
+    fn before_from(&mut self, step: &Step) {
+        let by = self.by();
+        self.rec(Event::Decision {
+            step: Some(step.id.clone()),
+            by,
+            choice: Choice::Skip,
+            text: Some("before --from".into()),
+        });
+        self.finish(
+            step,
+            StepStatus::Skipped,
+            None,
+            StdDuration::ZERO,
+            Some("before --from"),
+        );
+        self.keep_or_forget_capture(step);
+    }
+
+    fn keep_or_forget_capture(&mut self, step: &Step) {
+        if !step
+            .capture()
+            .is_some_and(|c| self.captures.contains_key(c))
+        {
+            self.forget_capture(step);
+        }
     }
 
     /// The template context: params (missing ones as placeholders) and captures.

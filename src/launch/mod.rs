@@ -184,7 +184,11 @@ fn header(doc: &Document, mode: Mode, resume: Option<&Resume>) -> String {
     match (mode, resume) {
         (_, Some(r)) => format!(
             "Resuming `{name}` ({source}) at step {} of {}.",
-            r.start + 1,
+            doc.runbook
+                .steps
+                .iter()
+                .position(|s| !r.done.contains(&s.id))
+                .map_or(doc.runbook.steps.len(), |i| i + 1),
             doc.runbook.steps.len()
         ),
         (Mode::DryRun, _) => {

@@ -2,16 +2,19 @@
 //! forced), with which params and captures, and the first step that did not finish; then the run
 //! continues in the same transcript through [`super::launch`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{Launch, Surroundings, TranscriptTarget, launch, preflight};
 use crate::catalog::{Catalog, Origin};
+use crate::exec::params;
 use crate::exec::{Mode, Options, Resume};
 use crate::exit::{Code, UserError};
 use crate::redact::MASK;
+use crate::redact::Redactor;
+use crate::render::{Context, Renderer, TemplateKind};
 use crate::runbook::validate::{Document, validate};
-use crate::transcript::{self, Event, StepStatus};
+use crate::transcript::{self, Event, StepStatus, Summary};
 
 /// What `rb resume` was asked to do.
 pub struct ResumeRequest {
@@ -22,19 +25,97 @@ pub struct ResumeRequest {
     pub yes_typed: bool,
 }
 
-/// The index of the first step that did not finish, by each step's last recorded status.
-pub fn first_unfinished(doc: &Document, t: &transcript::Transcript) -> usize {
+/// How the runbook now stands against what the interrupted run did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Steps that finished (same id, and the same command when they run one): not run again.
+    pub done: BTreeSet<String>,
+    /// Steps the transcript never saw (new since, or not reached).
+    pub added: Vec<String>,
+    /// Steps the transcript has that the runbook no longer has.
+    pub removed: Vec<String>,
+    /// Steps that finished with another command than the runbook now renders: they run again.
+    pub changed: Vec<String>,
+}
+
+impl Plan {
+    /// The index of the first step that will run, if any.
+    pub fn first(&self, doc: &Document) -> Option<usize> {
+        doc.runbook
+            .steps
+            .iter()
+            .position(|s| !self.done.contains(&s.id))
+    }
+}
+
+/// Matches the runbook's steps with the transcript's by id, and by rendered command.
+pub fn plan(doc: &Document, t: &transcript::Transcript, bound: &params::Params) -> Plan {
     let mut last: BTreeMap<&str, StepStatus> = BTreeMap::new();
+    let mut commands: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut seen: Vec<&str> = Vec::new();
     for e in t.events() {
-        if let Event::StepFinished { step, status, .. } = e {
-            last.insert(step.as_str(), *status);
+        match e {
+            Event::StepFinished { step, status, .. } => {
+                last.insert(step.as_str(), *status);
+            }
+            Event::StepStarted { step, command, .. } => {
+                if !seen.contains(&step.as_str()) {
+                    seen.push(step);
+                }
+                if let Some(c) = command {
+                    commands.insert(step.as_str(), c.as_str());
+                }
+            }
+            _ => {}
         }
     }
-    doc.runbook
+    let redactor = Redactor::new(bound.secret_values(&doc.runbook));
+    let ctx = context(bound, &t.captured());
+    let renderer = Renderer::new();
+    let mut plan = Plan::default();
+    // Steps after the last one the run reached were simply not reached: not "added".
+    let reached = doc
+        .runbook
         .steps
         .iter()
-        .position(|s| !last.get(s.id.as_str()).is_some_and(|st| st.is_done()))
-        .unwrap_or(doc.runbook.steps.len())
+        .rposition(|s| seen.contains(&s.id.as_str()))
+        .map_or(0, |i| i + 1);
+    for (i, step) in doc.runbook.steps.iter().enumerate() {
+        let finished = last.get(step.id.as_str()).is_some_and(|st| st.is_done());
+        let now = step.command().and_then(|c| {
+            let text = renderer.render(TemplateKind::Shell, &c.run, &ctx).ok()?;
+            Some(redactor.redact_str(&text))
+        });
+        let same = match (commands.get(step.id.as_str()), &now) {
+            (Some(before), Some(now)) => before == now,
+            _ => true,
+        };
+        if finished && same {
+            plan.done.insert(step.id.clone());
+        } else if finished {
+            plan.changed.push(step.id.clone());
+        } else if i < reached && !seen.contains(&step.id.as_str()) {
+            plan.added.push(step.id.clone());
+        }
+    }
+    plan.removed = seen
+        .iter()
+        .filter(|id| !doc.runbook.steps.iter().any(|s| s.id == **id))
+        .map(|id| id.to_string())
+        .collect();
+    plan
+}
+
+/// Params and captures, as templates see them.
+fn context(bound: &params::Params, captures: &BTreeMap<String, String>) -> Context {
+    let mut ctx = Context::new();
+    for (name, v) in &bound.values {
+        ctx.insert(name.clone(), v.to_value());
+    }
+    for (name, v) in captures {
+        ctx.insert(name.clone(), minijinja::Value::from(v.clone()));
+    }
+    ctx
 }
 
 /// The run recorded in a transcript, as far as resuming needs it.
@@ -47,39 +128,37 @@ struct Recorded {
 
 /// Reads the transcript and refuses what cannot be resumed.
 fn recorded(t: &transcript::Transcript, shown: &str) -> Result<Recorded, UserError> {
-    let Some(Event::RunStarted {
-        runbook,
-        source,
-        sha256,
-        mode,
-        params,
-        ..
-    }) = t.run_started().map(|l| &l.event)
-    else {
+    let summary = Summary::of(t);
+    let (Some(runbook), Some(source), Some(sha256), Some(mode)) = (
+        summary.runbook.clone(),
+        summary.source.clone(),
+        summary.runbook_sha256.clone(),
+        summary.mode,
+    ) else {
         return Err(UserError::usage(format!(
             "`{shown}` does not start with a `run_started` line"
         )));
     };
-    if *mode != Mode::Live {
+    if mode != Mode::Live {
         return Err(UserError::usage(format!(
             "`{shown}` records a {mode} run; only live runs are resumed"
         ))
         .hint(format!("start a new run: `rb run {runbook}`")));
     }
-    if let Some(Event::RunFinished {
-        outcome: transcript::RunOutcome::Finished,
-        ..
-    }) = t.run_finished().map(|l| &l.event)
-    {
+    if summary.outcome == Some(transcript::RunOutcome::Finished) {
         return Err(UserError::usage(format!(
             "the run in `{shown}` finished; there is nothing to resume"
         )));
     }
+    let params = match t.run_started().map(|l| &l.event) {
+        Some(Event::RunStarted { params, .. }) => params.clone(),
+        _ => BTreeMap::new(),
+    };
     Ok(Recorded {
-        runbook: runbook.clone(),
-        source: source.clone(),
-        sha256: sha256.clone(),
-        params: params.clone(),
+        runbook,
+        source,
+        sha256,
+        params,
     })
 }
 
@@ -135,12 +214,6 @@ pub fn resume(
         return Err(UserError::usage(format!("`{display}` changed since the run started (SHA-256 differs)"))
             .hint("the steps already done were run from the old text; check the change, then resume with --force"));
     }
-    let start = first_unfinished(&doc, &t);
-    if start >= doc.runbook.steps.len() {
-        return Err(UserError::usage(format!(
-            "every step in `{shown}` is done; there is nothing to resume"
-        )));
-    }
     // Recorded params, except masked secrets: those come from the environment again.
     let cli: Vec<(String, String)> = rec
         .params
@@ -159,15 +232,24 @@ pub fn resume(
             problems: Vec::new(),
         },
     )?;
-    let note = format!(
-        "run resumed at step `{}` with `rb resume`{}",
-        doc.runbook.steps[start].id,
-        if changed {
-            " (--force: the runbook changed since the run started)"
-        } else {
-            ""
-        }
+    let plan = plan(&doc, &t, &bound);
+    let Some(first) = plan.first(&doc) else {
+        return Err(UserError::usage(format!(
+            "every step in `{shown}` is done; there is nothing to resume"
+        )));
+    };
+    let mut note = format!(
+        "run resumed at step `{}` with `rb resume`",
+        doc.runbook.steps[first].id
     );
+    if changed {
+        let what = plan_changes(&plan);
+        s.operator.say(
+            crate::exec::operator::Tone::Warning,
+            &format!("the runbook changed since the run started (--force): {what}"),
+        );
+        note += &format!(" (--force: the runbook changed since the run started: {what})");
+    }
     launch(Launch {
         doc: &doc,
         params: &bound,
@@ -182,9 +264,27 @@ pub fn resume(
         on_problem: s.on_problem,
         target: TranscriptTarget::Append(req.transcript),
         resume: Some(Resume {
-            start,
+            done: plan.done,
             captures: t.captured(),
             note: Some(note),
         }),
     })
+}
+
+/// `added: a; removed: b; changed (runs again): c`, or `no step added, removed or changed`.
+fn plan_changes(plan: &Plan) -> String {
+    let parts: Vec<String> = [
+        ("added", &plan.added),
+        ("removed", &plan.removed),
+        ("changed (runs again)", &plan.changed),
+    ]
+    .into_iter()
+    .filter(|(_, ids)| !ids.is_empty())
+    .map(|(what, ids)| format!("{what}: {}", ids.join(", ")))
+    .collect();
+    if parts.is_empty() {
+        "no step added, removed or changed".to_string()
+    } else {
+        parts.join("; ")
+    }
 }
