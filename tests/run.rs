@@ -4,7 +4,7 @@
 mod common;
 
 use common::binary::Sandbox;
-use common::{alive, read_pid};
+use common::{alive, checked_transcript, read_pid};
 
 /// A sandbox holding `t.yaml`, where every transcript a run leaves is checked.
 fn sandbox(runbook: &str) -> Sandbox {
@@ -221,4 +221,38 @@ fn params_file_binds_and_command_line_wins() {
             && err.contains("below the minimum 1"),
         "{err}"
     );
+}
+
+/// Issue 9 #10: stdout and stderr closed (`rb run x --yes 2>&1 | head -c 100`): rb never panics,
+/// the record is finished, and the exit code is the run's own (0 for a finished run, 2 for an
+/// unknown runbook, 1 for a failed step).
+#[test]
+fn closed_stdout_and_stderr_never_panic_and_keep_the_runs_exit_code() {
+    use std::os::fd::OwnedFd;
+    let d = Sandbox::new();
+    d.write(
+        "loud.yaml",
+        "version: 1\nname: loud\ntitle: Loud\nsteps:\n  - id: a\n    run: seq 1 50000\n    read_only: true\n  - id: b\n    run: seq 1 50000; exit 3\n    read_only: true\n",
+    );
+    let closed = |args: &[&str]| {
+        let (read, write): (OwnedFd, OwnedFd) = nix::unistd::pipe().unwrap();
+        drop(read); // nobody reads: every write gets EPIPE
+        let mut cmd = d.rb().args(args).command();
+        cmd.stdout(std::process::Stdio::from(write.try_clone().unwrap()))
+            .stderr(std::process::Stdio::from(write));
+        cmd.status().unwrap().code()
+    };
+    assert_eq!(closed(&["run", "nonexistent", "--yes"]), Some(2));
+    assert_eq!(
+        closed(&["run", "loud.yaml", "--yes", "--transcript", "t.jsonl"]),
+        Some(1)
+    );
+    let t = checked_transcript(&d.path("t.jsonl"));
+    assert!(matches!(
+        t.run_finished().map(|l| &l.event),
+        Some(rb::transcript::Event::RunFinished {
+            outcome: rb::transcript::RunOutcome::Failed,
+            ..
+        })
+    ));
 }

@@ -75,7 +75,7 @@ fn verification(path: &Path) -> Result<(), String> {
             None => Ok(()),
         });
     if let Err(why) = &result {
-        eprintln!(
+        errln!(
             "warning: `{}` fails verification ({why}); the draft says so at the top",
             path.display()
         );
@@ -113,7 +113,7 @@ fn read(path: &Path) -> Result<Transcript, UserError> {
         )));
     }
     if t.torn_tail {
-        eprintln!(
+        errln!(
             "warning: `{}` ends with a torn line (rb was killed while writing it); it is left out",
             path.display()
         );
@@ -129,7 +129,7 @@ fn write_out(output: Option<&Path>, text: &str) -> Result<Code, UserError> {
                 UserError::io(format!("cannot write `{}`", p.display()), &e)
                     .hint("choose another file with `-o FILE`, or leave it out to print")
             })?;
-            eprintln!("wrote {}", p.display());
+            errln!("wrote {}", p.display());
         }
     }
     Ok(Code::Ok)

@@ -11,6 +11,17 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::catalog::Catalog;
 use crate::exit::{Code, UserError};
 
+/// `eprint!` that never panics: a closed stderr (`rb … 2>&1 | head`) must not turn a run's own
+/// exit code into a crash.
+macro_rules! err {
+    ($($t:tt)*) => { $crate::cli::print_stderr(&format!($($t)*)) };
+}
+
+/// `eprintln!` that never panics (see [`err!`]).
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::cli::print_stderr(&format!("{}\n", format_args!($($t)*))) };
+}
+
 mod export;
 mod note;
 mod resume;
@@ -97,7 +108,7 @@ pub fn main() -> ExitCode {
     match std::panic::catch_unwind(dispatch) {
         Ok(code) => code,
         Err(_) => {
-            eprint!(
+            err!(
                 "{}",
                 UserError::internal("rb stopped on an internal error (see the message above)")
                     .render()
@@ -143,10 +154,16 @@ fn dispatch() -> ExitCode {
     match result {
         Ok(code) => code.into(),
         Err(e) => {
-            eprint!("{}", e.render());
+            err!("{}", e.render());
             e.code.into()
         }
     }
+}
+
+/// Writes to stderr; a closed pipe is not an error (there is nobody left to tell).
+pub fn print_stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(text.as_bytes()).and_then(|_| err.flush());
 }
 
 /// Writes to stdout; a closed pipe (`rb list | head`) is not an error.
@@ -184,7 +201,7 @@ pub fn load_runbook(
     crate::runbook::validate::validate(&display, stem.as_deref(), &bytes).map_err(|diags| {
         let text = String::from_utf8_lossy(&bytes);
         for d in &diags {
-            eprint!("{}", d.render(Some(&text), ctx.color));
+            err!("{}", d.render(Some(&text), ctx.color));
         }
         UserError::usage(format!(
             "`{display}` is not a valid runbook ({} problem(s))",

@@ -194,7 +194,7 @@ pub fn append(target: &Target, events: &[Event]) -> Result<PathBuf, UserError> {
         .hint("`rb transcripts` lists the recorded runs; pass one with `--to PATH`"));
     }
     if w.repaired_bytes() > 0 {
-        eprintln!(
+        errln!(
             "warning: `{}` ended with a torn line ({} bytes); it was cut off",
             path.display(),
             w.repaired_bytes()
@@ -222,7 +222,7 @@ fn live_transcript(dir: &Path) -> Result<PathBuf, UserError> {
     };
     let others = unfinished.count();
     if others > 0 {
-        eprintln!(
+        errln!(
             "note: {others} older unfinished transcript(s) in `{}`; using the newest (`--to PATH` picks another)",
             dir.display()
         );

@@ -89,7 +89,7 @@ pub fn surroundings<'a>(
     crate::launch::Surroundings {
         operator: op,
         prompt_secret: if tty { Some(ask) } else { None },
-        on_problem: Box::new(|msg: &str| eprintln!("rb: transcript: {msg}")),
+        on_problem: Box::new(|msg: &str| errln!("rb: transcript: {msg}")),
     }
 }
 

@@ -188,7 +188,7 @@ fn list(args: &ListArgs) -> Result<Code, UserError> {
         return Ok(Code::Ok);
     }
     if rows.is_empty() {
-        eprintln!(
+        errln!(
             "no transcripts in `{}` (every `rb run` writes one there; `--in DIR` looks elsewhere)",
             dir.display()
         );
@@ -313,7 +313,7 @@ fn verify(files: &[PathBuf]) -> Result<Code, UserError> {
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("error: cannot read `{shown}`: {e}");
+                errln!("error: cannot read `{shown}`: {e}");
                 code = Code::Usage;
                 continue;
             }
@@ -321,7 +321,7 @@ fn verify(files: &[PathBuf]) -> Result<Code, UserError> {
         let (report, problem) = match check(path, &bytes) {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("error: cannot read `{shown}`: {e}");
+                errln!("error: cannot read `{shown}`: {e}");
                 code = Code::Usage;
                 continue;
             }

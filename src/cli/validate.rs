@@ -89,7 +89,7 @@ pub fn run(ctx: &Ctx, paths: &[PathBuf], format: Format) -> Result<Code, UserErr
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default();
             for d in &diagnostics {
-                eprint!("{}", d.render(Some(&text), ctx.color));
+                err!("{}", d.render(Some(&text), ctx.color));
             }
         }
         reports.push(FileReport {
@@ -110,9 +110,9 @@ pub fn run(ctx: &Ctx, paths: &[PathBuf], format: Format) -> Result<Code, UserErr
         Format::Human => {
             let problems: usize = reports.iter().map(|r| r.diagnostics.len()).sum();
             if invalid == 0 {
-                eprintln!("{} runbook(s) valid", reports.len());
+                errln!("{} runbook(s) valid", reports.len());
             } else {
-                eprintln!(
+                errln!(
                     "{invalid} of {} runbook(s) invalid, {problems} problem(s)",
                     reports.len()
                 );
