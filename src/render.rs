@@ -48,11 +48,22 @@ impl From<minijinja::Error> for RenderError {
         if e.kind() == minijinja::ErrorKind::UndefinedError && e.detail().is_none() {
             message = "undefined value".into();
         }
+        if e.kind() == minijinja::ErrorKind::OutOfFuel {
+            message = too_big();
+        }
         RenderError {
             message,
             line: e.line(),
         }
     }
+}
+
+/// What a template that exceeds the bounds is told.
+fn too_big() -> String {
+    format!(
+        "the template does more work or makes more text than rb allows (limit: {FUEL} units of work, {} KiB of text)",
+        MAX_RENDERED / 1024
+    )
 }
 
 /// A value as a shell or a person expects it: booleans as `true`/`false` (minijinja's own
@@ -65,6 +76,12 @@ fn plain_text(value: &Value) -> String {
         _ => value.to_string(),
     }
 }
+
+/// The work one render or expression may do (minijinja's fuel: about one unit per instruction,
+/// and for data it creates). Real runbook templates use a few hundred.
+pub const FUEL: u64 = 200_000;
+/// The longest text a template may render to.
+pub const MAX_RENDERED: usize = 256 * 1024;
 
 /// The variables a template sees: bound params and captures, by name.
 pub type Context = BTreeMap<String, Value>;
@@ -90,6 +107,9 @@ impl Renderer {
             .expect("static delimiters are valid");
         env.set_syntax(syntax);
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // A template that passed validation can still ask for gigabytes (`{{ "x" * 10**9 }}`) or
+        // loop for ever: fuel bounds the work and the data one render may create.
+        env.set_fuel(Some(FUEL));
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".sh") {
                 AutoEscape::Custom("shell".into())
@@ -129,7 +149,14 @@ impl Renderer {
         ctx: &Context,
     ) -> Result<String, RenderError> {
         let tmpl = self.env.template_from_named_str(kind.name(), source)?;
-        Ok(tmpl.render(ctx)?)
+        let text = tmpl.render(ctx)?;
+        if text.len() > MAX_RENDERED {
+            return Err(RenderError {
+                message: too_big(),
+                line: None,
+            });
+        }
+        Ok(text)
     }
 
     /// Evaluates a condition (`when`, `until`) to a boolean by Jinja truthiness.
@@ -251,5 +278,33 @@ mod tests {
             .template_variables(TemplateKind::Text, "a\n{{ x ")
             .unwrap_err();
         assert_eq!(err.line, Some(2));
+    }
+}
+
+#[cfg(test)]
+mod bounds {
+    use super::*;
+
+    /// Issue 9 #11: templates that pass validation cannot exhaust memory or time at run time.
+    #[test]
+    fn huge_or_endless_templates_end_in_a_clear_error() {
+        let r = Renderer::new();
+        let ctx = Context::new();
+        for src in [
+            r#"{{ "x" * 100000000 }}"#,
+            r#"{{ "x" | indent(1000000000) }}"#,
+            r#"{{ "ab\ncd" | indent(1000000000) }}"#,
+            r#"{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"#,
+            r#"{{ range(100000) | join(",") * 1000 }}"#,
+            r#"{{ ("x" * 100000) * 1000 }}"#,
+        ] {
+            let e = r.render(TemplateKind::Text, src, &ctx).expect_err(src);
+            assert!(e.message.contains("limit"), "{src}: {}", e.message);
+        }
+        assert_eq!(
+            r.render(TemplateKind::Text, "{{ 'ok' * 3 }}", &ctx)
+                .unwrap(),
+            "okokok"
+        );
     }
 }

@@ -621,3 +621,18 @@ fn check_mode_records_no_milestone() {
     assert!(!r.any(|e| matches!(e, Event::Milestone { .. })));
     assert!(!r.op.said_with(Tone::Success).contains("milestone"));
 }
+
+/// Issue 9 #11: a template that would make a huge value fails its step with the limit named,
+/// instead of taking the memory.
+#[test]
+fn a_template_over_the_limits_fails_its_step_by_name() {
+    let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: greedy\n    run: echo {{ 'x' * 100000000 }}\n    read_only: true\n";
+    let r = run_with(yaml, unattended(), vec![], vec![], &[]);
+    assert_eq!(r.outcome, RunOutcome::Failed);
+    assert!(r.runner.ran.is_empty());
+    let said = r.op.said_with(Tone::Failure);
+    assert!(
+        said.contains("step `greedy`") && said.contains("limit"),
+        "{said}"
+    );
+}
