@@ -256,3 +256,31 @@ fn closed_stdout_and_stderr_never_panic_and_keep_the_runs_exit_code() {
         })
     ));
 }
+
+/// Issue 9 #12: a value no command can receive (a NUL byte, over the argument limit) is refused
+/// at binding, before step 1 changes anything.
+#[test]
+fn values_that_can_never_run_are_refused_before_step_one() {
+    let d = Sandbox::new();
+    d.write(
+        "v.yaml",
+        "version: 1\nname: v\ntitle: V\nparams:\n  v: {}\nsteps:\n  - id: change\n    run: touch changed\n  - id: use\n    run: printf '%s' {{ v }} | wc -c\n",
+    );
+    d.write("nul.yaml", "v: \"a\\0b\"\n");
+    d.write("big.yaml", &format!("v: {}\n", "x".repeat(200 * 1024)));
+    for file in ["nul.yaml", "big.yaml"] {
+        let out = d.run(&["run", "v.yaml", "--yes", "--params-file", file]);
+        assert_eq!(out.code, Some(2), "{file}: {}", out.stderr);
+        assert!(
+            out.stderr.contains("NUL byte") || out.stderr.contains("at most 100 KiB"),
+            "{file}: {}",
+            out.stderr
+        );
+        assert!(!d.path("changed").exists(), "{file}: step 1 ran");
+    }
+    // 100 kB still arrives whole.
+    d.write("ok.yaml", &format!("v: {}\n", "y".repeat(100_000)));
+    let out = d.run(&["run", "v.yaml", "--yes", "--params-file", "ok.yaml"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("100000"), "{}", out.stdout);
+}

@@ -151,6 +151,30 @@ pub struct Inputs<'a> {
     pub prompt_secret: Option<SecretPrompt<'a>>,
 }
 
+/// The longest value rb passes to a command. Linux refuses any single argument or environment
+/// string over 128 KiB (`MAX_ARG_STRLEN`), and a command carries its values inside one `-c`
+/// argument, with room left for the command around them.
+pub const MAX_VALUE_BYTES: usize = 100 * 1024;
+
+/// A value no command could ever receive is refused before step 1, not when a step that uses it
+/// fails after earlier steps changed the system. A secret's value is never echoed.
+fn runnable(name: &str, p: &crate::runbook::Param, text: &str) -> Result<(), String> {
+    if text.contains('\0') {
+        return Err(format!(
+            "`{name}` contains a NUL byte, which no command can receive"
+        ));
+    }
+    if text.len() > MAX_VALUE_BYTES {
+        let what = if p.secret { "the secret" } else { "the value" };
+        return Err(format!(
+            "`{name}`: {what} is {} bytes; a command can receive at most {} KiB",
+            text.len(),
+            MAX_VALUE_BYTES / 1024
+        ));
+    }
+    Ok(())
+}
+
 /// Binds every param. Returns what could be bound and every problem found, all at once
 /// (required params without a value are listed in `Params::missing`, not as problems).
 pub fn bind(rb: &Runbook, mut inputs: Inputs<'_>) -> (Params, Vec<String>) {
@@ -192,12 +216,14 @@ pub fn bind(rb: &Runbook, mut inputs: Inputs<'_>) -> (Params, Vec<String>) {
             None => None,
         };
         match (given, &p.default) {
-            (Some(text), _) => match parse_value(name, p, &text) {
-                Ok(v) => {
-                    out.values.insert(name.clone(), v);
+            (Some(text), _) => {
+                match runnable(name, p, &text).and_then(|()| parse_value(name, p, &text)) {
+                    Ok(v) => {
+                        out.values.insert(name.clone(), v);
+                    }
+                    Err(e) => problems.push(e),
                 }
-                Err(e) => problems.push(e),
-            },
+            }
             (None, Some(d)) => {
                 let text = d.as_str().map_or_else(|| d.to_string(), str::to_string);
                 match parse_value(name, p, &text) {
