@@ -5,6 +5,9 @@ cd "$(dirname "$0")"
 # tests/third_party_schema.sh needs python3 with venv (check-jsonschema) and npm (ajv-cli).
 python3 -c 'import venv, ensurepip' 2>/dev/null || (apt-get update -qq && apt-get install -y -qq python3 python3-venv)
 command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm)
+# tests/tools.rs renders the man pages with `man -l`, and runs git (pre-commit's scratch repos).
+command -v man >/dev/null || (apt-get update -qq && apt-get install -y -qq man-db)
+command -v git >/dev/null || (apt-get update -qq && apt-get install -y -qq git)
 # The scenario tests (tests/scenarios.rs) need PostgreSQL, procps, curl, python3 (installed when missing; root).
 tests/scenarios/prereqs.sh
 cargo fmt --all -- --check

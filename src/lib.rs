@@ -13,5 +13,6 @@ pub mod exit;
 pub mod export;
 pub mod redact;
 pub mod render;
+pub mod report;
 pub mod runbook;
 pub mod transcript;

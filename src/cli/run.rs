@@ -20,6 +20,7 @@ use crate::transcript::{self, Event, Recorder};
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Runbook name (or path to a runbook file).
+    #[arg(add = super::completions::runbook_names())]
     pub name: String,
     /// Set a param: `-p mount=/var` (repeatable).
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]

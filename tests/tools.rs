@@ -1,0 +1,241 @@
+//! rb in a team's tools, through the real binary: shell completion in a real bash, man pages
+//! rendered by `man`, CI output (GitHub annotations, SARIF checked against the published schema),
+//! scaffolding (`rb init`, `rb new`), the configuration file, and the pre-commit hook.
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Std;
+use std::time::Duration;
+
+use assert_cmd::Command;
+
+/// `rb` in `dir`, with no colour, no `$RB_PATH`, not in GitHub Actions, and a timeout.
+fn rb(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("rb").expect("the rb binary");
+    cmd.current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RB_PATH")
+        .env_remove("GITHUB_ACTIONS")
+        .env("XDG_CONFIG_HOME", dir.join(".no-config"))
+        .timeout(Duration::from_secs(20));
+    cmd
+}
+
+struct Out {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(cmd: &mut Command) -> Out {
+    let o = cmd.output().expect("rb runs");
+    let out = Out {
+        code: o.status.code(),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    };
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    out
+}
+
+fn write(dir: &Path, file: &str, text: &str) {
+    std::fs::create_dir_all(dir.join(file).parent().expect("parent")).expect("mkdir");
+    std::fs::write(dir.join(file), text).expect("write");
+}
+
+/// The folder holding the rb binary, to put first on PATH (the completion script calls `rb`).
+fn bin_dir() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("rb")
+        .parent()
+        .expect("bin dir")
+        .to_path_buf()
+}
+
+fn path_with_rb() -> String {
+    format!(
+        "{}:{}",
+        bin_dir().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Runs tests/tools_setup.sh (pinned third-party tools, installed once) and returns its folder.
+fn tools() -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools_setup.sh");
+    let o = Std::new("bash").arg(script).output().expect("bash runs");
+    assert!(
+        o.status.success(),
+        "tests/tools_setup.sh failed:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())
+}
+
+const VALID: &str = "version: 1\nname: NAME\ntitle: Check the disk\nsteps:\n  - id: usage\n    run: df -h /\n    read_only: true\n";
+
+/// A runbook with a typo'd key and an undefined variable (a schema and a semantic problem).
+const INVALID: &str = "version: 1\nname: broken\ntitle: \"Broken, with: colons\"\nsteps:\n  - id: usage\n    run: df -h {{ mnt }}\n    timout: 5m\n";
+
+#[test]
+fn bash_completion_completes_runbook_names_from_the_catalog() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(
+        tmp.path(),
+        "runbooks/cert-expiry.yaml",
+        &VALID.replace("NAME", "cert-expiry"),
+    );
+    let script = run(rb(tmp.path()).args(["completions", "bash"]));
+    assert_eq!(script.code, Some(0), "{}", script.stderr);
+    write(tmp.path(), "rb.bash", &script.stdout);
+    // What bash does on `rb show ce<Tab>` and `rb run <Tab>`: call the registered function.
+    let complete = |words: &str, cword: usize, cur: &str, prev: &str| {
+        let probe = format!(
+            "source ./rb.bash\nCOMP_WORDS=({words})\nCOMP_CWORD={cword}\nCOMP_LINE='{words}'\n\
+             COMP_POINT=${{#COMP_LINE}}\nCOMP_TYPE=9\n_clap_complete_rb rb '{cur}' '{prev}'\n\
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"\n"
+        );
+        let o = Std::new("bash")
+            .arg("--norc")
+            .arg("-c")
+            .arg(probe)
+            .current_dir(tmp.path())
+            .env("PATH", path_with_rb())
+            .env_remove("RB_PATH")
+            .output()
+            .expect("bash runs");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let got = complete("rb show ce", 2, "ce", "show");
+    assert_eq!(got.trim(), "cert-expiry", "{got}");
+    let got = complete("rb run ''", 2, "", "run");
+    let names: Vec<&str> = got.lines().collect();
+    assert!(
+        names.contains(&"cert-expiry") && names.contains(&"disk-full"),
+        "{got}"
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = run(rb(tmp.path()).args(["completions", shell]));
+        assert_eq!(out.code, Some(0), "{shell}: {}", out.stderr);
+        assert!(out.stdout.contains("COMPLETE"), "{shell}: {}", out.stdout);
+    }
+}
+
+#[test]
+fn man_writes_pages_that_man_renders() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = run(rb(tmp.path()).args(["man", "--out", "man"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    for page in ["rb", "rb-validate", "rb-run", "rb-completions"] {
+        let file = tmp.path().join("man").join(format!("{page}.1"));
+        assert!(file.is_file(), "no {}", file.display());
+        let o = Std::new("man")
+            .arg("-l")
+            .arg(&file)
+            .env("MANWIDTH", "100")
+            .env("MANPAGER", "cat")
+            .env("PAGER", "cat")
+            .output()
+            .expect("man runs (man-db is installed by test.sh)");
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{page}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            text.contains("NAME") && text.contains("SYNOPSIS"),
+            "{page}:\n{text}"
+        );
+        assert!(text.contains(page), "{page}:\n{text}");
+    }
+    assert!(!tmp.path().join("man/rb-help.1").exists());
+}
+
+#[test]
+fn validate_format_github_prints_escaped_annotations() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), "runbooks/broken.yaml", INVALID);
+    let out = run(rb(tmp.path()).args(["validate", "runbooks", "--format", "github"]));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with("::error file=runbooks/broken.yaml,line=")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        lines.iter().any(|l| l.contains(",title=rb unknown-key::")
+            && l.contains("%0Ahint: did you mean `timeout`?")),
+        "{}",
+        out.stdout
+    );
+    // Chosen automatically inside GitHub Actions; an explicit format still wins.
+    let auto = run(rb(tmp.path())
+        .args(["validate", "runbooks"])
+        .env("GITHUB_ACTIONS", "true"));
+    assert_eq!(auto.stdout, out.stdout);
+    let human = run(rb(tmp.path())
+        .args(["validate", "runbooks", "--format", "human"])
+        .env("GITHUB_ACTIONS", "true"));
+    assert_eq!(human.stdout, "");
+    assert!(
+        human.stderr.contains("error[unknown-key]"),
+        "{}",
+        human.stderr
+    );
+}
+
+#[test]
+fn validate_format_sarif_passes_the_published_schema_and_validator() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    write(tmp.path(), "runbooks/broken.yaml", INVALID);
+    write(tmp.path(), "runbooks/ok.yaml", &VALID.replace("NAME", "ok"));
+    let out = run(rb(tmp.path()).args(["validate", "runbooks", "--format", "sarif"]));
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    let log: serde_json::Value = serde_json::from_str(&out.stdout).expect("SARIF is JSON");
+    let results = log["runs"][0]["results"].as_array().expect("results");
+    assert!(!results.is_empty(), "{}", out.stdout);
+    let rules = log["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
+    for r in results {
+        let rule = &rules[r["ruleIndex"].as_u64().expect("index") as usize];
+        assert_eq!(rule["id"], r["ruleId"]);
+        let loc = &r["locations"][0]["physicalLocation"];
+        assert_eq!(loc["artifactLocation"]["uri"], "runbooks/broken.yaml");
+        assert!(loc["region"]["startLine"].as_u64().unwrap() >= 6);
+    }
+    write(tmp.path(), "out.sarif", &out.stdout);
+    let tools = tools();
+    let pkg = tools.join("sarif/node_modules/@microsoft/sarif-multitool-linux");
+    // The schema as published, shipped inside the package.
+    let o = Std::new(tools.join("ci-venv/bin/check-jsonschema"))
+        .arg("--schemafile")
+        .arg(pkg.join("sarif-2.1.0.json"))
+        .arg(tmp.path().join("out.sarif"))
+        .output()
+        .expect("check-jsonschema runs");
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // The SARIF SDK's validator: schema plus the specification's rules; errors fail, advice is fine.
+    let o = Std::new(pkg.join("Sarif.Multitool"))
+        .args(["validate", "out.sarif", "--output", "validation.sarif"])
+        .current_dir(tmp.path())
+        .env("DOTNET_SYSTEM_GLOBALIZATION_INVARIANT", "1")
+        .output()
+        .expect("the SARIF multitool runs");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains("1 files scanned"), "{text}");
+    assert!(!text.contains(": error "), "{text}");
+}
