@@ -125,7 +125,14 @@ fn man_writes_pages_that_man_renders() {
     let tmp = tempfile::tempdir().expect("tmp");
     let out = run(rb(tmp.path()).args(["man", "--out", "man"]));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    for page in ["rb", "rb-validate", "rb-run", "rb-completions"] {
+    for page in [
+        "rb",
+        "rb-validate",
+        "rb-run",
+        "rb-completions",
+        "rb-init",
+        "rb-new",
+    ] {
         let file = tmp.path().join("man").join(format!("{page}.1"));
         assert!(file.is_file(), "no {}", file.display());
         let o = Std::new("man")
@@ -238,4 +245,120 @@ fn validate_format_sarif_passes_the_published_schema_and_validator() {
     );
     assert!(text.contains("1 files scanned"), "{text}");
     assert!(!text.contains(": error "), "{text}");
+}
+
+#[test]
+fn init_then_validate_in_a_scratch_repository() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let git = Std::new("git")
+        .args(["init", "-q"])
+        .current_dir(tmp.path())
+        .status();
+    assert!(git.expect("git runs").success());
+    let out = run(rb(tmp.path()).arg("init"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    for f in [
+        "runbooks/disk-usage.yaml",
+        "runbooks/runbook.schema.json",
+        ".github/workflows/runbooks.yml",
+        ".pre-commit-config.yaml",
+    ] {
+        assert!(tmp.path().join(f).is_file(), "no {f}:\n{}", out.stderr);
+    }
+    let example = std::fs::read_to_string(tmp.path().join("runbooks/disk-usage.yaml")).unwrap();
+    assert!(example.contains("# yaml-language-server: $schema=runbook.schema.json\n"));
+    let schema = std::fs::read_to_string(tmp.path().join("runbooks/runbook.schema.json")).unwrap();
+    assert_eq!(schema, run(rb(tmp.path()).arg("schema")).stdout);
+    let v = run(rb(tmp.path()).arg("validate"));
+    assert_eq!(v.code, Some(0), "{}", v.stderr);
+    let listed = run(rb(tmp.path()).arg("list"));
+    assert!(
+        listed.stdout.contains("(runbooks/disk-usage.yaml)"),
+        "{}",
+        listed.stdout
+    );
+    // What an editor does with the modeline: the example against the schema beside it.
+    let o = Std::new(tools().join("ci-venv/bin/check-jsonschema"))
+        .arg("--schemafile")
+        .arg(tmp.path().join("runbooks/runbook.schema.json"))
+        .arg(tmp.path().join("runbooks/disk-usage.yaml"))
+        .output()
+        .expect("check-jsonschema runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    // The CI job and hook config are YAML that name rb validate.
+    let wf = std::fs::read_to_string(tmp.path().join(".github/workflows/runbooks.yml")).unwrap();
+    assert!(wf.contains("run: rb validate runbooks/"), "{wf}");
+    // A second init refuses and writes nothing.
+    std::fs::remove_file(tmp.path().join(".pre-commit-config.yaml")).unwrap();
+    let again = run(rb(tmp.path()).arg("init"));
+    assert_eq!(again.code, Some(2));
+    assert!(
+        again.stderr.contains("  - runbooks/disk-usage.yaml\n"),
+        "{}",
+        again.stderr
+    );
+    assert!(!tmp.path().join(".pre-commit-config.yaml").exists());
+}
+
+#[test]
+fn new_writes_a_runbook_that_validates_and_never_overwrites() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = run(rb(tmp.path()).args(["new", "cert-expiry"]));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let text = std::fs::read_to_string(tmp.path().join("runbooks/cert-expiry.yaml")).unwrap();
+    assert!(
+        text.contains("name: cert-expiry ") && text.starts_with("# cert-expiry"),
+        "{text}"
+    );
+    assert!(
+        out.stderr.contains("rb schema >"),
+        "no schema next to it: {}",
+        out.stderr
+    );
+    let v = run(rb(tmp.path()).args(["validate", "runbooks/cert-expiry.yaml"]));
+    assert_eq!(v.code, Some(0), "{}", v.stderr);
+    // A renamed copy of a built-in keeps its comments and validates.
+    let copy = run(rb(tmp.path()).args(["new", "our-disk", "--from", "disk-full"]));
+    assert_eq!(copy.code, Some(0), "{}", copy.stderr);
+    let text = std::fs::read_to_string(tmp.path().join("runbooks/our-disk.yaml")).unwrap();
+    assert!(
+        text.contains("\nname: our-disk\n") && text.contains("# disk-full"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("yaml-language-server"),
+        "no schema here to point at:\n{text}"
+    );
+    let v = run(rb(tmp.path()).args(["validate", "runbooks"]));
+    assert_eq!(v.code, Some(0), "{}", v.stderr);
+    // Never overwrites, whatever the source.
+    std::fs::write(tmp.path().join("runbooks/cert-expiry.yaml"), "mine").unwrap();
+    for args in [
+        &["new", "cert-expiry"][..],
+        &["new", "cert-expiry", "--from", "triage"][..],
+    ] {
+        let again = run(rb(tmp.path()).args(args));
+        assert_eq!(again.code, Some(2), "{args:?}");
+        assert!(
+            again
+                .stderr
+                .contains("`runbooks/cert-expiry.yaml` exists; `rb new` never overwrites"),
+            "{}",
+            again.stderr
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("runbooks/cert-expiry.yaml")).unwrap(),
+        "mine"
+    );
+    let bad = run(rb(tmp.path()).args(["new", "Cert_Expiry"]));
+    assert_eq!(bad.code, Some(2));
+    assert!(
+        bad.stderr.contains("is not a runbook name"),
+        "{}",
+        bad.stderr
+    );
+    let missing = run(rb(tmp.path()).args(["new", "x", "--from", "nope"]));
+    assert_eq!(missing.code, Some(2));
+    assert!(!tmp.path().join("runbooks/x.yaml").exists());
 }

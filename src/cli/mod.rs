@@ -16,6 +16,7 @@ mod export;
 mod note;
 mod resume;
 mod run;
+mod scaffold;
 mod show;
 mod terminal;
 mod transcripts;
@@ -115,6 +116,11 @@ pub enum Command {
     Postmortem(export::PostmortemArgs),
     /// Export a transcript as an asciicast v2 recording.
     Export(export::ExportArgs),
+    /// Set up a team runbook repository: runbooks/ with an example and the schema, a CI job
+    /// (GitHub Actions) and a pre-commit config. Never overwrites a file.
+    Init(scaffold::InitArgs),
+    /// Write a new runbook: a commented skeleton, or a renamed copy with --from. Never overwrites.
+    New(scaffold::NewArgs),
     /// Print the shell completion script (runbook names are completed from the catalog).
     ///
     /// bash: `source <(rb completions bash)` in ~/.bashrc; zsh: `source <(rb completions zsh)`;
@@ -159,6 +165,8 @@ pub fn main() -> ExitCode {
         Command::Mark(a) => note::mark(a),
         Command::Postmortem(a) => export::postmortem(a),
         Command::Export(a) => export::export(a),
+        Command::Init(a) => scaffold::init(&a),
+        Command::New(a) => ctx(&a.opts).and_then(|c| scaffold::new(&c, &a)),
         Command::Completions { shell } => completions::completions(shell),
         Command::Man { out } => completions::man(&out),
         Command::Schema => {
