@@ -362,3 +362,88 @@ fn new_writes_a_runbook_that_validates_and_never_overwrites() {
     assert_eq!(missing.code, Some(2));
     assert!(!tmp.path().join("runbooks/x.yaml").exists());
 }
+
+/// The hook of `.pre-commit-hooks.yaml`, run by the real pre-commit (pinned, from PyPI) from this
+/// repository at its HEAD commit, on a scratch repository: it passes on a valid runbook and fails,
+/// naming the problem, on an invalid one. pre-commit builds rb with `cargo install` once; its
+/// home and the build's target folder live under target/tools, so later runs reuse them.
+#[test]
+fn pre_commit_hook_passes_valid_and_fails_invalid_runbooks() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let head = Std::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(repo)
+        .output()
+        .expect("git runs");
+    assert!(
+        head.status.success(),
+        "rb's checkout must be a git repository"
+    );
+    let sha = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    let tools = tools();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let git = |args: &[&str]| {
+        let o = Std::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .expect("git runs");
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    write(
+        tmp.path(),
+        ".pre-commit-config.yaml",
+        &format!(
+            "repos:\n  - repo: {}\n    rev: {sha}\n    hooks: [{{ id: rb-validate }}]\n",
+            repo.display()
+        ),
+    );
+    write(tmp.path(), "runbooks/ok.yaml", &VALID.replace("NAME", "ok"));
+    write(tmp.path(), "ci.yaml", "not: [a runbook");
+    git(&["add", "-A"]);
+    let pre_commit = |tmp: &Path| {
+        Std::new(tools.join("ci-venv/bin/pre-commit"))
+            .args(["run", "--all-files", "--color", "never"])
+            .current_dir(tmp)
+            .env("PRE_COMMIT_HOME", tools.join("pre-commit-home"))
+            .env("CARGO_TARGET_DIR", tools.join("pre-commit-target"))
+            // The hook's wiring is under test, not rb's speed: an unoptimised build takes a
+            // fraction of the time of `cargo install`'s release build.
+            .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "0")
+            .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .expect("pre-commit runs")
+    };
+    let o = pre_commit(tmp.path());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("rb validate") && text.contains("Passed"),
+        "{text}"
+    );
+    write(tmp.path(), "runbooks/broken.yaml", INVALID);
+    git(&["add", "-A"]);
+    let o = pre_commit(tmp.path());
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(text.contains("Failed"), "{text}");
+    assert!(
+        text.contains("runbooks/broken.yaml:7:5: error[unknown-key]"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("ci.yaml"),
+        "only runbooks are checked: {text}"
+    );
+}
