@@ -447,3 +447,148 @@ fn pre_commit_hook_passes_valid_and_fails_invalid_runbooks() {
         "only runbooks are checked: {text}"
     );
 }
+
+#[test]
+fn config_file_sets_folders_and_operator_and_rb_config_shows_origins() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let repo = tmp.path().join("repo");
+    std::fs::create_dir_all(repo.join(".git")).unwrap();
+    write(
+        &repo,
+        "ops/cert-expiry.yaml",
+        &VALID.replace("NAME", "cert-expiry"),
+    );
+    write(
+        &repo,
+        "rb.toml",
+        "operator = \"ana\"\nrunbook_dirs = [\"ops\"]\nwebhook_env = \"HOOK\"\n",
+    );
+    let xdg = tmp.path().join("xdg");
+    write(
+        &xdg,
+        "rb/config.toml",
+        "operator = \"bob\"\ntranscript_dir = \"../transcripts\"\n",
+    );
+    std::fs::create_dir_all(repo.join("sub")).unwrap();
+    let rb_in = |dir: &Path| {
+        let mut c = rb(dir);
+        c.env("XDG_CONFIG_HOME", &xdg);
+        c
+    };
+    let out = run(rb_in(&repo.join("sub")).arg("config"));
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let toml = repo.join("rb.toml").display().to_string();
+    let user = xdg.join("rb/config.toml").display().to_string();
+    let line = |key: &str| {
+        out.stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("no {key}:\n{}", out.stdout))
+            .to_string()
+    };
+    assert!(
+        line("operator").ends_with(&format!("= \"ana\"  # {toml}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line("runbook_dirs").contains(&format!("# {toml}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line("transcript_dir").ends_with(&format!("# {user}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        line("webhook_env").ends_with("accepted, not used by rb yet"),
+        "{}",
+        out.stdout
+    );
+    let flagged = run(rb_in(&repo).args(["config", "--operator", "zed"]));
+    assert!(
+        flagged
+            .stdout
+            .contains("operator        = \"zed\"  # flag --operator"),
+        "{}",
+        flagged.stdout
+    );
+    // The values are used: the runbook is found in `ops`, the transcript goes to the folder
+    // the user's file names, recording the repository's operator.
+    let dry = run(rb_in(&repo.join("sub")).args(["run", "cert-expiry", "--dry-run"]));
+    assert_eq!(dry.code, Some(0), "{}", dry.stderr);
+    let transcripts: Vec<_> = std::fs::read_dir(xdg.join("transcripts"))
+        .expect("transcripts written there")
+        .flatten()
+        .collect();
+    assert_eq!(transcripts.len(), 1);
+    let first = std::fs::read_to_string(transcripts[0].path()).unwrap();
+    assert!(
+        first
+            .lines()
+            .next()
+            .unwrap()
+            .contains("\"operator\":\"ana\""),
+        "{first}"
+    );
+    let listed = run(rb_in(&repo).arg("transcripts"));
+    assert!(listed.stdout.contains("cert-expiry"), "{}", listed.stdout);
+    // An unknown key is an error with a suggestion, for every command that reads the file.
+    write(&repo, "rb.toml", "# team settings\noperater = \"ana\"\n");
+    for args in [&["config"][..], &["list"][..]] {
+        let bad = run(rb_in(&repo).args(args));
+        assert_eq!(bad.code, Some(2));
+        assert!(
+            bad.stderr.starts_with(&format!(
+                "error: {toml}:2: unknown key `operater`; did you mean `operator`?\n"
+            )),
+            "{}",
+            bad.stderr
+        );
+    }
+}
+
+#[test]
+fn dir_is_an_error_when_missing_and_only_where_it_applies() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = run(rb(tmp.path()).args(["list", "--dir", "nowhere"]));
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr
+            .starts_with("error: --dir `nowhere` does not exist\n"),
+        "{}",
+        out.stderr
+    );
+    for args in [
+        &["transcripts", "--dir", "x"][..],
+        &["schema", "--color", "always"][..],
+        &["--dir", "x", "list"][..],
+    ] {
+        let out = run(rb(tmp.path()).args(args));
+        assert_eq!(out.code, Some(2), "{args:?}");
+        assert!(
+            out.stderr.contains("unexpected argument"),
+            "{args:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn color_is_honoured_on_list_and_show() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for args in [&["list"][..], &["show", "disk-full"][..]] {
+        let always = run(rb(tmp.path()).args(args).args(["--color", "always"]));
+        assert!(
+            always.stdout.contains("\u{1b}["),
+            "{args:?}: {}",
+            always.stdout
+        );
+        let never = run(rb(tmp.path()).args(args).args(["--color", "never"]));
+        assert!(!never.stdout.contains('\u{1b}'), "{args:?}");
+        // Piped (as here) with auto: no escapes.
+        let auto = run(rb(tmp.path()).args(args).env_remove("NO_COLOR"));
+        assert_eq!(auto.stdout, never.stdout, "{args:?}");
+    }
+}

@@ -26,12 +26,15 @@ pub enum Shell {
 }
 
 /// The candidates for a runbook-name argument: every runbook in use in the catalog (the current
-/// folder's `runbooks/`, `$RB_PATH`, the built-ins), with its title as the description.
+/// folder's `runbooks/`, the configured folders, `$RB_PATH`, the built-ins), with its title as the description.
 pub fn runbook_names() -> ArgValueCandidates {
     ArgValueCandidates::new(|| {
         let cwd = std::env::current_dir().unwrap_or_else(|_| ".".into());
         let rb_path = std::env::var("RB_PATH").ok();
-        let catalog = Catalog::discover(&[], &cwd, rb_path.as_deref());
+        let dirs = crate::config::Config::load(&cwd)
+            .map(|c| c.runbook_dirs())
+            .unwrap_or_default();
+        let catalog = Catalog::discover(&dirs, &cwd, rb_path.as_deref());
         catalog
             .entries
             .iter()

@@ -12,6 +12,7 @@ use crate::catalog::Catalog;
 use crate::exit::{Code, UserError};
 
 mod completions;
+mod config;
 mod export;
 mod note;
 mod resume;
@@ -121,6 +122,9 @@ pub enum Command {
     Init(scaffold::InitArgs),
     /// Write a new runbook: a commented skeleton, or a renamed copy with --from. Never overwrites.
     New(scaffold::NewArgs),
+    /// Show the effective configuration (rb.toml, then ~/.config/rb/config.toml) and where
+    /// each value comes from.
+    Config(config::ConfigArgs),
     /// Print the shell completion script (runbook names are completed from the catalog).
     ///
     /// bash: `source <(rb completions bash)` in ~/.bashrc; zsh: `source <(rb completions zsh)`;
@@ -150,30 +154,15 @@ pub fn main() -> ExitCode {
     // completions`) is answered here and exits; otherwise this does nothing.
     clap_complete::CompleteEnv::with_factory(<Args as clap::CommandFactory>::command).complete();
     let args = Args::parse();
+    // The configuration file matters to every command that finds runbooks or transcripts; an
+    // invalid one is reported before anything runs.
     let result = match args.command {
-        Command::Validate {
-            paths,
-            format,
-            opts,
-        } => ctx(&opts).and_then(|c| validate::run(&c, &paths, format)),
-        Command::List { opts } => ctx(&opts).and_then(|c| show::list(&c)),
-        Command::Show { name, opts } => ctx(&opts).and_then(|c| show::show(&c, &name)),
-        Command::Run { args, opts } => ctx(&opts).and_then(|c| run::run(&c, args)),
-        Command::Resume { args, opts } => ctx(&opts).and_then(|c| resume::resume(&c, args)),
-        Command::Transcripts(a) => transcripts::run(a),
-        Command::Note(a) => note::note(a),
-        Command::Mark(a) => note::mark(a),
-        Command::Postmortem(a) => export::postmortem(a),
-        Command::Export(a) => export::export(a),
-        Command::Init(a) => scaffold::init(&a),
-        Command::New(a) => ctx(&a.opts).and_then(|c| scaffold::new(&c, &a)),
-        Command::Completions { shell } => completions::completions(shell),
-        Command::Man { out } => completions::man(&out),
-        Command::Schema => {
-            print_stdout(&crate::runbook::schema::runbook_schema_json());
-            Ok(Code::Ok)
+        Command::Schema | Command::Completions { .. } | Command::Man { .. } | Command::Init(_) => {
+            Ok(())
         }
-    };
+        _ => config::load().map(|_| ()),
+    }
+    .and_then(|()| dispatch(args.command));
     match result {
         Ok(code) => code.into(),
         Err(e) => {
@@ -183,17 +172,61 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Runs one command.
+fn dispatch(command: Command) -> Result<Code, UserError> {
+    match command {
+        Command::Validate {
+            paths,
+            format,
+            opts,
+        } => validate::run(&ctx(&opts)?, &paths, format),
+        Command::List { opts } => show::list(&ctx(&opts)?),
+        Command::Show { name, opts } => show::show(&ctx(&opts)?, &name),
+        Command::Run { mut args, opts } => {
+            args.operator = config::operator(args.operator)?;
+            run::run(&ctx(&opts)?, args)
+        }
+        Command::Resume { mut args, opts } => {
+            args.operator = config::operator(args.operator)?;
+            resume::resume(&ctx(&opts)?, args)
+        }
+        Command::Transcripts(a) => transcripts::run(a),
+        Command::Note(mut a) => {
+            a.target.operator = config::operator(a.target.operator)?;
+            note::note(a)
+        }
+        Command::Mark(mut a) => {
+            a.target.operator = config::operator(a.target.operator)?;
+            note::mark(a)
+        }
+        Command::Postmortem(a) => export::postmortem(a),
+        Command::Export(a) => export::export(a),
+        Command::Init(a) => scaffold::init(&a),
+        Command::New(a) => scaffold::new(&ctx(&a.opts)?, &a),
+        Command::Config(a) => config::show(&a),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man { out } => completions::man(&out),
+        Command::Schema => {
+            print_stdout(&crate::runbook::schema::runbook_schema_json());
+            Ok(Code::Ok)
+        }
+    }
+}
+
 /// Decides colour (for stdout and stderr alike) and finds the catalog. A `--dir` that is not a
 /// folder is an error: silently falling back to the built-ins would run the wrong runbook.
 fn ctx(opts: &CatalogOpts) -> Result<Ctx, UserError> {
-    let color = match opts.color.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            console::colors_enabled_stderr() && std::env::var_os("NO_COLOR").is_none()
-        }
+    // Auto decides per stream: `rb list | less` gets no escapes even when stderr is a terminal.
+    let no_color = std::env::var_os("NO_COLOR").is_some();
+    let (out, color) = match opts.color.color {
+        ColorChoice::Always => (true, true),
+        ColorChoice::Never => (false, false),
+        ColorChoice::Auto => (
+            console::colors_enabled() && !no_color,
+            console::colors_enabled_stderr() && !no_color,
+        ),
     };
-    console::set_colors_enabled(color);
+    console::set_colors_enabled(out);
     console::set_colors_enabled_stderr(color);
     for d in &opts.dirs {
         if !d.is_dir() {
@@ -206,10 +239,12 @@ fn ctx(opts: &CatalogOpts) -> Result<Ctx, UserError> {
                 .hint("give a folder of runbooks (*.yaml), or leave `--dir` out"));
         }
     }
+    let mut dirs = opts.dirs.clone();
+    dirs.extend(config::runbook_dirs()?);
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let rb_path = std::env::var("RB_PATH").ok();
     Ok(Ctx {
-        catalog: Catalog::discover(&opts.dirs, &cwd, rb_path.as_deref()),
+        catalog: Catalog::discover(&dirs, &cwd, rb_path.as_deref()),
         color,
     })
 }

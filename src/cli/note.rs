@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::exit::{Code, UserError};
-use crate::transcript::{self, Event, TranscriptWriter};
+use crate::transcript::{Event, TranscriptWriter};
 
 /// Options shared by `rb note` and `rb mark`: which transcript, and who.
 #[derive(Debug, Clone, clap::Args)]
@@ -115,7 +115,7 @@ fn operator(t: &Target) -> String {
 pub fn append(target: &Target, events: &[Event]) -> Result<PathBuf, UserError> {
     let path = match &target.to {
         Some(p) => p.clone(),
-        None => live_transcript(&transcript::default_dir())?,
+        None => live_transcript(&super::config::transcript_dir())?,
     };
     let mut w = TranscriptWriter::open_append(&path).map_err(|e| {
         let e = UserError::usage(format!("cannot append to `{}`: {e}", path.display()));

@@ -227,7 +227,7 @@ pub(super) fn launch(l: Launch<'_>) -> Result<Code, UserError> {
                 .map_err(|e| UserError::usage(format!("cannot make a run id: {e}")))?;
             let now = jiff::Timestamp::now();
             let path = path.clone().unwrap_or_else(|| {
-                transcript::default_dir().join(transcript::file_name(
+                super::config::transcript_dir().join(transcript::file_name(
                     now,
                     &l.doc.runbook.name,
                     &run_id,

@@ -209,7 +209,10 @@ fn row(f: &Found) -> Row {
 }
 
 fn list(args: &ListArgs) -> Result<Code, UserError> {
-    let dir = args.dir.clone().unwrap_or_else(transcript::default_dir);
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(super::config::transcript_dir);
     let found = scan(&dir)?;
     let rows: Vec<Row> = found.iter().take(args.limit).map(row).collect();
     if args.format == Format::Json {
