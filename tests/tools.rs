@@ -592,3 +592,49 @@ fn color_is_honoured_on_list_and_show() {
         assert_eq!(auto.stdout, never.stdout, "{args:?}");
     }
 }
+
+/// What an editor shows on hover: every key of the format has a description, and the keys a
+/// newcomer writes first have examples.
+#[test]
+fn schema_keys_have_descriptions_and_examples() {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/runbook.schema.json"),
+    )
+    .unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    fn walk(v: &serde_json::Value, path: &str, missing: &mut Vec<String>) {
+        match v {
+            // `allOf` holds the per-kind `if` conditions, not keys a user writes.
+            serde_json::Value::Object(o) if !path.ends_with("/allOf") => {
+                if let Some(serde_json::Value::Object(props)) = o.get("properties") {
+                    for (k, p) in props {
+                        if p.get("description").is_none() {
+                            missing.push(format!("{path}/{k}"));
+                        }
+                    }
+                }
+                for (k, c) in o {
+                    walk(c, &format!("{path}/{k}"), missing);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|c| walk(c, path, missing)),
+            _ => {}
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&schema, "", &mut missing);
+    assert!(
+        missing.is_empty(),
+        "keys without a description: {missing:?}"
+    );
+    let step = &schema["$defs"]["Step"]["properties"];
+    for key in [
+        "id", "run", "when", "capture", "timeout", "until", "every", "for",
+    ] {
+        assert!(
+            step[key]["examples"].is_array(),
+            "steps[].{key} has no example"
+        );
+    }
+    assert!(schema["properties"]["name"]["examples"].is_array());
+}
