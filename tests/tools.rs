@@ -50,6 +50,21 @@ fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Runs git in `dir` (with an identity, for commits), asserting success.
+fn git_in(dir: &Path, args: &[&str]) {
+    let o = Std::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        o.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 fn path_with_rb() -> String {
     format!(
         "{}:{}",
@@ -288,6 +303,30 @@ fn init_then_validate_in_a_scratch_repository() {
     // The CI job and hook config are YAML that name rb validate.
     let wf = std::fs::read_to_string(tmp.path().join(".github/workflows/runbooks.yml")).unwrap();
     assert!(wf.contains("run: rb validate runbooks/"), "{wf}");
+    // The generated pre-commit config runs the rb on PATH: passes now, fails on a broken runbook.
+    git_in(tmp.path(), &["add", "-A"]);
+    let pre_commit = || {
+        Std::new(tools().join("ci-venv/bin/pre-commit"))
+            .args(["run", "--all-files", "--color", "never"])
+            .current_dir(tmp.path())
+            .env("PATH", path_with_rb())
+            .env("PRE_COMMIT_HOME", tools().join("pre-commit-home"))
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .expect("pre-commit runs")
+    };
+    let o = pre_commit();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    write(tmp.path(), "runbooks/broken.yaml", INVALID);
+    git_in(tmp.path(), &["add", "-A"]);
+    let o = pre_commit();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("runbooks/broken.yaml:7:5: error[unknown-key]"),
+        "{text}"
+    );
+    std::fs::remove_file(tmp.path().join("runbooks/broken.yaml")).unwrap();
     // A second init refuses and writes nothing.
     std::fs::remove_file(tmp.path().join(".pre-commit-config.yaml")).unwrap();
     let again = run(rb(tmp.path()).arg("init"));
@@ -382,19 +421,7 @@ fn pre_commit_hook_passes_valid_and_fails_invalid_runbooks() {
     let sha = String::from_utf8_lossy(&head.stdout).trim().to_string();
     let tools = tools();
     let tmp = tempfile::tempdir().expect("tmp");
-    let git = |args: &[&str]| {
-        let o = Std::new("git")
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .current_dir(tmp.path())
-            .output()
-            .expect("git runs");
-        assert!(
-            o.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    };
+    let git = |args: &[&str]| git_in(tmp.path(), args);
     git(&["init", "-q"]);
     write(
         tmp.path(),

@@ -43,7 +43,8 @@ pub struct RunArgs {
     /// Start at this step; earlier steps are recorded as skipped.
     #[arg(long, value_name = "STEP")]
     pub from: Option<String>,
-    /// Write the transcript here (default: a new file under $XDG_STATE_HOME/rb/transcripts).
+    /// Write the transcript here (default: a new file in the configured `transcript_dir`, else
+    /// under $XDG_STATE_HOME/rb/transcripts).
     #[arg(long, value_name = "PATH")]
     pub transcript: Option<PathBuf>,
     /// Who runs this (recorded in the transcript; default $USER).

@@ -33,7 +33,11 @@ pub fn list(ctx: &Ctx) -> Result<Code, UserError> {
             Some(p) => p.display().to_string(),
             None => e.origin.to_string(),
         };
-        let shadow = if e.shadowed { "  [shadowed]" } else { "" };
+        let shadow = if e.shadowed {
+            style("  [shadowed]").dim().to_string()
+        } else {
+            String::new()
+        };
         // Padding is computed on the plain name, so columns line up with colour on too.
         let pad = " ".repeat(width - e.name.len());
         let name = if e.shadowed {
@@ -41,7 +45,7 @@ pub fn list(ctx: &Ctx) -> Result<Code, UserError> {
         } else {
             style(&e.name).bold()
         };
-        let _ = writeln!(out, "{name}{pad}  {title}  ({from}){}", style(shadow).dim());
+        let _ = writeln!(out, "{name}{pad}  {title}  ({from}){shadow}");
     }
     print_stdout(&out);
     Ok(Code::Ok)

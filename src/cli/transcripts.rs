@@ -41,7 +41,8 @@ pub enum Action {
 /// Options of `rb transcripts list`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ListArgs {
-    /// Look in DIR (default: $XDG_STATE_HOME/rb/transcripts, or ~/.local/state/rb/transcripts).
+    /// Look in DIR (default: `transcript_dir` of the configuration, else
+    /// $XDG_STATE_HOME/rb/transcripts, or ~/.local/state/rb/transcripts).
     #[arg(long = "in", value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Show at most N runs.
