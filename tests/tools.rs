@@ -300,8 +300,16 @@ fn init_then_validate_in_a_scratch_repository() {
         .output()
         .expect("check-jsonschema runs");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
-    // The CI job and hook config are YAML that name rb validate.
-    let wf = std::fs::read_to_string(tmp.path().join(".github/workflows/runbooks.yml")).unwrap();
+    // The CI job is a valid GitHub workflow (SchemaStore's schema, vendored by check-jsonschema)
+    // that runs rb validate.
+    let wf_path = tmp.path().join(".github/workflows/runbooks.yml");
+    let o = Std::new(tools().join("ci-venv/bin/check-jsonschema"))
+        .args(["--builtin-schema", "vendor.github-workflows"])
+        .arg(&wf_path)
+        .output()
+        .expect("check-jsonschema runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let wf = std::fs::read_to_string(&wf_path).unwrap();
     assert!(wf.contains("run: rb validate runbooks/"), "{wf}");
     // The generated pre-commit config runs the rb on PATH: passes now, fails on a broken runbook.
     git_in(tmp.path(), &["add", "-A"]);

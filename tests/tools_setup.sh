@@ -9,14 +9,18 @@ tools=${RB_TOOLS_DIR:-${CARGO_TARGET_DIR:-$root/target}/tools}
 mkdir -p "$tools"
 exec 9>"$tools/.setup.lock"
 flock 9
+# A stamp records what was installed, so changing a pin here reinstalls.
+pins='pre-commit==4.7.0 check-jsonschema==0.39.0'
 venv=$tools/ci-venv
-if [ ! -x "$venv/bin/pre-commit" ] || [ ! -x "$venv/bin/check-jsonschema" ]; then
+if [ "$(cat "$venv/.pins" 2>/dev/null)" != "$pins" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'pre-commit==4.7.0' 'check-jsonschema==0.39.0' >&2
+  # shellcheck disable=SC2086 # one argument per pin
+  "$venv/bin/pip" install -q --disable-pip-version-check $pins >&2
+  echo "$pins" >"$venv/.pins"
 fi
-sarif=$tools/sarif/node_modules/@microsoft/sarif-multitool-linux
-if [ ! -x "$sarif/Sarif.Multitool" ]; then
-  npm install --prefix "$tools/sarif" --silent --no-audit --no-fund --no-save \
-    @microsoft/sarif-multitool-linux@5.7.0 >&2
+sarif_pin=@microsoft/sarif-multitool-linux@5.7.0
+if [ "$(cat "$tools/sarif/.pins" 2>/dev/null)" != "$sarif_pin" ]; then
+  npm install --prefix "$tools/sarif" --silent --no-audit --no-fund --no-save "$sarif_pin" >&2
+  echo "$sarif_pin" >"$tools/sarif/.pins"
 fi
 echo "$tools"

@@ -31,7 +31,15 @@ jobs:
         with:
           path: ~/.cargo
           key: rb-${{ runner.os }}-${{ vars.RB_GIT_URL }}
-      - run: cargo install --locked --git "${{ vars.RB_GIT_URL }}" rb
+      - name: install rb
+        env:
+          RB_GIT_URL: ${{ vars.RB_GIT_URL }}
+        run: |
+          if [ -z "$RB_GIT_URL" ]; then
+            echo "::error::set the repository variable RB_GIT_URL to the git URL of rb"
+            exit 1
+          fi
+          cargo install --locked --git "$RB_GIT_URL" rb
       - run: rb validate runbooks/
 "#;
 
