@@ -8,6 +8,9 @@ command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq npm)
 # The post-mortem's Mermaid charts are rendered for real (tests/mermaid/render.sh installs the pinned
 # mermaid-cli from npm; it drives Debian's Chromium).
 command -v chromium >/dev/null && dpkg -s fonts-liberation >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium fonts-liberation)
+# tests/tools.rs renders the man pages with `man -l`, and runs git (pre-commit's scratch repos).
+command -v man >/dev/null || (apt-get update -qq && apt-get install -y -qq man-db)
+command -v git >/dev/null || (apt-get update -qq && apt-get install -y -qq git)
 # The scenario tests (tests/scenarios.rs) need PostgreSQL, procps, curl, python3 (installed when missing; root).
 tests/scenarios/prereqs.sh
 cargo fmt --all -- --check

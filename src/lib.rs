@@ -7,6 +7,7 @@
 
 pub mod catalog;
 pub mod cli;
+pub mod config;
 pub mod diag;
 pub mod domain;
 pub mod exec;
@@ -15,5 +16,6 @@ pub mod export;
 pub mod launch;
 pub mod redact;
 pub mod render;
+pub mod report;
 pub mod runbook;
 pub mod transcript;

@@ -11,13 +11,16 @@ tools=${RB_TOOLS_DIR:-${CARGO_TARGET_DIR:-$root/target}/tools}
 schema=$root/schemas/runbook.schema.json
 mkdir -p "$tools"
 
+# Pinned; a stamp records what was installed, so changing a pin here reinstalls.
 venv=$tools/venv
-if [ ! -x "$venv/bin/check-jsonschema" ]; then
+if [ "$(cat "$venv/.pins" 2>/dev/null)" != "check-jsonschema==0.39.0" ]; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'check-jsonschema>=0.29' >&2
+  "$venv/bin/pip" install -q --disable-pip-version-check 'check-jsonschema==0.39.0' >&2
+  echo "check-jsonschema==0.39.0" >"$venv/.pins"
 fi
-if [ ! -x "$tools/node_modules/.bin/ajv" ]; then
-  npm install --prefix "$tools" --silent --no-audit --no-fund --no-save ajv-cli@5 >&2
+if [ "$(cat "$tools/.ajv-pins" 2>/dev/null)" != "ajv-cli@5.0.0" ]; then
+  npm install --prefix "$tools" --silent --no-audit --no-fund --no-save ajv-cli@5.0.0 >&2
+  echo "ajv-cli@5.0.0" >"$tools/.ajv-pins"
 fi
 cj=$venv/bin/check-jsonschema
 ajv=$tools/node_modules/.bin/ajv

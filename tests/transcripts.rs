@@ -489,10 +489,10 @@ fn export_cast_is_asciicast_v2() {
     let out = d.run(&["export", "--cast", "a.jsonl", "-o", "a.cast"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(d.path("a.cast")).unwrap(), cast);
-    // Without a format rb says which one to pick.
+    // The cast is the default (and only) format: `--cast` may be left out.
     let out = d.run(&["export", "a.jsonl"]);
-    assert_eq!(out.code, Some(2));
-    assert!(out.stderr.contains("--cast"), "{}", out.stderr);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, cast);
 }
 
 #[test]

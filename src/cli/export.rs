@@ -33,8 +33,9 @@ pub struct PostmortemArgs {
 /// What `rb export` was asked to do.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ExportArgs {
-    /// Export as an asciicast v2 recording (replay with `asciinema play FILE`).
-    #[arg(long, required = true)]
+    /// Export as an asciicast v2 recording (replay with `asciinema play FILE`). This is the
+    /// default and only format; the flag is accepted so scripts that pass it keep working.
+    #[arg(long)]
     pub cast: bool,
     /// The transcript to export.
     #[arg(value_name = "TRANSCRIPT")]
@@ -83,7 +84,7 @@ fn verification(path: &Path) -> Result<(), String> {
     result
 }
 
-/// `rb export --cast TRANSCRIPT`.
+/// `rb export TRANSCRIPT` (asciicast v2).
 pub fn export(args: ExportArgs) -> Result<Code, UserError> {
     let t = read(&args.transcript)?;
     write_out(args.output.as_deref(), &crate::export::asciicast(&t))

@@ -22,10 +22,13 @@ macro_rules! errln {
     ($($t:tt)*) => { $crate::cli::print_stderr(&format!("{}\n", format_args!($($t)*))) };
 }
 
+mod completions;
+mod config;
 mod export;
 mod note;
 mod resume;
 mod run;
+mod scaffold;
 mod show;
 mod terminal;
 mod transcripts;
@@ -35,14 +38,26 @@ mod validate;
 #[derive(Debug, Parser)]
 #[command(name = "rb", version, about, max_term_width = 100)]
 pub struct Args {
-    /// Also look for runbooks in DIR (searched first; repeatable).
-    #[arg(long = "dir", value_name = "DIR", global = true)]
-    pub dirs: Vec<PathBuf>,
-    /// When to use colour on the terminal.
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
-    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// Where to find runbooks and how to print: the options of commands that read the catalog.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CatalogOpts {
+    /// Also look for runbooks in DIR (searched first; repeatable; must exist).
+    #[arg(long = "dir", value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub color: ColorOpts,
+}
+
+/// `--color`, for commands that print styled text.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ColorOpts {
+    /// When to use colour on the terminal (`NO_COLOR` also turns it off).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
 }
 
 /// Colour on or off.
@@ -67,23 +82,42 @@ pub enum Command {
     Validate {
         /// Files or folders to check (default: every runbook the catalog finds).
         paths: Vec<PathBuf>,
-        /// `human` diagnostics on stderr, or `json` on stdout.
-        #[arg(long, value_enum, default_value_t = Format::Human)]
-        format: Format,
+        /// `human` diagnostics on stderr; `json`, `github` (Actions annotations) or `sarif`
+        /// (SARIF 2.1.0) on stdout. Default: `github` when `GITHUB_ACTIONS=true`, else `human`.
+        #[arg(long, value_enum)]
+        format: Option<validate::ValidateFormat>,
+        #[command(flatten)]
+        opts: CatalogOpts,
     },
     /// List the runbooks rb can find, and where each comes from.
-    List,
+    List {
+        #[command(flatten)]
+        opts: CatalogOpts,
+    },
     /// Print a runbook as a readable checklist.
     Show {
         /// Runbook name (or path to a runbook file).
+        #[arg(add = completions::runbook_names())]
         name: String,
+        #[command(flatten)]
+        opts: CatalogOpts,
     },
     /// Print the runbook JSON Schema.
     Schema,
     /// Run a runbook step by step (see also --dry-run and --check).
-    Run(run::RunArgs),
+    Run {
+        #[command(flatten)]
+        args: run::RunArgs,
+        #[command(flatten)]
+        opts: CatalogOpts,
+    },
     /// Continue an interrupted run from its transcript, at the first step that did not finish.
-    Resume(resume::ResumeArgs),
+    Resume {
+        #[command(flatten)]
+        args: resume::ResumeArgs,
+        #[command(flatten)]
+        opts: CatalogOpts,
+    },
     /// List recent runs (default), or verify transcripts with `rb transcripts verify FILE...`.
     Transcripts(transcripts::TranscriptsArgs),
     /// Append an operator's note to the transcript of the run in progress (or --to PATH).
@@ -94,6 +128,29 @@ pub enum Command {
     Postmortem(export::PostmortemArgs),
     /// Export a transcript as an asciicast v2 recording.
     Export(export::ExportArgs),
+    /// Set up a team runbook repository: runbooks/ with an example and the schema, a CI job
+    /// (GitHub Actions) and a pre-commit config. Never overwrites a file.
+    Init(scaffold::InitArgs),
+    /// Write a new runbook: a commented skeleton, or a renamed copy with --from. Never overwrites.
+    New(scaffold::NewArgs),
+    /// Show the effective configuration (rb.toml, then ~/.config/rb/config.toml) and where
+    /// each value comes from.
+    Config(config::ConfigArgs),
+    /// Print the shell completion script (runbook names are completed from the catalog).
+    ///
+    /// bash: `source <(rb completions bash)` in ~/.bashrc; zsh: `source <(rb completions zsh)`;
+    /// fish: `rb completions fish | source`. The script calls `rb` on PATH to complete.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
+    /// Write man pages (rb.1 and one per subcommand) into a folder.
+    Man {
+        /// The folder to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 /// What a command needs from its surroundings, resolved once.
@@ -105,7 +162,7 @@ pub struct Ctx {
 /// Parses `std::env::args`, runs the command, returns the exit code. A panic is a bug in rb:
 /// the panic message is printed as usual, and the exit code says "internal error" (70).
 pub fn main() -> ExitCode {
-    match std::panic::catch_unwind(dispatch) {
+    match std::panic::catch_unwind(parse_and_run) {
         Ok(code) => code,
         Err(_) => {
             err!(
@@ -118,39 +175,20 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn dispatch() -> ExitCode {
+fn parse_and_run() -> ExitCode {
+    // A completion request (`COMPLETE=bash rb -- rb sh…`, sent by the script of `rb
+    // completions`) is answered here and exits; otherwise this does nothing.
+    clap_complete::CompleteEnv::with_factory(<Args as clap::CommandFactory>::command).complete();
     let args = Args::parse();
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            console::colors_enabled_stderr() && std::env::var_os("NO_COLOR").is_none()
-        }
-    };
-    console::set_colors_enabled(color);
-    console::set_colors_enabled_stderr(color);
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let rb_path = std::env::var("RB_PATH").ok();
-    let ctx = Ctx {
-        catalog: Catalog::discover(&args.dirs, &cwd, rb_path.as_deref()),
-        color,
-    };
+    // The configuration file matters to every command that finds runbooks or transcripts; an
+    // invalid one is reported before anything runs.
     let result = match args.command {
-        Command::Validate { paths, format } => validate::run(&ctx, &paths, format),
-        Command::List => show::list(&ctx),
-        Command::Show { name } => show::show(&ctx, &name),
-        Command::Run(a) => run::run(&ctx, a),
-        Command::Resume(a) => resume::resume(&ctx, a),
-        Command::Transcripts(a) => transcripts::run(a),
-        Command::Note(a) => note::note(a),
-        Command::Mark(a) => note::mark(a),
-        Command::Postmortem(a) => export::postmortem(a),
-        Command::Export(a) => export::export(a),
-        Command::Schema => {
-            print_stdout(&crate::runbook::schema::runbook_schema_json());
-            Ok(Code::Ok)
+        Command::Schema | Command::Completions { .. } | Command::Man { .. } | Command::Init(_) => {
+            Ok(())
         }
-    };
+        _ => config::load().map(|_| ()),
+    }
+    .and_then(|()| dispatch(args.command));
     match result {
         Ok(code) => code.into(),
         Err(e) => {
@@ -158,6 +196,83 @@ fn dispatch() -> ExitCode {
             e.code.into()
         }
     }
+}
+
+/// Runs one command.
+fn dispatch(command: Command) -> Result<Code, UserError> {
+    match command {
+        Command::Validate {
+            paths,
+            format,
+            opts,
+        } => validate::run(&ctx(&opts)?, &paths, format),
+        Command::List { opts } => show::list(&ctx(&opts)?),
+        Command::Show { name, opts } => show::show(&ctx(&opts)?, &name),
+        Command::Run { mut args, opts } => {
+            args.operator = config::operator(args.operator)?;
+            run::run(&ctx(&opts)?, args)
+        }
+        Command::Resume { mut args, opts } => {
+            args.operator = config::operator(args.operator)?;
+            resume::resume(&ctx(&opts)?, args)
+        }
+        Command::Transcripts(a) => transcripts::run(a),
+        Command::Note(mut a) => {
+            a.target.operator = config::operator(a.target.operator)?;
+            note::note(a)
+        }
+        Command::Mark(mut a) => {
+            a.target.operator = config::operator(a.target.operator)?;
+            note::mark(a)
+        }
+        Command::Postmortem(a) => export::postmortem(a),
+        Command::Export(a) => export::export(a),
+        Command::Init(a) => scaffold::init(&a),
+        Command::New(a) => scaffold::new(&ctx(&a.opts)?, &a),
+        Command::Config(a) => config::show(&a),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man { out } => completions::man(&out),
+        Command::Schema => {
+            print_stdout(&crate::runbook::schema::runbook_schema_json());
+            Ok(Code::Ok)
+        }
+    }
+}
+
+/// Decides colour (for stdout and stderr alike) and finds the catalog. A `--dir` that is not a
+/// folder is an error: silently falling back to the built-ins would run the wrong runbook.
+fn ctx(opts: &CatalogOpts) -> Result<Ctx, UserError> {
+    // Auto decides per stream: `rb list | less` gets no escapes even when stderr is a terminal.
+    let no_color = std::env::var_os("NO_COLOR").is_some();
+    let (out, color) = match opts.color.color {
+        ColorChoice::Always => (true, true),
+        ColorChoice::Never => (false, false),
+        ColorChoice::Auto => (
+            console::colors_enabled() && !no_color,
+            console::colors_enabled_stderr() && !no_color,
+        ),
+    };
+    console::set_colors_enabled(out);
+    console::set_colors_enabled_stderr(color);
+    for d in &opts.dirs {
+        if !d.is_dir() {
+            let what = if d.exists() {
+                "is not a folder"
+            } else {
+                "does not exist"
+            };
+            return Err(UserError::usage(format!("--dir `{}` {what}", d.display()))
+                .hint("give a folder of runbooks (*.yaml), or leave `--dir` out"));
+        }
+    }
+    let mut dirs = opts.dirs.clone();
+    dirs.extend(config::runbook_dirs()?);
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let rb_path = std::env::var("RB_PATH").ok();
+    Ok(Ctx {
+        catalog: Catalog::discover(&dirs, &cwd, rb_path.as_deref()),
+        color,
+    })
 }
 
 /// Writes to stderr; a closed pipe is not an error (there is nobody left to tell).

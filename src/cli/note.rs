@@ -176,7 +176,7 @@ fn milestone_parser() -> impl clap::builder::TypedValueParser<Value = Milestone>
 pub fn append(target: &Target, events: &[Event]) -> Result<PathBuf, UserError> {
     let path = match &target.to {
         Some(p) => p.clone(),
-        None => live_transcript(&transcript::default_dir())?,
+        None => live_transcript(&super::config::transcript_dir())?,
     };
     let mut w = TranscriptWriter::open_append(&path).map_err(|e| {
         let e = UserError::io(format!("cannot append to `{}`", path.display()), &e);

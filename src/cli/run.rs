@@ -14,6 +14,7 @@ use crate::launch;
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// Runbook name (or path to a runbook file).
+    #[arg(add = super::completions::runbook_names())]
     pub name: String,
     /// Set a param: `-p mount=/var` (repeatable).
     #[arg(short = 'p', long = "param", value_name = "KEY=VALUE")]
@@ -36,7 +37,8 @@ pub struct RunArgs {
     /// Start at this step; earlier steps are recorded as skipped.
     #[arg(long, value_name = "STEP")]
     pub from: Option<String>,
-    /// Write the transcript here (default: a new file under $XDG_STATE_HOME/rb/transcripts).
+    /// Write the transcript here (default: a new file in the configured `transcript_dir`, else
+    /// under $XDG_STATE_HOME/rb/transcripts).
     #[arg(long, value_name = "PATH")]
     pub transcript: Option<PathBuf>,
     /// Who runs this (recorded in the transcript; default $USER).
@@ -69,6 +71,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
         params: &args.params,
         params_file: args.params_file,
         transcript: args.transcript,
+        transcript_dir: super::config::transcript_dir(),
     };
     launch::start(&doc, request, surroundings(&mut op, tty, &mut ask))
 }

@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use console::style;
+
 use super::{Ctx, load_runbook, print_stdout};
 use crate::exit::{Code, UserError};
 use crate::runbook::{Runbook, StepBody};
@@ -25,13 +27,25 @@ pub fn list(ctx: &Ctx) -> Result<Code, UserError> {
                 crate::runbook::validate::validate(&e.display_path(), Some(&e.name), &b).ok()
             })
             .map(|d| d.runbook.title)
-            .unwrap_or_else(|| "(invalid: run `rb validate`)".into());
+            .map(|t| style(t).to_string())
+            .unwrap_or_else(|| style("(invalid: run `rb validate`)").red().to_string());
         let from = match &e.path {
             Some(p) => p.display().to_string(),
             None => e.origin.to_string(),
         };
-        let shadow = if e.shadowed { "  [shadowed]" } else { "" };
-        let _ = writeln!(out, "{:<width$}  {title}  ({from}){shadow}", e.name);
+        let shadow = if e.shadowed {
+            style("  [shadowed]").dim().to_string()
+        } else {
+            String::new()
+        };
+        // Padding is computed on the plain name, so columns line up with colour on too.
+        let pad = " ".repeat(width - e.name.len());
+        let name = if e.shadowed {
+            style(&e.name).dim()
+        } else {
+            style(&e.name).bold()
+        };
+        let _ = writeln!(out, "{name}{pad}  {title}  ({from}){shadow}");
     }
     print_stdout(&out);
     Ok(Code::Ok)
@@ -44,10 +58,11 @@ pub fn show(ctx: &Ctx, name: &str) -> Result<Code, UserError> {
     Ok(Code::Ok)
 }
 
-/// Renders a runbook as a plain-text checklist (unrendered templates are shown as written).
+/// Renders a runbook as a checklist (unrendered templates are shown as written); styled when
+/// colour is on for stdout (`--color`), and reading the same without it.
 pub fn checklist(rb: &Runbook) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{} — {}", rb.name, rb.title);
+    let _ = writeln!(s, "{}", style(format!("{} — {}", rb.name, rb.title)).bold());
     if let Some(sum) = &rb.summary {
         let _ = writeln!(s, "\n{}", sum.trim());
     }
@@ -84,6 +99,11 @@ pub fn checklist(rb: &Runbook) -> String {
             StepBody::Manual { .. } => "manual, done by hand",
         };
         let title = st.title.as_deref().unwrap_or(&st.id);
+        let effect = if st.changes_system() {
+            style(effect).yellow().bold().to_string()
+        } else {
+            effect.to_string()
+        };
         let _ = writeln!(s, "  {:>2}. [ ] {title}  ({}: {effect})", i + 1, st.id,);
         if let Some(w) = &st.when {
             let _ = writeln!(s, "        only when: {w}");

@@ -41,7 +41,8 @@ pub enum Action {
 /// Options of `rb transcripts list`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ListArgs {
-    /// Look in DIR (default: $XDG_STATE_HOME/rb/transcripts, or ~/.local/state/rb/transcripts).
+    /// Look in DIR (default: `transcript_dir` of the configuration, else
+    /// $XDG_STATE_HOME/rb/transcripts, or ~/.local/state/rb/transcripts).
     #[arg(long = "in", value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Show at most N runs.
@@ -178,7 +179,10 @@ fn row(f: &Found) -> Row {
 }
 
 fn list(args: &ListArgs) -> Result<Code, UserError> {
-    let dir = args.dir.clone().unwrap_or_else(transcript::default_dir);
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(super::config::transcript_dir);
     let found = scan(&dir)?;
     let rows: Vec<Row> = found.iter().take(args.limit).map(row).collect();
     if args.format == Format::Json {

@@ -4,11 +4,37 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Ctx, Format, print_stdout};
+use super::{Ctx, print_stdout};
 use crate::catalog;
 use crate::diag::Diagnostic;
 use crate::exit::{Code, UserError};
 use crate::runbook::validate::validate;
+
+/// How `rb validate` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidateFormat {
+    /// Diagnostics with source snippets, on stderr.
+    Human,
+    /// `{"valid", "files": [...]}` on stdout.
+    Json,
+    /// GitHub Actions annotations (`::error file=…,line=…::…`) on stdout.
+    Github,
+    /// A SARIF 2.1.0 log on stdout (for code scanning).
+    Sarif,
+}
+
+impl ValidateFormat {
+    /// The format asked for, else `github` inside GitHub Actions, else `human`.
+    fn resolve(asked: Option<ValidateFormat>) -> ValidateFormat {
+        asked.unwrap_or_else(|| {
+            if std::env::var("GITHUB_ACTIONS").as_deref() == Ok("true") {
+                ValidateFormat::Github
+            } else {
+                ValidateFormat::Human
+            }
+        })
+    }
+}
 
 #[derive(Serialize)]
 struct FileReport {
@@ -67,7 +93,12 @@ fn targets(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<Target>, UserError> {
 }
 
 /// Runs `rb validate`. Exit 0 when every file is valid, 2 otherwise.
-pub fn run(ctx: &Ctx, paths: &[PathBuf], format: Format) -> Result<Code, UserError> {
+pub fn run(
+    ctx: &Ctx,
+    paths: &[PathBuf],
+    format: Option<ValidateFormat>,
+) -> Result<Code, UserError> {
+    let format = ValidateFormat::resolve(format);
     let mut reports = Vec::new();
     for t in targets(ctx, paths)? {
         let diagnostics = match &t.bytes {
@@ -82,7 +113,7 @@ pub fn run(ctx: &Ctx, paths: &[PathBuf], format: Format) -> Result<Code, UserErr
                 Err(d) => d,
             },
         };
-        if format == Format::Human {
+        if format == ValidateFormat::Human {
             let text = t
                 .bytes
                 .as_deref()
@@ -99,25 +130,46 @@ pub fn run(ctx: &Ctx, paths: &[PathBuf], format: Format) -> Result<Code, UserErr
         });
     }
     let invalid = reports.iter().filter(|r| !r.valid).count();
+    let all = || -> Vec<Diagnostic> {
+        reports
+            .iter()
+            .flat_map(|r| r.diagnostics.iter().cloned())
+            .collect()
+    };
     match format {
-        Format::Json => {
+        ValidateFormat::Github => {
+            print_stdout(&crate::report::github::annotations(&all()));
+            summary(&reports);
+        }
+        ValidateFormat::Sarif => {
+            let log = crate::report::sarif::log(&all());
+            print_stdout(&format!(
+                "{}\n",
+                serde_json::to_string_pretty(&log).unwrap_or_default()
+            ));
+        }
+        ValidateFormat::Json => {
             let json = serde_json::json!({ "valid": invalid == 0, "files": reports });
             print_stdout(&format!(
                 "{}\n",
                 serde_json::to_string_pretty(&json).unwrap_or_default()
             ));
         }
-        Format::Human => {
-            let problems: usize = reports.iter().map(|r| r.diagnostics.len()).sum();
-            if invalid == 0 {
-                errln!("{} runbook(s) valid", reports.len());
-            } else {
-                errln!(
-                    "{invalid} of {} runbook(s) invalid, {problems} problem(s)",
-                    reports.len()
-                );
-            }
-        }
+        ValidateFormat::Human => summary(&reports),
     }
     Ok(if invalid == 0 { Code::Ok } else { Code::Usage })
+}
+
+/// `N runbook(s) valid`, or how many are invalid and how many problems, on stderr.
+fn summary(reports: &[FileReport]) {
+    let invalid = reports.iter().filter(|r| !r.valid).count();
+    let problems: usize = reports.iter().map(|r| r.diagnostics.len()).sum();
+    if invalid == 0 {
+        errln!("{} runbook(s) valid", reports.len());
+    } else {
+        errln!(
+            "{invalid} of {} runbook(s) invalid, {problems} problem(s)",
+            reports.len()
+        );
+    }
 }

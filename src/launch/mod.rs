@@ -27,8 +27,10 @@ pub struct RunRequest<'a> {
     /// `-p key=value` items as given.
     pub params: &'a [String],
     pub params_file: Option<PathBuf>,
-    /// Where the transcript goes (default: a new file in the default folder).
+    /// Where the transcript goes (default: a new file in `transcript_dir`).
     pub transcript: Option<PathBuf>,
+    /// The folder of new transcripts (the configured one, or the default).
+    pub transcript_dir: PathBuf,
 }
 
 /// How rb reaches the person running it.
@@ -77,7 +79,7 @@ pub fn start(doc: &Document, req: RunRequest<'_>, s: Surroundings<'_>) -> Result
         opts: req.options,
         operator: s.operator,
         on_problem: s.on_problem,
-        target: TranscriptTarget::New(req.transcript),
+        target: TranscriptTarget::New(req.transcript, req.transcript_dir),
         resume: None,
     })
 }
@@ -101,8 +103,8 @@ fn account_name() -> Option<String> {
 
 /// Where a run's events go.
 enum TranscriptTarget {
-    /// A new transcript (at this path, or a new file in the default folder).
-    New(Option<PathBuf>),
+    /// A new transcript (at this path, or a new file in this folder).
+    New(Option<PathBuf>, PathBuf),
     /// Continue an existing one (`rb resume`).
     Append(PathBuf),
 }
@@ -130,16 +132,12 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
         ProcessRunner::new().map_err(|e| UserError::io("cannot set up process handling", &e))?;
     let redactor = Redactor::new(l.params.secret_values(&l.doc.runbook));
     let mut recorder = match l.target {
-        TranscriptTarget::New(path) => {
+        TranscriptTarget::New(path, dir) => {
             let run_id =
                 transcript::new_run_id().map_err(|e| UserError::io("cannot make a run id", &e))?;
             let now = jiff::Timestamp::now();
             let path = path.unwrap_or_else(|| {
-                transcript::default_dir().join(transcript::file_name(
-                    now,
-                    &l.doc.runbook.name,
-                    &run_id,
-                ))
+                dir.join(transcript::file_name(now, &l.doc.runbook.name, &run_id))
             });
             let mut rec = Recorder::create(&path, redactor, l.on_problem);
             rec.record(run_started(

@@ -25,18 +25,23 @@ pub struct Runbook {
     pub version: u32,
     /// Kebab-case name; must equal the file stem (`disk-full` for `disk-full.yaml`).
     #[schemars(regex(pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$"))]
+    #[schemars(example = "disk-full")]
     pub name: String,
     /// One-line title shown by `rb list`.
     #[schemars(length(min = 1))]
+    #[schemars(example = "Disk space full")]
     pub title: String,
     /// When to use this runbook and what it achieves.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "Free space safely on a full filesystem, keeping the evidence.")]
     pub summary: Option<String>,
     /// Free-form labels, for example `[disk, storage]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = ["disk", "storage"])]
     pub tags: Vec<String>,
     /// Programs that must be on `PATH` before step 1 runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = ["df", "du", "find"])]
     pub requires: Vec<String>,
     /// The shell every command runs under (default `bash`, with `-euo pipefail`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,6 +113,7 @@ impl ParamType {
 pub struct Param {
     /// What the value means, shown by `rb show` and in prompts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "Full mount point")]
     pub description: Option<String>,
     /// The value's type (default `string`).
     #[serde(default, rename = "type")]
@@ -118,6 +124,7 @@ pub struct Param {
     pub default: Option<serde_json::Value>,
     /// A regular expression a string value must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "^/")]
     pub pattern: Option<String>,
     /// Smallest allowed integer value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,6 +134,7 @@ pub struct Param {
     pub max: Option<i64>,
     /// The allowed values of an `enum` param.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = ["fast", "safe"])]
     pub choices: Vec<String>,
     /// A secret is never written in clear to the terminal or the transcript, and reaches
     /// commands only through its environment variable.
@@ -135,6 +143,7 @@ pub struct Param {
     /// Environment variable the value is read from (and, for a secret, exported as).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    #[schemars(example = &"API_TOKEN")]
     pub env: Option<String>,
 }
 
@@ -158,9 +167,11 @@ impl JsonSchema for Scalar {
 pub struct Step {
     /// Unique within the runbook; used by `--from` and in transcripts.
     #[schemars(regex(pattern = r"^[a-z0-9]+([-_][a-z0-9]+)*$"))]
+    #[schemars(example = "compress-old-logs")]
     pub id: String,
     /// What this step does, in a few words (a template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "Compress logs older than {{ days }} days")]
     pub title: Option<String>,
     /// `command` (default), `message`, `manual` or `watch`.
     #[serde(default)]
@@ -170,9 +181,11 @@ pub struct Step {
     pub description: Option<String>,
     /// An expression; the step is skipped when it is false (for example `usage_pct | int >= 90`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "usage_pct | int >= 90")]
     pub when: Option<String>,
     /// The shell command (command and watch steps). Values are shell-quoted; `|raw` opts out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "df --output=pcent -- {{ mount }} | tail -n 1")]
     pub run: Option<String>,
     /// True when the command changes nothing: it runs without confirmation and in `--check`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -180,15 +193,18 @@ pub struct Step {
     /// Trimmed stdout is stored under this name for later steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z_][a-z0-9_]*$"))]
+    #[schemars(example = &"usage_pct")]
     pub capture: Option<String>,
     /// How long the command may run before its whole process group is ended (`30s`, `5m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "5m")]
     pub timeout: Option<DurationSpec>,
     /// Automatic retries of a failed command before the operator is asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
     /// A command that undoes this step, offered when the step fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "systemctl start {{ service }}")]
     pub rollback: Option<String>,
     /// Stronger confirmation for a destructive step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,19 +214,24 @@ pub struct Step {
     pub interactive: bool,
     /// Text for the incident channel (message steps; a template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "INCIDENT: {{ mount }} at {{ usage_pct }}%. Next update in 15 min.")]
     pub text: Option<String>,
     /// What the operator must do (manual steps; a template).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "Check the status pages of the external services we call.")]
     pub instructions: Option<String>,
     /// Expression that must hold (watch steps); `output` is the check's trimmed stdout and
     /// `exit_code` its exit code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "output | int < 80")]
     pub until: Option<String>,
     /// Interval between checks (watch steps; default `10s`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "30s")]
     pub every: Option<DurationSpec>,
     /// How long `until` must hold without a breach (watch steps).
     #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    #[schemars(example = "10m")]
     pub hold_for: Option<DurationSpec>,
     /// An incident milestone recorded when this step succeeds (for example `mitigated`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
