@@ -885,6 +885,9 @@ fn timeline_entry(
             ),
         ),
         Event::Message { step, text } => (rb(), format!("Message `{step}`: {}", cell(text))),
+        Event::MessagePosted {
+            purpose, status, ..
+        } => (rb(), format!("Channel message ({purpose}): {status}")),
         Event::Manual { step, done, note } => (
             operator.to_owned(),
             format!(
