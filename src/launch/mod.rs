@@ -44,7 +44,12 @@ pub struct Surroundings<'a> {
 }
 
 /// Runs a runbook: pre-flight, then the steps. Returns the run's exit code.
-pub fn start(doc: &Document, req: RunRequest<'_>, s: Surroundings<'_>) -> Result<Code, UserError> {
+pub fn start(
+    doc: &Document,
+    mut req: RunRequest<'_>,
+    s: Surroundings<'_>,
+) -> Result<Code, UserError> {
+    req.options.from = req.options.from.map(|f| preflight::resolve_from(doc, &f));
     let mut problems = Vec::new();
     let cli = preflight::parse_kv(req.params).unwrap_or_else(|e| {
         problems.extend(e);
