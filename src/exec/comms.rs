@@ -189,10 +189,7 @@ impl Executor<'_> {
     /// When an update is due: tells the operator and offers a prefilled one (to post or edit,
     /// or to copy when no webhook is configured).
     pub(super) fn update_if_due(&mut self, step: Option<&Step>) -> Flow<()> {
-        if !self
-            .update_due_at()
-            .is_some_and(|due| Instant::now() >= due)
-        {
+        if self.update_due_at().is_none_or(|due| Instant::now() < due) {
             return Ok(());
         }
         let every = self.update_every().unwrap_or_default();
