@@ -164,3 +164,21 @@ fn on_a_pipe_there_is_no_colour_and_no_spinner() {
         "{stdout}"
     );
 }
+
+#[test]
+fn an_update_falls_due_while_a_step_runs_and_a_prefilled_one_follows() {
+    let d = Sandbox::with_runbook(SILENT);
+    let mut p = colour_pty(&d, &["--update-every", "1s"], 100);
+    p.expect("an update to the incident channel is due: rb offers one when this step ends");
+    d.write("go", "");
+    p.expect("an update to the incident channel is due (every 1s)");
+    p.expect("Update on \"T\":");
+    p.expect("Now at step 2 of 2: after.");
+    p.expect("copy this into the incident channel");
+    assert_eq!(finish(&d, p), 0);
+    let t = std::fs::read_to_string(d.path("transcript.jsonl")).unwrap();
+    assert!(
+        t.contains("\"event\":\"message_posted\"") && t.contains("\"purpose\":\"update\""),
+        "{t}"
+    );
+}
