@@ -198,6 +198,12 @@ pub enum Choice {
     Confirmed,
     /// The operator typed something else: the step did not run.
     Mistyped,
+    /// Post a message to the incident channel's webhook.
+    Post,
+    /// Do not post: the operator copies the text into the channel by hand.
+    Copy,
+    /// Change the text before posting it.
+    Edit,
 }
 words!(Choice {
     Run => "run",
@@ -211,6 +217,9 @@ words!(Choice {
     Continue => "continue",
     Confirmed => "confirmed",
     Mistyped => "mistyped",
+    Post => "post",
+    Copy => "copy",
+    Edit => "edit",
 });
 
 impl Choice {
@@ -226,8 +235,12 @@ impl Choice {
             Choice::Rollback => 'b',
             Choice::Done => 'y',
             Choice::Continue => 'c',
-            Choice::Confirmed => 'o',
+            // Never pressed (typed confirmations are words): keys no prompt offers.
+            Choice::Confirmed => '=',
             Choice::Mistyped => 'm',
+            Choice::Post => 'p',
+            Choice::Copy => 'o',
+            Choice::Edit => 'e',
         }
     }
 
@@ -240,6 +253,34 @@ impl Choice {
         }
     }
 }
+
+/// What became of a message meant for the incident channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// The webhook accepted it (HTTP 2xx).
+    Posted,
+    /// Every attempt failed; the text was shown for copy-paste.
+    Failed,
+    /// The operator chose to paste it into the channel by hand.
+    Copied,
+    /// The operator chose not to send it.
+    Skipped,
+}
+words!(DeliveryStatus { Posted => "posted", Failed => "failed", Copied => "copied", Skipped => "skipped" });
+
+/// Why rb sent a message to the incident channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessagePurpose {
+    /// A `message` step.
+    Step,
+    /// A periodic update (`update_every`).
+    Update,
+    /// The resolution, at the end of a run that reached `resolved`.
+    Resolution,
+}
+words!(MessagePurpose { Step => "step", Update => "update", Resolution => "resolution" });
 
 /// Who did something recorded in a transcript: rb itself (an automatic decision, a step's
 /// milestone, a watch breach) or a named operator.
@@ -349,6 +390,12 @@ mod tests {
         }
         for k in StepKind::ALL {
             assert_eq!(serde_json::to_value(k).unwrap(), k.to_string());
+        }
+        for d in DeliveryStatus::ALL {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str());
+        }
+        for p in MessagePurpose::ALL {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
         }
     }
 

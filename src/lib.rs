@@ -14,6 +14,7 @@ pub mod exec;
 pub mod exit;
 pub mod export;
 pub mod launch;
+pub mod notify;
 pub mod redact;
 pub mod render;
 pub mod report;

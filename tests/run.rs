@@ -284,3 +284,28 @@ fn values_that_can_never_run_are_refused_before_step_one() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stdout.contains("100000"), "{}", out.stdout);
 }
+
+#[test]
+fn from_takes_the_step_number_shown_on_screen_and_an_unknown_one_lists_the_steps() {
+    let d = sandbox(
+        "version: 1\nname: t\ntitle: T\nsteps:\n  - id: one\n    run: touch one\n  - id: two\n    run: touch two\n  - id: three\n    run: touch three\n",
+    );
+    let out = d.run(&[
+        "run",
+        "t.yaml",
+        "--yes",
+        "--from",
+        "2",
+        "--transcript",
+        "t.jsonl",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!d.path("one").exists() && d.path("two").exists() && d.path("three").exists());
+    let out = d.run(&["run", "t.yaml", "--yes", "--from", "9"]);
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains("the steps are: 1 one, 2 two, 3 three"),
+        "{}",
+        out.stderr
+    );
+}

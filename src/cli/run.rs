@@ -37,6 +37,10 @@ pub struct RunArgs {
     /// Start at this step; earlier steps are recorded as skipped.
     #[arg(long, value_name = "STEP")]
     pub from: Option<String>,
+    /// Remind to update the incident channel this often (`15m`; overrides the runbook's
+    /// `update_every`).
+    #[arg(long, value_name = "DURATION", value_parser = crate::runbook::Duration::parse)]
+    pub update_every: Option<crate::runbook::Duration>,
     /// Write the transcript here (default: a new file in the configured `transcript_dir`, else
     /// under $XDG_STATE_HOME/rb/transcripts).
     #[arg(long, value_name = "PATH")]
@@ -67,6 +71,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
             yes,
             yes_typed: args.yes_typed,
             from: args.from,
+            update_every: args.update_every.map(|d| d.get()),
         },
         params: &args.params,
         params_file: args.params_file,

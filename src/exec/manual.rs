@@ -17,12 +17,29 @@ impl Executor<'_> {
         };
         self.say(Tone::Message, text.trim_end());
         if self.preview() {
-            self.say(Tone::Info, "(copy this into the incident channel)");
+            self.say(
+                Tone::Info,
+                if self.channel.is_some() {
+                    "(a live run offers to post this to the incident channel)"
+                } else {
+                    "(copy this into the incident channel)"
+                },
+            );
         }
         self.rec(Event::Message {
             step: step.id.clone(),
-            text,
+            text: text.clone(),
         });
+        if self.posts() && !self.post_step_message(step, text.trim_end())? {
+            self.finish(
+                step,
+                StepStatus::Skipped,
+                None,
+                StdDuration::ZERO,
+                Some("not posted: skipped by the operator"),
+            );
+            return Ok(());
+        }
         self.finish(step, StepStatus::Succeeded, None, StdDuration::ZERO, None);
         self.milestone(step);
         Ok(())

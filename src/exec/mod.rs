@@ -5,7 +5,9 @@
 //! and records every event in a [`Journal`]. It never touches the terminal or spawns processes
 //! itself, so it is tested with a scripted operator and a real or fake runner.
 
+pub mod channel;
 mod command;
+mod comms;
 mod manual;
 pub mod operator;
 pub mod params;
@@ -28,6 +30,7 @@ use crate::runbook::duration::DurationSpec;
 use crate::runbook::validate::Document;
 use crate::runbook::{Step, StepBody};
 use crate::transcript::event::Event;
+use channel::Channel;
 use operator::{AskError, Choice, Operator, Tone};
 use params::{Bound, Params};
 use runner::Runner;
@@ -47,6 +50,9 @@ pub struct Options {
     pub yes_typed: bool,
     /// Start at this step id; earlier steps are recorded as skipped.
     pub from: Option<String>,
+    /// Remind the operator to update the incident channel this often (overrides the runbook's
+    /// `update_every`).
+    pub update_every: Option<StdDuration>,
 }
 
 /// What a run that continues an interrupted one already has.
@@ -106,6 +112,16 @@ pub struct Executor<'a> {
     /// Captures whose step did not run (dry run, check mode): shown as placeholders.
     unknown: BTreeSet<String>,
     resume: Resume,
+    /// Where channel messages are posted, when a webhook is configured.
+    channel: Option<&'a mut dyn Channel>,
+    /// When the run (this invocation) started.
+    started: Instant,
+    /// When the channel last heard from this run (or the run started).
+    last_update: Instant,
+    /// The last status of each step that finished, for the summary.
+    statuses: BTreeMap<String, StepStatus>,
+    /// Milestones this run recorded, with when.
+    milestones: Vec<(crate::domain::Milestone, Instant)>,
 }
 
 impl<'a> Executor<'a> {
@@ -130,7 +146,21 @@ impl<'a> Executor<'a> {
             captures: BTreeMap::new(),
             unknown: BTreeSet::new(),
             resume: Resume::default(),
+            channel: None,
+            started: Instant::now(),
+            last_update: Instant::now(),
+            statuses: BTreeMap::new(),
+            milestones: Vec::new(),
         }
+    }
+
+    /// Posts channel messages through `channel`; `secrets` (its address) are masked everywhere.
+    pub fn with_channel(mut self, channel: &'a mut dyn Channel, secrets: Vec<String>) -> Self {
+        let mut all = self.params.secret_values(&self.doc.runbook);
+        all.extend(secrets);
+        self.redactor = Redactor::new(all);
+        self.channel = Some(channel);
+        self
     }
 
     /// Continue an interrupted run from `resume`.
@@ -171,15 +201,20 @@ impl<'a> Executor<'a> {
 
     /// Runs every step. Never panics on user input; every ending is recorded.
     pub fn run(mut self) -> RunOutcome {
-        let started = Instant::now();
+        self.started = Instant::now();
+        self.last_update = self.started;
         let outcome = match self.steps() {
             Ok(()) => RunOutcome::Finished,
             Err(Stop::Outcome(o)) => o,
         };
+        if outcome != RunOutcome::Interrupted {
+            self.resolution();
+        }
         self.rec(Event::RunFinished {
             outcome,
-            duration_ms: ms(started.elapsed()),
+            duration_ms: ms(self.started.elapsed()),
         });
+        self.summary(outcome);
         outcome
     }
 
@@ -208,6 +243,7 @@ impl<'a> Executor<'a> {
                 self.say(Tone::Warning, "interrupted: the run stops here");
                 return Err(Stop::Outcome(RunOutcome::Interrupted));
             }
+            self.update_if_due(Some(step))?;
             self.step(i, total, step)?;
         }
         Ok(())
@@ -314,6 +350,7 @@ impl<'a> Executor<'a> {
         took: StdDuration,
         reason: Option<&str>,
     ) {
+        self.statuses.insert(step.id.clone(), status);
         self.rec(Event::StepFinished {
             step: step.id.clone(),
             status,
@@ -325,8 +362,19 @@ impl<'a> Executor<'a> {
 
     /// Asks the operator and records the prompt and the answer.
     fn ask(&mut self, step: &Step, question: &str, choices: &[Choice]) -> Flow<Choice> {
+        self.ask_about(Some(&step.id), question, choices)
+    }
+
+    /// [`Self::ask`], about a step or (at the end of a run) none.
+    fn ask_about(
+        &mut self,
+        step: Option<&str>,
+        question: &str,
+        choices: &[Choice],
+    ) -> Flow<Choice> {
+        let step = step.map(str::to_string);
         self.rec(Event::Prompt {
-            step: Some(step.id.clone()),
+            step: step.clone(),
             question: question.to_string(),
             choices: choices.to_vec(),
         });
@@ -334,7 +382,7 @@ impl<'a> Executor<'a> {
             Ok(c) => {
                 let by = self.operator();
                 self.rec(Event::Decision {
-                    step: Some(step.id.clone()),
+                    step: step.clone(),
                     by,
                     choice: c,
                     text: None,
@@ -343,7 +391,7 @@ impl<'a> Executor<'a> {
             }
             Err(AskError::Interrupted) => {
                 self.rec(Event::Interrupted {
-                    step: Some(step.id.clone()),
+                    step: step.clone(),
                     what: "Ctrl-C at a prompt".into(),
                 });
                 self.say(Tone::Warning, "interrupted: the run stops here");
@@ -351,7 +399,7 @@ impl<'a> Executor<'a> {
             }
             Err(AskError::Unavailable(why)) => {
                 self.rec(Event::Interrupted {
-                    step: Some(step.id.clone()),
+                    step: step.clone(),
                     what: format!("no answer: {why}"),
                 });
                 self.say(Tone::Failure, &format!("cannot ask the operator: {why}"));
@@ -522,6 +570,7 @@ impl<'a> Executor<'a> {
                 step: Some(step.id.clone()),
                 at: None,
             });
+            self.milestones.push((m, Instant::now()));
             self.say(Tone::Success, &format!("milestone: {m}"));
         }
     }

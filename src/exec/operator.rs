@@ -35,6 +35,17 @@ pub enum Tone {
 /// An answer the operator can give.
 pub use crate::domain::Choice;
 
+/// A step's process is running: what the terminal needs to show a spinner and a reminder while
+/// the executor waits for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activity {
+    pub started: std::time::Instant,
+    /// The step's bound, if it has one.
+    pub timeout: Option<std::time::Duration>,
+    /// When an update to the incident channel falls due, if the run asks for updates.
+    pub update_due: Option<std::time::Instant>,
+}
+
 /// Why the operator could not answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AskError {
@@ -59,6 +70,8 @@ pub trait Operator {
     fn choose(&mut self, question: &str, choices: &[Choice]) -> Result<Choice, AskError>;
     /// Asks for a line of text (`hidden` for secrets: never echoed).
     fn text(&mut self, question: &str, hidden: bool) -> Result<String, AskError>;
+    /// A step's process started (`Some`) or ended (`None`).
+    fn activity(&mut self, _now: Option<Activity>) {}
 }
 
 /// Answers from a script; records everything it was told. For tests.
@@ -136,6 +149,7 @@ mod tests {
         assert_eq!(Choice::Run.label(), "[r]un");
         assert_eq!(Choice::Retry.label(), "re[t]ry");
         assert_eq!(Choice::Show.label(), "[d]etails");
+        assert_eq!(Choice::Copy.label(), "c[o]py");
         let all = [
             Choice::Run,
             Choice::Skip,
@@ -146,6 +160,9 @@ mod tests {
             Choice::Rollback,
             Choice::Done,
             Choice::Continue,
+            Choice::Post,
+            Choice::Copy,
+            Choice::Edit,
         ];
         let keys: std::collections::HashSet<char> = all.iter().map(|c| c.key()).collect();
         assert_eq!(keys.len(), all.len());

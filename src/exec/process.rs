@@ -75,7 +75,13 @@ impl Executor<'_> {
         let mut recorded = 0usize;
         let mut dropped = 0usize;
         let id = step.id.clone();
+        let due = self.update_due_at();
         let op = &mut *self.op;
+        op.activity(Some(super::operator::Activity {
+            started: std::time::Instant::now(),
+            timeout: limits.timeout,
+            update_due: due,
+        }));
         let journal = &mut *self.journal;
         let mut emit = |stream: Stream, bytes: &[u8], recorded: &mut usize, dropped: &mut usize| {
             if bytes.is_empty() {
@@ -104,6 +110,7 @@ impl Executor<'_> {
         emit(Stream::Stdout, &rest, &mut recorded, &mut dropped);
         let rest = err_red.finish();
         emit(Stream::Stderr, &rest, &mut recorded, &mut dropped);
+        self.op.activity(None);
         if dropped > 0 {
             let by = self.by();
             self.rec(Event::Note { by, text: format!("{dropped} bytes of output were shown but not recorded (limit {RECORD_LIMIT} bytes per step)"), step: Some(step.id.clone()), kind: crate::transcript::NoteKind::Plain });

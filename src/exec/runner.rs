@@ -121,6 +121,10 @@ pub trait Runner {
     }
 }
 
+/// Told at once when a signal starts ending a step: which signal, and the grace period before
+/// the next, harsher one (so the operator knows what rb is doing while it waits).
+pub type StoppingNotice = Box<dyn FnMut(Interrupt, Duration)>;
+
 /// Grace period between a polite signal and the next, harsher one.
 const DEFAULT_GRACE: Duration = Duration::from_secs(5);
 /// How long to keep reading output after the step is over, for background processes that still
@@ -141,6 +145,7 @@ pub struct ProcessRunner {
     grace: Duration,
     drain: Duration,
     last_interrupt: Option<Interrupt>,
+    notice: StoppingNotice,
 }
 
 impl ProcessRunner {
@@ -164,7 +169,14 @@ impl ProcessRunner {
             grace: DEFAULT_GRACE,
             drain: DEFAULT_DRAIN,
             last_interrupt: None,
+            notice: Box::new(|_, _| {}),
         })
+    }
+
+    /// Calls `notice` when a signal starts ending a step.
+    pub fn with_interrupt_notice(mut self, notice: StoppingNotice) -> Self {
+        self.notice = notice;
+        self
     }
 
     /// Sets the grace period (default 5 s). On timeout: SIGTERM to the group, grace, SIGKILL. On
@@ -253,7 +265,10 @@ impl Runner for ProcessRunner {
             drain: self.drain,
         };
         let signals = &mut self.signals;
-        let (outcome, by) = self.rt.block_on(supervise(cmd, step, signals, on_output))?;
+        let notice = &mut *self.notice;
+        let (outcome, by) = self
+            .rt
+            .block_on(supervise(cmd, step, signals, on_output, notice))?;
         if by.is_some() {
             self.last_interrupt = by;
         }
@@ -383,6 +398,7 @@ async fn supervise(
     step: Step<'_>,
     signals: &mut Signals,
     on_output: &mut dyn FnMut(Stream, &[u8]),
+    notice: &mut dyn FnMut(Interrupt, Duration),
 ) -> io::Result<(Outcome, Option<Interrupt>)> {
     let started = Instant::now();
     let mut child = cmd.spawn().map_err(|e| {
@@ -489,6 +505,7 @@ async fn supervise(
                             pgid,
                             step.grace,
                         ));
+                        notice(i, step.grace);
                     }
                     // A second Ctrl-C means "now".
                     Some(s) if i == Interrupt::CtrlC => {

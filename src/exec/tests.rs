@@ -136,6 +136,7 @@ fn live() -> Options {
         yes: false,
         yes_typed: false,
         from: None,
+        update_every: None,
     }
 }
 
@@ -635,4 +636,154 @@ fn a_template_over_the_limits_fails_its_step_by_name() {
         said.contains("step `greedy`") && said.contains("limit"),
         "{said}"
     );
+}
+
+/// A run with a scripted incident channel.
+fn run_posting(
+    yaml: &str,
+    opts: Options,
+    answers: Vec<Choice>,
+    channel: &mut super::channel::ScriptedChannel,
+) -> (RunOutcome, ScriptedOperator, Vec<Event>) {
+    let d = doc(yaml);
+    let env = |_: &str| None;
+    let (params, _) = params::bind(
+        &d.runbook,
+        Inputs {
+            cli: &[],
+            file: &BTreeMap::new(),
+            env: &env,
+            prompt_secret: None,
+        },
+    );
+    let mut op = ScriptedOperator::new(answers);
+    let mut runner = FakeRunner::default();
+    let mut events = Vec::new();
+    let outcome = Executor::new(&d, &params, opts, &mut op, &mut runner, &mut events)
+        .with_channel(channel, vec!["https://hooks.invalid/T0/secret".into()])
+        .run();
+    (outcome, op, events)
+}
+
+fn deliveries(
+    events: &[Event],
+) -> Vec<(
+    crate::domain::MessagePurpose,
+    super::channel::DeliveryStatus,
+)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MessagePosted {
+                purpose, status, ..
+            } => Some((*purpose, *status)),
+            _ => None,
+        })
+        .collect()
+}
+
+const TELL: &str = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: tell\n    kind: message\n    text: Investigating.\n  - id: fix\n    run: 'true'\n    read_only: true\n    marks: resolved\n";
+
+#[test]
+fn a_message_step_is_posted_when_the_operator_says_post() {
+    use super::channel::{DeliveryStatus as D, ScriptedChannel};
+    use crate::domain::MessagePurpose as P;
+    let mut ch = ScriptedChannel::default();
+    let (outcome, op, events) =
+        run_posting(TELL, live(), vec![Choice::Post, Choice::Skip], &mut ch);
+    assert_eq!(outcome, RunOutcome::Finished);
+    assert_eq!(ch.posted[0], "Investigating.");
+    assert_eq!(
+        deliveries(&events),
+        [(P::Step, D::Posted), (P::Resolution, D::Skipped)]
+    );
+    assert!(
+        op.said_with(Tone::Heading).contains("Summary"),
+        "{:?}",
+        op.said
+    );
+    assert!(
+        op.said_with(Tone::Info)
+            .contains("2 step(s) ran, 0 skipped, 0 failed"),
+        "{:?}",
+        op.said
+    );
+}
+
+#[test]
+fn a_failed_post_shows_the_text_and_the_run_goes_on() {
+    use super::channel::{Delivery, DeliveryStatus as D, ScriptedChannel};
+    let mut ch = ScriptedChannel::default();
+    ch.answers.push_back(Delivery {
+        status: D::Failed,
+        http_status: Some(404),
+        attempts: 1,
+        error: Some("HTTP 404 at https://hooks.invalid/T0/secret: no_service".into()),
+    });
+    let (outcome, op, events) = run_posting(TELL, unattended(), vec![], &mut ch);
+    assert_eq!(outcome, RunOutcome::Finished);
+    let warn = op.said_with(Tone::Warning);
+    assert!(
+        warn.contains("could not post") && warn.contains("HTTP 404"),
+        "{warn}"
+    );
+    assert!(!format!("{:?}{:?}", op.said, events).contains("hooks.invalid/T0/secret"));
+    // Shown twice: once as the step's text, once for copy-paste after the failure.
+    assert_eq!(
+        op.said_with(Tone::Message)
+            .matches("Investigating.")
+            .count(),
+        2
+    );
+    // Under --yes the resolution is posted too.
+    assert_eq!(ch.posted.len(), 2);
+    assert!(
+        ch.posted[1].starts_with("Resolved: \"T\""),
+        "{:?}",
+        ch.posted
+    );
+}
+
+#[test]
+fn copy_and_skip_post_nothing_and_skip_skips_the_step() {
+    use super::channel::{DeliveryStatus as D, ScriptedChannel};
+    use crate::domain::MessagePurpose as P;
+    let mut ch = ScriptedChannel::default();
+    let (_, _, events) = run_posting(TELL, live(), vec![Choice::Copy, Choice::Skip], &mut ch);
+    assert_eq!(deliveries(&events)[0], (P::Step, D::Copied));
+    let mut ch = ScriptedChannel::default();
+    let (_, _, events) = run_posting(TELL, live(), vec![Choice::Skip, Choice::Skip], &mut ch);
+    assert_eq!(deliveries(&events)[0], (P::Step, D::Skipped));
+    assert!(ch.posted.is_empty());
+    assert_eq!(statuses(&events)[0], ("tell".into(), StepStatus::Skipped));
+}
+
+#[test]
+fn a_due_update_is_offered_prefilled_before_the_next_step() {
+    use super::channel::{DeliveryStatus as D, ScriptedChannel};
+    use crate::domain::MessagePurpose as P;
+    let yaml = "version: 1\nname: t\ntitle: Disk full\nupdate_every: 15m\nsteps:\n  - id: a\n    run: 'true'\n    read_only: true\n";
+    let mut ch = ScriptedChannel::default();
+    // `--update-every 0s` overrides the runbook's 15m: due before the first step.
+    let opts = Options {
+        update_every: Some(Duration::ZERO),
+        ..live()
+    };
+    let (outcome, op, events) = run_posting(yaml, opts, vec![Choice::Post], &mut ch);
+    assert_eq!(outcome, RunOutcome::Finished);
+    assert!(
+        op.said_with(Tone::Warning)
+            .contains("update to the incident channel is due")
+    );
+    assert!(
+        ch.posted[0].starts_with("Update on \"Disk full\""),
+        "{:?}",
+        ch.posted
+    );
+    assert!(ch.posted[0].contains("step 1 of 1") && ch.posted[0].contains("No milestone yet"));
+    assert_eq!(deliveries(&events), [(P::Update, D::Posted)]);
+    // The update's text is in the transcript, since no message step holds it.
+    assert!(events.iter().any(
+        |e| matches!(e, Event::MessagePosted { text: Some(t), .. } if t.starts_with("Update on"))
+    ));
 }

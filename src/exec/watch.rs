@@ -118,6 +118,7 @@ impl Executor<'_> {
             if !self.runner.sleep(plan.every) {
                 return self.watch_interrupted(step, started);
             }
+            self.update_if_due(Some(step))?;
         }
     }
 

@@ -14,9 +14,10 @@ use std::path::PathBuf;
 
 use crate::exec::operator::{Operator, Tone};
 use crate::exec::params::{self, SecretPrompt};
-use crate::exec::runner::ProcessRunner;
-use crate::exec::{Executor, Mode, Options, Resume};
+use crate::exec::runner::{ProcessRunner, StoppingNotice};
+use crate::exec::{Executor, Mode, Options, Resume, RunOutcome};
 use crate::exit::{Code, UserError};
+use crate::notify::Webhook;
 use crate::redact::Redactor;
 use crate::runbook::validate::Document;
 use crate::transcript::{self, Event, ProblemSink, Recorder};
@@ -40,10 +41,17 @@ pub struct Surroundings<'a> {
     pub prompt_secret: Option<SecretPrompt<'a>>,
     /// Where problems writing the transcript are reported as they happen.
     pub on_problem: ProblemSink,
+    /// Told at once when a signal starts ending a step (which signal, the grace period).
+    pub on_stopping: StoppingNotice,
 }
 
 /// Runs a runbook: pre-flight, then the steps. Returns the run's exit code.
-pub fn start(doc: &Document, req: RunRequest<'_>, s: Surroundings<'_>) -> Result<Code, UserError> {
+pub fn start(
+    doc: &Document,
+    mut req: RunRequest<'_>,
+    s: Surroundings<'_>,
+) -> Result<Code, UserError> {
+    req.options.from = req.options.from.map(|f| preflight::resolve_from(doc, &f));
     let mut problems = Vec::new();
     let cli = preflight::parse_kv(req.params).unwrap_or_else(|e| {
         problems.extend(e);
@@ -79,6 +87,7 @@ pub fn start(doc: &Document, req: RunRequest<'_>, s: Surroundings<'_>) -> Result
         opts: req.options,
         operator: s.operator,
         on_problem: s.on_problem,
+        on_stopping: s.on_stopping,
         target: TranscriptTarget::New(req.transcript, req.transcript_dir),
         resume: None,
     })
@@ -117,6 +126,7 @@ struct Launch<'a> {
     opts: Options,
     operator: &'a mut dyn Operator,
     on_problem: ProblemSink,
+    on_stopping: StoppingNotice,
     target: TranscriptTarget,
     resume: Option<Resume>,
 }
@@ -127,10 +137,15 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
     for w in &l.warnings {
         op.say(Tone::Warning, w);
     }
+    let mut webhook = webhook(l.doc)?;
+    let hook_secret: Vec<String> = webhook.iter().map(|w| w.url().to_string()).collect();
     // Created before anything runs: from here on Ctrl-C belongs to rb (see `ProcessRunner::new`).
-    let mut runner =
-        ProcessRunner::new().map_err(|e| UserError::io("cannot set up process handling", &e))?;
-    let redactor = Redactor::new(l.params.secret_values(&l.doc.runbook));
+    let mut runner = ProcessRunner::new()
+        .map_err(|e| UserError::io("cannot set up process handling", &e))?
+        .with_interrupt_notice(l.on_stopping);
+    let mut secrets = l.params.secret_values(&l.doc.runbook);
+    secrets.extend(hook_secret.iter().cloned());
+    let redactor = Redactor::new(secrets);
     let mut recorder = match l.target {
         TranscriptTarget::New(path, dir) => {
             let run_id =
@@ -159,7 +174,19 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
         let list: Vec<String> = masked.iter().map(|(k, v)| format!("{k}={v}")).collect();
         op.say(Tone::Info, &format!("params: {}", list.join(" ")));
     }
+    if let (Some(w), Mode::Live) = (&webhook, l.opts.mode) {
+        op.say(
+            Tone::Info,
+            &format!(
+                "messages can be posted to the incident channel ({})",
+                w.source()
+            ),
+        );
+    }
     let mut exec = Executor::new(l.doc, l.params, l.opts, op, &mut runner, &mut recorder);
+    if let Some(w) = webhook.as_mut() {
+        exec = exec.with_channel(w, hook_secret);
+    }
     if let Some(r) = l.resume {
         exec = exec.resuming(r);
     }
@@ -173,7 +200,31 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
         ));
     }
     op.notice(&format!("transcript: {}", closed.path.display()));
+    op.say(Tone::Info, &next_commands(outcome, &closed.path));
     Ok(outcome.exit_code())
+}
+
+/// What to type next: resume an interrupted run; draft the post-mortem.
+fn next_commands(outcome: RunOutcome, path: &std::path::Path) -> String {
+    let quoted = shlex::try_quote(&path.to_string_lossy())
+        .map(|q| q.into_owned())
+        .unwrap_or_else(|_| path.display().to_string());
+    let mut s = String::new();
+    if outcome == RunOutcome::Interrupted {
+        s += &format!("next: rb resume {quoted}   (continues where the run stopped)\n");
+    }
+    s += &format!("next: rb postmortem {quoted}   (drafts the post-mortem)");
+    s
+}
+
+/// The incident channel's webhook, if one is configured (`notify.webhook_env`, else
+/// `$RB_WEBHOOK_URL`).
+fn webhook(doc: &Document) -> Result<Option<Webhook>, UserError> {
+    let name = doc.runbook.notify.as_ref().map(|n| n.webhook_env.as_str());
+    Webhook::from_env(name, &|k| std::env::var(k).ok()).map_err(|e| {
+        UserError::usage(format!("cannot start the run: {e}"))
+            .hint("unset it to print messages for copy-paste instead of posting them")
+    })
 }
 
 /// The line that says what is about to happen.

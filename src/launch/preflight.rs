@@ -147,14 +147,36 @@ fn missing_programs(doc: &Document) -> Option<String> {
     })
 }
 
+/// The step `--from` names: an id, or the number shown on screen (`[3/12]` is `--from 3`) when
+/// no step has that id.
+pub fn resolve_from(doc: &Document, from: &str) -> String {
+    let steps = &doc.runbook.steps;
+    if steps.iter().any(|s| s.id == from) {
+        return from.to_string();
+    }
+    match from.parse::<usize>() {
+        Ok(n) if (1..=steps.len()).contains(&n) => steps[n - 1].id.clone(),
+        _ => from.to_string(),
+    }
+}
+
 fn unknown_from(doc: &Document, from: &str) -> Option<String> {
     let steps = &doc.runbook.steps;
     if steps.iter().any(|s| s.id == from) {
         return None;
     }
-    let mut msg = format!("`--from {from}`: no step has that id");
+    let mut msg = format!(
+        "`--from {from}`: no step has that id or number (1 to {})",
+        steps.len()
+    );
     if let Some(s) = crate::diag::did_you_mean(from, steps.iter().map(|s| s.id.as_str())) {
         msg += &format!(" (did you mean `{s}`?)");
     }
+    let ids: Vec<String> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| format!("{} {}", i + 1, s.id))
+        .collect();
+    msg += &format!("; the steps are: {}", ids.join(", "));
     Some(msg)
 }

@@ -259,9 +259,11 @@ pub fn resume(
             yes: req.yes || req.yes_typed,
             yes_typed: req.yes_typed,
             from: None,
+            update_every: None,
         },
         operator: s.operator,
         on_problem: s.on_problem,
+        on_stopping: s.on_stopping,
         target: TranscriptTarget::Append(req.transcript),
         resume: Some(Resume {
             done: plan.done,

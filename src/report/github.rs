@@ -86,6 +86,9 @@ mod tests {
         );
         let out = annotations(&[evil]);
         assert_eq!(out.lines().count(), 1, "{out}");
-        assert!(out.starts_with("::error file=a.yaml,title=rb schema::"), "{out}");
+        assert!(
+            out.starts_with("::error file=a.yaml,title=rb schema::"),
+            "{out}"
+        );
     }
 }

@@ -50,9 +50,26 @@ pub struct Runbook {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = {"pattern": "^[a-z_][a-z0-9_]*$"}))]
     pub params: BTreeMap<String, Param>,
+    /// Where messages for the incident channel are posted (default: `$RB_WEBHOOK_URL`, if set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<Notify>,
+    /// How often the incident channel expects an update (`15m`): rb reminds the operator and
+    /// offers a prefilled one. `--update-every` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_every: Option<Duration>,
     /// The steps, run in order.
     #[schemars(length(min = 1))]
     pub steps: Vec<Step>,
+}
+
+/// The incident channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notify {
+    /// The environment variable holding the incoming webhook's address (a secret: it is never
+    /// shown or recorded). When it is unset, `RB_WEBHOOK_URL` is used.
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
+    pub webhook_env: String,
 }
 
 /// Shells a runbook may run its commands under: `bash` runs `bash -euo pipefail -c`, `sh` runs

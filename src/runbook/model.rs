@@ -9,7 +9,7 @@ use std::time::Duration as StdDuration;
 
 use super::duration::{Duration, DurationSpec};
 use super::format;
-pub use super::format::{Backoff, Confirm, Need, Param, ParamType, Retry, Shell};
+pub use super::format::{Backoff, Confirm, Need, Notify, Param, ParamType, Retry, Shell};
 pub use crate::domain::{Milestone, StepKind};
 use crate::render::TemplateKind;
 
@@ -26,6 +26,10 @@ pub struct Runbook {
     pub requires: Vec<String>,
     pub shell: Shell,
     pub params: BTreeMap<String, Param>,
+    /// Where channel messages are posted.
+    pub notify: Option<Notify>,
+    /// How often the channel expects an update.
+    pub update_every: Option<StdDuration>,
     pub steps: Vec<Step>,
 }
 
@@ -112,6 +116,8 @@ impl Runbook {
             requires: f.requires,
             shell: f.shell.unwrap_or_default(),
             params: f.params,
+            notify: f.notify,
+            update_every: f.update_every.map(Duration::get),
             steps,
         })
     }

@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use crate::domain::{Actor, Choice, Milestone, Mode, RunOutcome, StepKind, StepStatus};
+pub use crate::domain::{
+    Actor, Choice, DeliveryStatus, MessagePurpose, Milestone, Mode, RunOutcome, StepKind,
+    StepStatus,
+};
 use crate::redact::{Redactor, base64_decode, base64_encode};
 
 /// The version of the transcript format written by this rb. Version 2 added `kind` to `note` and
@@ -222,6 +225,29 @@ pub enum Event {
         /// The text as shown to the operator.
         text: String,
     },
+    /// What became of a message meant for the incident channel: a `message` step's text, a
+    /// periodic update or the resolution, posted to the webhook or not.
+    MessagePosted {
+        /// The step it belongs to (the message step, or the step running when an update was due).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+        /// Why it was sent: `step`, `update` or `resolution`.
+        purpose: MessagePurpose,
+        /// `posted`, `failed` (the text was shown for copy-paste), `copied` (the operator pastes
+        /// it by hand) or `skipped`.
+        status: DeliveryStatus,
+        /// The last HTTP status the webhook answered, if it answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        http_status: Option<u16>,
+        /// Requests sent (0 when nothing was sent).
+        attempts: u32,
+        /// Why the post failed, in words (never the webhook's address).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        /// The text, for updates and the resolution (a message step's text is in its `message`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+    },
     /// A manual step was done or skipped by the operator.
     Manual {
         /// The step.
@@ -291,6 +317,7 @@ impl Event {
             Event::Retry { .. } => "retry",
             Event::StepFinished { .. } => "step_finished",
             Event::Message { .. } => "message",
+            Event::MessagePosted { .. } => "message_posted",
             Event::Manual { .. } => "manual",
             Event::Note { .. } => "note",
             Event::Milestone { .. } => "milestone",
@@ -350,7 +377,8 @@ impl Event {
             | Event::OutputDropped { step, .. }
             | Event::Note { step, .. }
             | Event::Milestone { step, .. }
-            | Event::Interrupted { step, .. } => step.as_deref(),
+            | Event::Interrupted { step, .. }
+            | Event::MessagePosted { step, .. } => step.as_deref(),
             Event::RunStarted { .. } | Event::RunFinished { .. } => None,
         }
     }
@@ -390,6 +418,10 @@ impl Event {
             Event::StepFinished { reason, .. } => o(reason),
             Event::Message { text, .. } | Event::Note { text, .. } => s(text),
             Event::Manual { note, .. } => o(note),
+            Event::MessagePosted { error, text, .. } => {
+                o(error);
+                o(text);
+            }
             Event::Interrupted { what, .. } => s(what),
             Event::OutputDropped { .. } | Event::Milestone { .. } | Event::RunFinished { .. } => {}
         }

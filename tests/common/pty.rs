@@ -18,6 +18,25 @@ impl Pty {
         Pty { session }
     }
 
+    /// Starts `cmd` in a pseudo-terminal of `cols` columns and `rows` rows.
+    pub fn spawn_sized(cmd: Command, cols: u16, rows: u16) -> Pty {
+        let mut p = Pty::spawn(cmd);
+        p.session
+            .get_process_mut()
+            .set_window_size(cols, rows)
+            .expect("set the window size");
+        p
+    }
+
+    /// Waits until the terminal shows `text`; returns everything shown before it since the last
+    /// wait.
+    pub fn expect_before(&mut self, text: &str) -> String {
+        match self.session.expect(text) {
+            Ok(found) => String::from_utf8_lossy(found.before()).into_owned(),
+            Err(e) => panic!("did not see {text:?}: {e}"),
+        }
+    }
+
     /// Waits until the terminal shows `text`.
     pub fn expect(&mut self, text: &str) {
         if let Err(e) = self.session.expect(text) {
