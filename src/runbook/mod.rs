@@ -7,6 +7,7 @@ pub mod format;
 pub mod load;
 pub mod model;
 pub mod schema;
+pub mod shell;
 mod schema_errors;
 pub mod validate;
 
