@@ -16,4 +16,5 @@ pub mod launch;
 pub mod redact;
 pub mod render;
 pub mod runbook;
+pub mod sanitize;
 pub mod transcript;

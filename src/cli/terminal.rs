@@ -8,6 +8,7 @@ use console::{Key, Style, Term};
 
 use crate::exec::operator::{AskError, Choice, Operator, Tone};
 use crate::exec::runner::Stream;
+use crate::sanitize::visible;
 
 /// Talks to the person at the terminal (or just prints, when nobody can answer).
 pub struct TerminalOperator {
@@ -108,10 +109,12 @@ impl Operator for TerminalOperator {
 
     fn notice(&mut self, text: &str) {
         // The operator's narration is on stdout; notices must survive `rb run … > file`.
-        let _ = self.prompt.write_line(text);
+        let _ = self.prompt.write_line(&visible(text, true));
     }
 
     fn say(&mut self, tone: Tone, text: &str) {
+        // What the operator reads is exactly what runs: no control character acts on the screen.
+        let text = &visible(text, tone != Tone::Heading);
         self.end_output_line();
         let (lead, style) = match tone {
             Tone::Heading => ("\n", Style::new().bold().cyan()),
@@ -158,7 +161,7 @@ impl Operator for TerminalOperator {
     }
 
     fn output(&mut self, stream: Stream, bytes: &[u8]) {
-        let text = String::from_utf8_lossy(bytes);
+        let text = crate::sanitize::output(&String::from_utf8_lossy(bytes));
         let gutter = match stream {
             Stream::Stdout => Style::new().dim().apply_to("  │ ").to_string(),
             Stream::Stderr => Style::new().red().apply_to("  ┃ ").to_string(),
@@ -182,7 +185,9 @@ impl Operator for TerminalOperator {
         }
         self.end_output_line();
         let labels: Vec<String> = choices.iter().map(|c| c.label()).collect();
-        let q = Style::new().bold().apply_to(format!("  ? {question}"));
+        let q = Style::new()
+            .bold()
+            .apply_to(format!("  ? {}", visible(question, false)));
         loop {
             let _ = self
                 .prompt
@@ -215,7 +220,9 @@ impl Operator for TerminalOperator {
         self.end_output_line();
         let _ = self.prompt.write_str(&format!(
             "  {} ",
-            Style::new().bold().apply_to(format!("{question}:"))
+            Style::new()
+                .bold()
+                .apply_to(format!("{}:", visible(question, false)))
         ));
         self.read_line(hidden)
     }

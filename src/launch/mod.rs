@@ -158,7 +158,11 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
     op.say(Tone::Info, &header(l.doc, l.opts.mode, l.resume.as_ref()));
     let masked = l.params.masked(&l.doc.runbook);
     if !masked.is_empty() {
-        let list: Vec<String> = masked.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // Escaped here, not only by the terminal: a newline in a value must not start a new line.
+        let list: Vec<String> = masked
+            .iter()
+            .map(|(k, v)| format!("{k}={}", crate::sanitize::visible(v, false)))
+            .collect();
         op.say(Tone::Info, &format!("params: {}", list.join(" ")));
     }
     let mut exec = Executor::new(l.doc, l.params, l.opts, op, &mut runner, &mut recorder);
