@@ -26,7 +26,7 @@ use regex::bytes::Regex;
 pub const MASK: &str = "***";
 
 /// Secret values shorter than this (in bytes) are not masked.
-pub const MIN_SECRET_LEN: usize = 3;
+pub const MIN_SECRET_LEN: usize = 4;
 
 /// The set of patterns to mask: each secret and its encodings.
 #[derive(Debug, Clone, Default)]
@@ -362,10 +362,10 @@ mod tests {
 
     #[test]
     fn short_and_empty_secrets_are_ignored_and_counted() {
-        let r = redactor(&["", "ab", "abc"]);
+        let r = redactor(&["", "abc", "abcd"]);
         assert_eq!(r.ignored(), 1);
         assert!(!r.is_empty());
-        assert_eq!(r.redact_str("ab abc"), "ab ***");
+        assert_eq!(r.redact_str("abc abcd"), "abc ***");
         assert!(redactor(&["", "x"]).is_empty());
     }
 

@@ -40,15 +40,15 @@ impl Executor<'_> {
         });
     }
 
-    /// The process: the runbook's shell running `command`, with the runbook's secrets in its
-    /// environment.
+    /// The process: the runbook's shell running `command`, with the secrets it names (`$NAME`) in
+    /// its environment.
     fn spec(&self, command: &str, limits: Limits) -> CommandSpec {
         let rb = &self.doc.runbook;
         let mut argv: Vec<String> = rb.shell.argv().iter().map(|s| s.to_string()).collect();
         argv.push(command.to_string());
         CommandSpec {
             argv,
-            env: self.params.env(rb),
+            env: self.params.env_for(rb, command),
             timeout: limits.timeout,
             interactive: limits.interactive,
             cwd: None,
