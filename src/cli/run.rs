@@ -69,6 +69,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
         params: &args.params,
         params_file: args.params_file,
         transcript: args.transcript,
+        notes: super::shadowing(ctx, &args.name).into_iter().collect(),
     };
     launch::start(&doc, request, surroundings(&mut op, tty, &mut ask))
 }

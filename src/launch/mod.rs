@@ -29,6 +29,8 @@ pub struct RunRequest<'a> {
     pub params_file: Option<PathBuf>,
     /// Where the transcript goes (default: a new file in the default folder).
     pub transcript: Option<PathBuf>,
+    /// Said as warnings at the start and recorded as notes by rb (a runbook shadowing another).
+    pub notes: Vec<String>,
 }
 
 /// How rb reaches the person running it.
@@ -79,6 +81,7 @@ pub fn start(doc: &Document, req: RunRequest<'_>, s: Surroundings<'_>) -> Result
         on_problem: s.on_problem,
         target: TranscriptTarget::New(req.transcript),
         resume: None,
+        notes: req.notes,
     })
 }
 
@@ -117,6 +120,7 @@ struct Launch<'a> {
     on_problem: ProblemSink,
     target: TranscriptTarget,
     resume: Option<Resume>,
+    notes: Vec<String>,
 }
 
 /// Opens the transcript, runs the steps, closes the transcript; returns the exit code.
@@ -154,6 +158,14 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
         }
         TranscriptTarget::Append(path) => Recorder::append(&path, redactor, l.on_problem),
     };
+    for text in l.notes {
+        op.say(Tone::Warning, &text);
+        recorder.record(Event::Note {
+            by: crate::domain::Actor::Rb,
+            text,
+            step: None,
+        });
+    }
     op.notice(&format!("transcript: {}", recorder.path().display()));
     op.say(Tone::Info, &header(l.doc, l.opts.mode, l.resume.as_ref()));
     let masked = l.params.masked(&l.doc.runbook);

@@ -179,6 +179,7 @@ pub fn resume(
             from: None,
         },
         operator: s.operator,
+        notes: Vec::new(),
         on_problem: s.on_problem,
         target: TranscriptTarget::Append(req.transcript),
         resume: Some(Resume {
