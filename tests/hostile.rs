@@ -199,3 +199,177 @@ fn every_unsafe_place_is_refused_by_validation() {
         }
     }
 }
+
+mod property {
+    use proptest::prelude::*;
+    use rb::render::{Context, Renderer, TemplateKind};
+
+    /// What bash itself makes of a rendered command: the arguments `printf` received.
+    fn bash_argv(command: &str) -> Vec<String> {
+        let out = std::process::Command::new("bash")
+            .args(["-c", command])
+            .output()
+            .expect("bash runs");
+        assert!(out.status.success(), "{command:?}: {out:?}");
+        let mut parts: Vec<String> = out
+            .stdout
+            .split(|b| *b == 0)
+            .map(|p| String::from_utf8(p.to_vec()).expect("UTF-8 back"))
+            .collect();
+        parts.pop();
+        parts
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// For random values, word-splitting the rendered command with bash gives back each
+        /// interpolated value exactly.
+        #[test]
+        fn bash_splits_the_rendered_command_back_into_the_values(
+            a in "[^\u{0}]*",
+            b in prop::collection::vec(any::<char>().prop_filter("no NUL", |c| *c != '\0'), 0..40)
+                .prop_map(|cs| cs.into_iter().collect::<String>()),
+            n in any::<i64>(),
+        ) {
+            let r = Renderer::new();
+            let mut ctx = Context::new();
+            ctx.insert("a".into(), minijinja::Value::from(a.clone()));
+            ctx.insert("b".into(), minijinja::Value::from(b.clone()));
+            ctx.insert("n".into(), minijinja::Value::from(n));
+            let cmd = r
+                .render(TemplateKind::Shell, "printf '%s\\0' {{ a }} x{{ b }}y {{ n }} {{ a ~ b }}", &ctx)
+                .unwrap();
+            let want = vec![a.clone(), format!("x{b}y"), n.to_string(), format!("{a}{b}")];
+            prop_assert_eq!(bash_argv(&cmd), want);
+        }
+    }
+}
+
+/// In a real terminal, the confirmation shows the command that runs: a CR in a value cannot
+/// redraw the line into something harmless-looking.
+#[test]
+fn the_confirmation_line_in_a_terminal_shows_control_characters_escaped() {
+    let d = Sandbox::with_runbook(
+        "version: 1\nname: t\ntitle: t\nparams:\n  path: {}\nsteps:\n  - id: rm\n    title: Remove {{ path }}\n    run: rm -f -- {{ path }}\n",
+    );
+    let mut p = d.pty(&[
+        "run", "t.yaml", "-p", "path=/tmp/x\r  $ echo harmless\u{1b}[2K", "--transcript", "t.jsonl",
+    ]);
+    p.expect("params: path=/tmp/x\\r  $ echo harmless\\x1b[2K");
+    p.expect("Remove /tmp/x\\r  $ echo harmless\\x1b[2K");
+    p.expect("$ rm -f -- '/tmp/x\\r  $ echo harmless\\x1b[2K'");
+    p.expect("Run this command?");
+    p.key("s");
+    assert_eq!(p.exit_code(), 0);
+}
+
+/// The secret and each encoding a program may print it in, as the test's step prints them.
+fn secret_forms(secret: &str) -> Vec<(String, String)> {
+    let b64 = {
+        use std::io::Write;
+        let mut c = std::process::Command::new("base64")
+            .args(["-w", "0"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(secret.as_bytes()).unwrap();
+        String::from_utf8(c.wait_with_output().unwrap().stdout).unwrap()
+    };
+    let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+    let url = |upper: bool| -> String {
+        secret
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else if upper {
+                    format!("%{b:02X}")
+                } else {
+                    format!("%{b:02x}")
+                }
+            })
+            .collect()
+    };
+    vec![
+        ("plain".into(), secret.to_string()),
+        ("base64 line 1 at 76".into(), b64[..76].to_string()),
+        ("base64 line 2 at 76".into(), b64[76..96].to_string()),
+        ("base64 line 1 at 64".into(), b64[..64].to_string()),
+        ("base64 line 2 at 64".into(), b64[64..84].to_string()),
+        ("base64url".into(), b64.replace('+', "-").replace('/', "_")[..100].to_string()),
+        ("hex".into(), hex.clone()),
+        ("HEX".into(), hex.to_uppercase()),
+        ("url".into(), url(false)),
+        ("URL".into(), url(true)),
+        ("second half, stderr".into(), secret[40..].to_string()),
+    ]
+}
+
+#[test]
+fn every_secret_form_stays_out_of_terminal_transcript_postmortem_and_cast() {
+    // 90 bytes: its base64 (120 characters) wraps at both 64 and 76 columns.
+    let secret = format!("tok/{}+?&= {}", "k9Qz".repeat(11), "Xy7!".repeat(11));
+    let secret = &secret[..90];
+    let d = Sandbox::with_runbook(
+        r#"version: 1
+name: t
+title: t
+params:
+  tok: {secret: true, env: TOK}
+steps:
+  - id: leak
+    read_only: true
+    run: |
+      s="$TOK"
+      printf 'plain %s\n' "$s"
+      printf '%s' "$s" | base64
+      printf '%s' "$s" | base64 -w 64
+      printf '%s' "$s" | basenc --base64url -w 0; echo
+      printf '%s' "$s" | od -An -tx1 -v | tr -d ' \n'; echo
+      printf '%s' "$s" | od -An -tx1 -v | tr -d ' \n' | tr a-f A-F; echo
+      for fmt in '%%%02x' '%%%02X'; do
+        for ((i = 0; i < ${#s}; i++)); do
+          c=${s:i:1}
+          case $c in [a-zA-Z0-9._~-]) printf '%s' "$c" ;; *) printf "$fmt" "'$c" ;; esac
+        done
+        echo
+      done
+      printf '%s' "${s:0:40}"
+      sleep 0.3
+      printf '%s\n' "${s:40}" >&2
+"#,
+    );
+    let out = d
+        .rb()
+        .env("TOK", secret)
+        .args(["run", "t.yaml", "--yes", "--transcript", "t.jsonl"])
+        .output();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("***"), "{}", out.stdout);
+    let pm = d.run(&["postmortem", "t.jsonl", "-o", "pm.md"]);
+    assert_eq!(pm.code, Some(0), "{}", pm.stderr);
+    let cast = d.run(&["export", "--cast", "t.jsonl", "-o", "t.cast"]);
+    assert_eq!(cast.code, Some(0), "{}", cast.stderr);
+    let artefacts = [
+        ("terminal", out.stdout.clone() + &out.stderr),
+        ("transcript", std::fs::read_to_string(d.path("t.jsonl")).unwrap()),
+        ("post-mortem", std::fs::read_to_string(d.path("pm.md")).unwrap()),
+        ("cast", std::fs::read_to_string(d.path("t.cast")).unwrap()),
+    ];
+    // JSON files escape `/` and other characters in strings: compare their decoded text too.
+    let unescape = |s: &str| s.replace("\\/", "/").replace("\\u0026", "&");
+    for (name, text) in &artefacts {
+        for (form, value) in secret_forms(secret) {
+            assert!(
+                !text.contains(&value) && !unescape(text).contains(&value),
+                "{form} of the secret is in the {name}"
+            );
+        }
+    }
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["pm.md", "t.cast"] {
+        let mode = std::fs::metadata(d.path(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+}
