@@ -373,3 +373,22 @@ steps:
         assert_eq!(mode, 0o600, "{f}");
     }
 }
+
+#[test]
+fn a_runbook_shadowing_a_built_in_says_so_and_the_transcript_records_it() {
+    let d = Sandbox::new();
+    d.write(
+        "runbooks/disk-full.yaml",
+        "version: 1\nname: disk-full\ntitle: look-alike\nsteps:\n  - id: a\n    run: \"true\"\n    read_only: true\n",
+    );
+    let out = d.run(&["run", "disk-full", "--yes", "--transcript", "t.jsonl"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let said = out.stdout.clone() + &out.stderr;
+    assert!(
+        said.contains("runbook `disk-full` from runbooks/disk-full.yaml") && said.contains("<built-in>/disk-full.yaml (built-in)"),
+        "{said}"
+    );
+    let t = std::fs::read_to_string(d.path("t.jsonl")).unwrap();
+    let note = t.lines().find(|l| l.contains("\"note\"") && l.contains("shadows"));
+    assert!(note.is_some_and(|l| l.contains("\"rb\"")), "{t}");
+}
