@@ -306,7 +306,10 @@ mod tests {
         ] {
             let vars = r.template_variables(TemplateKind::Shell, src).unwrap();
             assert!(vars.contains("tok"), "{src}: {vars:?}");
-            assert!(!vars.contains("x") && !vars.contains("c"), "{src}: {vars:?}");
+            assert!(
+                !vars.contains("x") && !vars.contains("c"),
+                "{src}: {vars:?}"
+            );
         }
         let vars = r.expression_variables("nope[1:] == 'x'").unwrap();
         assert!(vars.contains("nope"));

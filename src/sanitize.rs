@@ -116,10 +116,7 @@ mod tests {
         assert_eq!(output(red), red);
         assert_eq!(output("a\tb\nc\r\n"), "a\tb\nc\n");
         // Window title (OSC), cursor movement, clear screen, C1 CSI, a bare CR.
-        assert_eq!(
-            output("\u{1b}]0;pwned\u{7}x"),
-            "\\x1b]0;pwned\\x07x"
-        );
+        assert_eq!(output("\u{1b}]0;pwned\u{7}x"), "\\x1b]0;pwned\\x07x");
         assert_eq!(output("\u{1b}[2A\u{1b}[2J"), "\\x1b[2A\\x1b[2J");
         assert_eq!(output("\u{9b}2J"), "\\u{9b}2J");
         assert_eq!(output("ok\r$ echo harmless"), "ok\\r$ echo harmless");

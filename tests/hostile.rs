@@ -10,16 +10,73 @@ use common::binary::Sandbox;
 /// `-`, bidi overrides, terminal escapes, template syntax, and 100 kB.
 fn corpus() -> Vec<String> {
     let mut v: Vec<String> = [
-        "'", "\"", "''", "a'b", "a\"b", "$(touch pwned)", "`touch pwned`", "; touch pwned",
-        "&& touch pwned", "| touch pwned", "|| touch pwned", "\ntouch pwned", "x\ntouch pwned\n",
-        "\r  $ echo harmless", "a\rb", "x\0y", "\0", "*", "?", "[a-z]*", "~", "~root", "~/x",
-        "-rf", "--help", "-", "--", "-n", "-e \\x41", "\u{202e}txt.exe", "\u{2066}x\u{2069}",
-        "\u{1b}[31mred\u{1b}[0m", "\u{1b}]0;pwned\u{7}", "\u{1b}[2J\u{1b}[H", "\u{1b}[1A\u{1b}[K",
-        "\u{9b}2J", "\u{7}", "\u{8}\u{8}\u{8}", "$HOME", "${HOME}", "$((1+1))", "!!", "!$",
-        "#comment", "a b  c", " ", "", "\t", "{a,b}", "a=b", "PATH=/nowhere",
-        "'; touch pwned; '", "\"; touch pwned; \"", "$'\\x41'", "\\", "\\n", "}}{{", "{{ v }}",
-        "{% raw %}", "%s%n", "../../etc/passwd", "<(touch pwned)", "> pwned", "2>&1",
-        "ü€😀", "\u{feff}bom", "\u{7f}del",
+        "'",
+        "\"",
+        "''",
+        "a'b",
+        "a\"b",
+        "$(touch pwned)",
+        "`touch pwned`",
+        "; touch pwned",
+        "&& touch pwned",
+        "| touch pwned",
+        "|| touch pwned",
+        "\ntouch pwned",
+        "x\ntouch pwned\n",
+        "\r  $ echo harmless",
+        "a\rb",
+        "x\0y",
+        "\0",
+        "*",
+        "?",
+        "[a-z]*",
+        "~",
+        "~root",
+        "~/x",
+        "-rf",
+        "--help",
+        "-",
+        "--",
+        "-n",
+        "-e \\x41",
+        "\u{202e}txt.exe",
+        "\u{2066}x\u{2069}",
+        "\u{1b}[31mred\u{1b}[0m",
+        "\u{1b}]0;pwned\u{7}",
+        "\u{1b}[2J\u{1b}[H",
+        "\u{1b}[1A\u{1b}[K",
+        "\u{9b}2J",
+        "\u{7}",
+        "\u{8}\u{8}\u{8}",
+        "$HOME",
+        "${HOME}",
+        "$((1+1))",
+        "!!",
+        "!$",
+        "#comment",
+        "a b  c",
+        " ",
+        "",
+        "\t",
+        "{a,b}",
+        "a=b",
+        "PATH=/nowhere",
+        "'; touch pwned; '",
+        "\"; touch pwned; \"",
+        "$'\\x41'",
+        "\\",
+        "\\n",
+        "}}{{",
+        "{{ v }}",
+        "{% raw %}",
+        "%s%n",
+        "../../etc/passwd",
+        "<(touch pwned)",
+        "> pwned",
+        "2>&1",
+        "ü€😀",
+        "\u{feff}bom",
+        "\u{7f}del",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -126,13 +183,22 @@ fn every_value_is_refused_or_arrives_as_one_intact_argument() {
         let d = Sandbox::with_runbook(RUNBOOK);
         d.write("p.yaml", &format!("v: {}\n", yaml_quote(v)));
         let out = d.run(&[
-            "run", "t.yaml", "--yes", "--params-file", "p.yaml", "--transcript", "t.jsonl",
+            "run",
+            "t.yaml",
+            "--yes",
+            "--params-file",
+            "p.yaml",
+            "--transcript",
+            "t.jsonl",
         ]);
         let shown: String = format!("{:?}", v.chars().take(40).collect::<String>());
         assert!(!d.path("pwned").exists(), "{shown}: a second command ran");
         let terminal = String::from_utf8_lossy(&out.stdout_bytes).to_string() + &out.stderr;
         let raw = raw_controls(&terminal);
-        assert!(raw.is_empty(), "{shown}: raw control characters {raw:?} on the terminal");
+        assert!(
+            raw.is_empty(),
+            "{shown}: raw control characters {raw:?} on the terminal"
+        );
         if v.contains('\0') {
             // No argument can hold a NUL: refused before any step writes anything.
             assert_ne!(out.code, Some(0), "{shown}");
@@ -142,7 +208,11 @@ fn every_value_is_refused_or_arrives_as_one_intact_argument() {
         assert_eq!(out.code, Some(0), "{shown}: {}", out.stderr);
         for (file, want) in expected(v) {
             let got = std::fs::read(d.path(file)).unwrap_or_default();
-            assert!(got == want, "{shown}: {file} holds {:?}", String::from_utf8_lossy(&got));
+            assert!(
+                got == want,
+                "{shown}: {file} holds {:?}",
+                String::from_utf8_lossy(&got)
+            );
         }
     }
 }
@@ -253,7 +323,12 @@ fn the_confirmation_line_in_a_terminal_shows_control_characters_escaped() {
         "version: 1\nname: t\ntitle: t\nparams:\n  path: {}\nsteps:\n  - id: rm\n    title: Remove {{ path }}\n    run: rm -f -- {{ path }}\n",
     );
     let mut p = d.pty(&[
-        "run", "t.yaml", "-p", "path=/tmp/x\r  $ echo harmless\u{1b}[2K", "--transcript", "t.jsonl",
+        "run",
+        "t.yaml",
+        "-p",
+        "path=/tmp/x\r  $ echo harmless\u{1b}[2K",
+        "--transcript",
+        "t.jsonl",
     ]);
     p.expect("params: path=/tmp/x\\r  $ echo harmless\\x1b[2K");
     p.expect("Remove /tmp/x\\r  $ echo harmless\\x1b[2K");
@@ -273,7 +348,11 @@ fn secret_forms(secret: &str) -> Vec<(String, String)> {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        c.stdin.take().unwrap().write_all(secret.as_bytes()).unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(secret.as_bytes())
+            .unwrap();
         String::from_utf8(c.wait_with_output().unwrap().stdout).unwrap()
     };
     let hex: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
@@ -297,7 +376,10 @@ fn secret_forms(secret: &str) -> Vec<(String, String)> {
         ("base64 line 2 at 76".into(), b64[76..96].to_string()),
         ("base64 line 1 at 64".into(), b64[..64].to_string()),
         ("base64 line 2 at 64".into(), b64[64..84].to_string()),
-        ("base64url".into(), b64.replace('+', "-").replace('/', "_")[..100].to_string()),
+        (
+            "base64url".into(),
+            b64.replace('+', "-").replace('/', "_")[..100].to_string(),
+        ),
         ("hex".into(), hex.clone()),
         ("HEX".into(), hex.to_uppercase()),
         ("url".into(), url(false)),
@@ -353,8 +435,14 @@ steps:
     assert_eq!(cast.code, Some(0), "{}", cast.stderr);
     let artefacts = [
         ("terminal", out.stdout.clone() + &out.stderr),
-        ("transcript", std::fs::read_to_string(d.path("t.jsonl")).unwrap()),
-        ("post-mortem", std::fs::read_to_string(d.path("pm.md")).unwrap()),
+        (
+            "transcript",
+            std::fs::read_to_string(d.path("t.jsonl")).unwrap(),
+        ),
+        (
+            "post-mortem",
+            std::fs::read_to_string(d.path("pm.md")).unwrap(),
+        ),
         ("cast", std::fs::read_to_string(d.path("t.cast")).unwrap()),
     ];
     // JSON files escape `/` and other characters in strings: compare their decoded text too.
@@ -385,10 +473,13 @@ fn a_runbook_shadowing_a_built_in_says_so_and_the_transcript_records_it() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let said = out.stdout.clone() + &out.stderr;
     assert!(
-        said.contains("runbook `disk-full` from runbooks/disk-full.yaml") && said.contains("<built-in>/disk-full.yaml (built-in)"),
+        said.contains("runbook `disk-full` from runbooks/disk-full.yaml")
+            && said.contains("<built-in>/disk-full.yaml (built-in)"),
         "{said}"
     );
     let t = std::fs::read_to_string(d.path("t.jsonl")).unwrap();
-    let note = t.lines().find(|l| l.contains("\"note\"") && l.contains("shadows"));
+    let note = t
+        .lines()
+        .find(|l| l.contains("\"note\"") && l.contains("shadows"));
     assert!(note.is_some_and(|l| l.contains("\"rb\"")), "{t}");
 }

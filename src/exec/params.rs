@@ -136,7 +136,10 @@ pub fn parse_value(name: &str, p: &Param, text: &str) -> Result<Bound, String> {
             if p.secret {
                 format!("`{name}` is not a duration")
             } else {
-                format!("`{name}`: {}", crate::sanitize::visible(&e.to_string(), false))
+                format!(
+                    "`{name}`: {}",
+                    crate::sanitize::visible(&e.to_string(), false)
+                )
             }
         })?),
     };
@@ -253,10 +256,9 @@ pub fn bind(rb: &Runbook, mut inputs: Inputs<'_>) -> (Params, Vec<String>) {
     }
     for (k, _) in inputs.cli {
         if rb.params.get(k).is_some_and(|p| p.secret) {
-            let how = rb.params[k]
-                .env
-                .as_deref()
-                .map_or(String::new(), |e| format!("set ${e} in the environment, or "));
+            let how = rb.params[k].env.as_deref().map_or(String::new(), |e| {
+                format!("set ${e} in the environment, or ")
+            });
             problems.push(format!(
                 "secret `{k}` cannot be given with `-p`: every user of this machine can read rb's command line, and the shell keeps it in its history ({how}leave it out to be asked for it with hidden input)"
             ));
@@ -408,13 +410,33 @@ mod tests {
     fn a_leading_dash_is_refused_where_it_would_be_an_option() {
         let errs = bind_rb(
             DASH,
-            &[("dir", "-delete"), ("file", "-rf"), ("flag", "-l"), ("opt", "-y")],
+            &[
+                ("dir", "-delete"),
+                ("file", "-rf"),
+                ("flag", "-l"),
+                ("opt", "-y"),
+            ],
             &[],
         );
         assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(errs[0].contains("`dir` = `-delete` begins with `-`"), "{errs:?}");
+        assert!(
+            errs[0].contains("`dir` = `-delete` begins with `-`"),
+            "{errs:?}"
+        );
         assert!(errs[0].contains("step `clean`"));
-        assert!(bind_rb(DASH, &[("dir", "/tmp"), ("file", "-x"), ("flag", "-l"), ("opt", "-")], &[]).is_empty());
+        assert!(
+            bind_rb(
+                DASH,
+                &[
+                    ("dir", "/tmp"),
+                    ("file", "-x"),
+                    ("flag", "-l"),
+                    ("opt", "-")
+                ],
+                &[]
+            )
+            .is_empty()
+        );
     }
 
     const SECRETS: &str = "version: 1\nname: t\ntitle: t\nparams:\n  tok: {secret: true, env: TOK}\n  pin: {secret: true, env: PIN, type: integer}\n  on: {secret: true, env: ON, type: boolean}\n  ttl: {secret: true, env: TTL, type: duration}\nsteps:\n  - id: a\n    run: echo \"$TOK\"\n";
@@ -429,9 +451,21 @@ mod tests {
         assert!(errs.iter().any(|e| e.contains("secret `tok` cannot be given with `-p`") && e.contains("$TOK")), "{errs:?}");
         assert_eq!(errs.len(), 4, "{errs:?}");
         assert!(errs.iter().all(|e| !e.contains("zq9")), "{errs:?}");
-        let errs = bind_rb(SECRETS, &[], &[("TOK", "abc"), ("PIN", "1234"), ("ON", "true"), ("TTL", "10m")]);
+        let errs = bind_rb(
+            SECRETS,
+            &[],
+            &[
+                ("TOK", "abc"),
+                ("PIN", "1234"),
+                ("ON", "true"),
+                ("TTL", "10m"),
+            ],
+        );
         assert_eq!(errs.len(), 2, "{errs:?}");
-        assert!(errs.iter().all(|e| e.contains("shorter than 4 bytes")), "{errs:?}");
+        assert!(
+            errs.iter().all(|e| e.contains("shorter than 4 bytes")),
+            "{errs:?}"
+        );
     }
 
     #[test]
@@ -441,7 +475,8 @@ mod tests {
         let mut p = Params::default();
         p.values.insert("a".into(), Bound::String("aaaa".into()));
         p.values.insert("b".into(), Bound::String("bbbb".into()));
-        let names = |cmd: &str| -> Vec<String> { p.env_for(&r, cmd).into_iter().map(|(k, _)| k).collect() };
+        let names =
+            |cmd: &str| -> Vec<String> { p.env_for(&r, cmd).into_iter().map(|(k, _)| k).collect() };
         assert_eq!(names("echo \"$A_TOK\""), ["A_TOK"]);
         assert_eq!(names("echo ${A} $A_TOK"), ["A_TOK", "A"]);
         assert!(names("echo A_TOK $AB").is_empty());

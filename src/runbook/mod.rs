@@ -7,8 +7,8 @@ pub mod format;
 pub mod load;
 pub mod model;
 pub mod schema;
-pub mod shell;
 mod schema_errors;
+pub mod shell;
 pub mod validate;
 
 pub use duration::Duration;

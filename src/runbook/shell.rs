@@ -266,7 +266,9 @@ struct Lexer<'a> {
     case: Vec<Case>,
 }
 
-const SHELLS: &[&str] = &["bash", "sh", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "su"];
+const SHELLS: &[&str] = &[
+    "bash", "sh", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "su",
+];
 const KEYWORDS: &[&str] = &[
     "if", "then", "else", "elif", "fi", "do", "done", "while", "until", "!", "{", "}", "time",
     "exec", "sudo", "env", "nohup", "nice", "timeout", "command", "builtin",
@@ -294,7 +296,9 @@ impl<'a> Lexer<'a> {
     }
 
     fn at(&self, text: &str) -> bool {
-        text.chars().enumerate().all(|(k, c)| self.peek(k) == Some(c))
+        text.chars()
+            .enumerate()
+            .all(|(k, c)| self.peek(k) == Some(c))
     }
 
     fn mark(&mut self, idx: usize, place: Place) {
@@ -528,7 +532,10 @@ impl<'a> Lexer<'a> {
                 self.i += 2;
             }
             '$' => self.dollar(Place::Word),
-            '=' if self.cmd.in_prefix && is_name(&self.word.text) && self.word.values.is_empty() => {
+            '=' if self.cmd.in_prefix
+                && is_name(&self.word.text)
+                && self.word.values.is_empty() =>
+            {
                 self.word.assignment = true;
                 self.word.text.push('=');
                 self.i += 1;

@@ -237,7 +237,11 @@ fn check_secrets(
                 format!("secret `{v}` is used in `{field}`, which is shown on screen and recorded"),
             )
             .hints
-            .push("leave the secret out of text; name it instead (`the token in $".to_string() + env + "`)");
+            .push(
+                "leave the secret out of text; name it instead (`the token in $".to_string()
+                    + env
+                    + "`)",
+            );
         }
     }
 }

@@ -44,9 +44,18 @@ fn every_unsafe_context_is_found() {
         ("echo \"a {{ v }} b\"", Place::DoubleQuotes),
         ("echo $\"{{ v }}\"", Place::DoubleQuotes),
         ("echo $'a{{ v }}'", Place::AnsiC),
-        ("cat <<EOF\nhi {{ v }}\nEOF", Place::Heredoc { quoted: false }),
-        ("cat <<'EOF'\nhi {{ v }}\nEOF", Place::Heredoc { quoted: true }),
-        ("cat <<-\"EOF\"\n\thi {{ v }}\n\tEOF", Place::Heredoc { quoted: true }),
+        (
+            "cat <<EOF\nhi {{ v }}\nEOF",
+            Place::Heredoc { quoted: false },
+        ),
+        (
+            "cat <<'EOF'\nhi {{ v }}\nEOF",
+            Place::Heredoc { quoted: true },
+        ),
+        (
+            "cat <<-\"EOF\"\n\thi {{ v }}\n\tEOF",
+            Place::Heredoc { quoted: true },
+        ),
         ("cat <<{{ v }}\nx\n", Place::HeredocDelimiter),
         ("bash -c \"echo {{ v }}\"", sh("bash")),
         ("sh -c 'echo {{ v }}'", sh("sh")),
@@ -64,7 +73,10 @@ fn every_unsafe_context_is_found() {
         ("echo \"${x:-{{ v }}}\"", Place::ParamExpansion),
         ("cat <<< {{ v }}", Place::HereString),
         ("case $x in {{ v }}) echo;; esac", Place::CasePattern),
-        ("case $x in\n  a) echo;;\n  {{ v }}|b) echo;;\nesac", Place::CasePattern),
+        (
+            "case $x in\n  a) echo;;\n  {{ v }}|b) echo;;\nesac",
+            Place::CasePattern,
+        ),
         ("echo x # {{ v }}", Place::Comment),
         ("echo \\{{ v }}", Place::Escaped),
         ("echo ${{ v }}", Place::AfterDollar),
@@ -92,7 +104,10 @@ fn raw_and_safe_are_opt_outs_and_blocks_are_not_values() {
 #[test]
 fn option_positions_are_known() {
     let i = interpolations("find {{ d }} -name x; rm -f -- {{ f }}; ls --dir={{ d }} x{{ d }}");
-    let pos: Vec<(bool, bool)> = i.iter().map(|i| (i.word_start, i.after_double_dash)).collect();
+    let pos: Vec<(bool, bool)> = i
+        .iter()
+        .map(|i| (i.word_start, i.after_double_dash))
+        .collect();
     assert_eq!(
         pos,
         [(true, false), (true, true), (false, false), (false, false)]
