@@ -19,4 +19,5 @@ pub mod redact;
 pub mod render;
 pub mod report;
 pub mod runbook;
+pub mod sanitize;
 pub mod transcript;

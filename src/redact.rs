@@ -26,7 +26,7 @@ use regex::bytes::Regex;
 pub const MASK: &str = "***";
 
 /// Secret values shorter than this (in bytes) are not masked.
-pub const MIN_SECRET_LEN: usize = 3;
+pub const MIN_SECRET_LEN: usize = 4;
 
 /// The set of patterns to mask: each secret and its encodings.
 #[derive(Debug, Clone, Default)]
@@ -133,8 +133,20 @@ impl Redactor {
     /// the remaining bytes are a strict prefix of some pattern. This gives exactly the result of
     /// redacting the whole stream at once, whatever the chunking.
     fn scan(&self, buf: &[u8], out: &mut Vec<u8>, at_end: bool) -> usize {
+        self.walk(buf, at_end, &mut |from, to, masked| {
+            if masked {
+                out.extend_from_slice(MASK.as_bytes());
+            } else {
+                out.extend_from_slice(&buf[from..to]);
+            }
+        })
+    }
+
+    /// [`Redactor::scan`] as pieces: `f(from, to, masked)` for each stretch of `buf` that is safe
+    /// to emit, in order; returns where the held-back rest starts.
+    fn walk(&self, buf: &[u8], at_end: bool, f: &mut dyn FnMut(usize, usize, bool)) -> usize {
         let Some(regex) = &self.regex else {
-            out.extend_from_slice(buf);
+            f(0, buf.len(), false);
             return buf.len();
         };
         let mut cursor = 0;
@@ -146,12 +158,12 @@ impl Redactor {
             };
             match regex.find_at(buf, cursor) {
                 Some(m) if m.start() < hold => {
-                    out.extend_from_slice(&buf[cursor..m.start()]);
-                    out.extend_from_slice(MASK.as_bytes());
+                    f(cursor, m.start(), false);
+                    f(m.start(), m.end(), true);
                     cursor = m.end();
                 }
                 _ => {
-                    out.extend_from_slice(&buf[cursor..hold]);
+                    f(cursor, hold, false);
                     return hold;
                 }
             }
@@ -222,20 +234,122 @@ impl StreamRedactor {
     }
 }
 
+/// Redacts several output streams of one process as the one sequence the terminal shows, so a
+/// secret written half to stdout and half to stderr is masked too. Each piece returned keeps the
+/// stream its bytes came from; a mask spanning streams goes to the stream where it began.
+#[derive(Debug, Clone)]
+pub struct MergedRedactor<T> {
+    redactor: Redactor,
+    pending: Vec<u8>,
+    tags: Vec<T>,
+}
+
+impl<T: Copy + PartialEq> MergedRedactor<T> {
+    pub fn new(redactor: &Redactor) -> Self {
+        MergedRedactor {
+            redactor: redactor.clone(),
+            pending: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+
+    /// Takes a chunk of stream `tag`; returns the pieces safe to emit now.
+    pub fn push(&mut self, tag: T, chunk: &[u8]) -> Vec<(T, Vec<u8>)> {
+        self.pending.extend_from_slice(chunk);
+        self.tags.extend(std::iter::repeat_n(tag, chunk.len()));
+        self.drain(false)
+    }
+
+    /// Everything held back, at the end of the process.
+    pub fn finish(&mut self) -> Vec<(T, Vec<u8>)> {
+        self.drain(true)
+    }
+
+    fn drain(&mut self, at_end: bool) -> Vec<(T, Vec<u8>)> {
+        let mut out: Vec<(T, Vec<u8>)> = Vec::new();
+        let (buf, tags) = (&self.pending, &self.tags);
+        let keep = self.redactor.walk(buf, at_end, &mut |from, to, masked| {
+            if masked {
+                push_piece(&mut out, tags[from], MASK.as_bytes());
+                return;
+            }
+            let mut start = from;
+            for k in from..to {
+                if k + 1 == to || tags[k + 1] != tags[start] {
+                    push_piece(&mut out, tags[start], &buf[start..=k]);
+                    start = k + 1;
+                }
+            }
+        });
+        self.pending.drain(..keep);
+        self.tags.drain(..keep);
+        out
+    }
+}
+
+fn push_piece<T: PartialEq>(out: &mut Vec<(T, Vec<u8>)>, tag: T, bytes: &[u8]) {
+    match out.last_mut() {
+        Some((t, b)) if *t == tag => b.extend_from_slice(bytes),
+        _ if bytes.is_empty() => {}
+        _ => out.push((tag, bytes.to_vec())),
+    }
+}
+
 /// The value and its encodings (possibly with duplicates and short ones; the caller filters).
 fn encodings(secret: &str) -> Vec<Vec<u8>> {
     let value = secret.as_bytes();
     let mut out = vec![value.to_vec()];
     for alphabet in [BASE64_STD, BASE64_URL] {
         for shift in 0..3 {
-            out.push(base64_stable(value, shift, alphabet));
+            let stable = base64_stable(value, shift, alphabet);
+            // `base64` wraps at 76 columns, PEM and `openssl base64` at 64: the line break may
+            // fall anywhere inside the secret's characters.
+            for width in [64, 76] {
+                out.extend(wrapped(&stable, width));
+            }
+            out.push(stable);
         }
     }
     let json = serde_json::to_string(secret).expect("a string serializes");
     out.push(json.as_bytes()[1..json.len() - 1].to_vec());
-    out.push(percent_encode(value, false));
-    out.push(percent_encode(value, true));
+    for upper in [true, false] {
+        out.push(percent_encode(value, false, upper));
+        out.push(percent_encode(value, true, upper));
+        out.push(hex(value, upper));
+    }
     out
+}
+
+/// `encoded` with a newline every `width` characters, for each place the first break can fall.
+fn wrapped(encoded: &[u8], width: usize) -> Vec<Vec<u8>> {
+    (1..encoded.len().min(width + 1))
+        .filter(|first| *first < encoded.len())
+        .map(|first| {
+            let mut v = Vec::with_capacity(encoded.len() + encoded.len() / width + 1);
+            for (i, b) in encoded.iter().enumerate() {
+                if i >= first && (i - first) % width == 0 {
+                    v.push(b'\n');
+                }
+                v.push(*b);
+            }
+            v
+        })
+        .collect()
+}
+
+/// The value in hexadecimal (`xxd -p`, `od`, `hexdump` without spaces).
+fn hex(value: &[u8], upper: bool) -> Vec<u8> {
+    value
+        .iter()
+        .flat_map(|b| {
+            if upper {
+                format!("{b:02X}")
+            } else {
+                format!("{b:02x}")
+            }
+            .into_bytes()
+        })
+        .collect()
 }
 
 const BASE64_STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -301,9 +415,9 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     (bits < 6).then_some(out)
 }
 
-/// RFC 3986 percent-encoding (unreserved characters kept, hex in upper case); with `plus`, a space
-/// becomes `+` as in HTML form encoding.
-fn percent_encode(value: &[u8], plus: bool) -> Vec<u8> {
+/// RFC 3986 percent-encoding (unreserved characters kept, hex in upper or lower case); with `plus`,
+/// a space becomes `+` as in HTML form encoding.
+fn percent_encode(value: &[u8], plus: bool, upper: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.len() * 3);
     for &b in value {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -311,7 +425,12 @@ fn percent_encode(value: &[u8], plus: bool) -> Vec<u8> {
         } else if plus && b == b' ' {
             out.push(b'+');
         } else {
-            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+            let code = if upper {
+                format!("%{b:02X}")
+            } else {
+                format!("%{b:02x}")
+            };
+            out.extend_from_slice(code.as_bytes());
         }
     }
     out
@@ -362,10 +481,10 @@ mod tests {
 
     #[test]
     fn short_and_empty_secrets_are_ignored_and_counted() {
-        let r = redactor(&["", "ab", "abc"]);
+        let r = redactor(&["", "abc", "abcd"]);
         assert_eq!(r.ignored(), 1);
         assert!(!r.is_empty());
-        assert_eq!(r.redact_str("ab abc"), "ab ***");
+        assert_eq!(r.redact_str("abc abcd"), "abc ***");
         assert!(redactor(&["", "x"]).is_empty());
     }
 
@@ -425,6 +544,58 @@ mod tests {
     }
 
     #[test]
+    fn wrapped_base64_hex_and_lower_case_url_forms_are_masked() {
+        let secret = "tok_9f8e7d6c5b4a3928171605f4e3d2c1b0a99887766554433221100ffeeddccbbaa0";
+        let r = redactor(&[secret]);
+        for prefix in ["", "x", "xy"] {
+            let encoded = base64_encode(format!("{prefix}{secret}").as_bytes());
+            for width in [64, 76] {
+                let lines: Vec<&str> = encoded
+                    .as_bytes()
+                    .chunks(width)
+                    .map(|c| std::str::from_utf8(c).unwrap())
+                    .collect();
+                let out = r.redact_str(&lines.join("\n"));
+                assert!(out.contains(MASK), "{width}: {out}");
+                assert!(!out.contains(&encoded[8..20]), "{width}: {out}");
+            }
+        }
+        let hex_lower: String = secret.bytes().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(r.redact_str(&hex_lower), MASK);
+        assert_eq!(r.redact_str(&hex_lower.to_uppercase()), MASK);
+        let r = redactor(&["a/b c"]);
+        assert_eq!(r.redact_str("q=a%2fb%20c"), "q=***");
+        assert_eq!(r.redact_str("q=a%2Fb+c"), "q=***");
+    }
+
+    #[test]
+    fn a_secret_split_across_two_streams_is_masked() {
+        let r = redactor(&["split-secret"]);
+        let mut m = MergedRedactor::new(&r);
+        let mut got: Vec<(u8, Vec<u8>)> = Vec::new();
+        got.extend(m.push(1, b"out: split-"));
+        got.extend(m.push(2, b"secret and err"));
+        got.extend(m.push(1, b" more"));
+        got.extend(m.finish());
+        let mut text: Vec<(u8, String)> = Vec::new();
+        for (t, b) in got {
+            let b = String::from_utf8(b).unwrap();
+            match text.last_mut() {
+                Some((lt, lb)) if *lt == t => lb.push_str(&b),
+                _ => text.push((t, b)),
+            }
+        }
+        assert_eq!(
+            text,
+            [
+                (1, "out: ***".to_string()),
+                (2, " and err".to_string()),
+                (1, " more".to_string())
+            ]
+        );
+    }
+
+    #[test]
     fn split_at_every_position_into_two_chunks() {
         let secret = "correct-horse";
         let r = redactor(&[secret, "other-secret"]);
@@ -452,7 +623,7 @@ mod tests {
         let text = format!(
             "a {secret} b {} c {json} d {} e",
             base64_encode(secret.as_bytes()),
-            String::from_utf8(percent_encode(secret.as_bytes(), false)).unwrap()
+            String::from_utf8(percent_encode(secret.as_bytes(), false, true)).unwrap()
         );
         let chunks: Vec<&[u8]> = text.as_bytes().chunks(1).collect();
         let out = String::from_utf8(stream_all(&r, &chunks)).unwrap();

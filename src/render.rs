@@ -82,6 +82,25 @@ fn plain_text(value: &Value) -> String {
 pub const FUEL: u64 = 200_000;
 /// The longest text a template may render to.
 pub const MAX_RENDERED: usize = 256 * 1024;
+/// `text` as one shell word that bash and POSIX sh read back as exactly `text`: left bare when it
+/// holds only characters no shell treats specially, else in single quotes (a `'` in it written as
+/// `'\''`). `None` for a NUL byte, which no argument can hold.
+///
+/// Stricter than shlex: `~`, `=`, `{`, `#`, `!` and every non-ASCII character are quoted too, so a
+/// value never expands a tilde, turns a command word into an assignment or starts a comment.
+pub fn shell_quote(text: &str) -> Option<String> {
+    if text.contains('\0') {
+        return None;
+    }
+    let bare = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./,:+@-".contains(&b));
+    if bare {
+        return Some(text.to_string());
+    }
+    Some(format!("'{}'", text.replace('\'', "'\\''")))
+}
 
 /// The variables a template sees: bound params and captures, by name.
 pub type Context = BTreeMap<String, Value>;
@@ -122,7 +141,7 @@ impl Renderer {
                 && !value.is_safe()
             {
                 let text = plain_text(value);
-                let quoted = shlex::try_quote(&text).map_err(|_| {
+                let quoted = shell_quote(&text).ok_or_else(|| {
                     minijinja::Error::new(
                         minijinja::ErrorKind::InvalidOperation,
                         "a value containing a NUL byte cannot be passed to a shell",
@@ -172,14 +191,53 @@ impl Renderer {
         source: &str,
     ) -> Result<BTreeSet<String>, RenderError> {
         let tmpl = self.env.template_from_named_str(kind.name(), source)?;
-        Ok(tmpl.undeclared_variables(false).into_iter().collect())
+        let mut vars: BTreeSet<String> = tmpl.undeclared_variables(false).into_iter().collect();
+        vars.extend(looked_up(&tmpl));
+        Ok(vars)
     }
 
     /// The variables an expression reads. Fails when it does not compile.
     pub fn expression_variables(&self, expr: &str) -> Result<BTreeSet<String>, RenderError> {
         let e = self.env.compile_expression(expr)?;
-        Ok(e.undeclared_variables(false).into_iter().collect())
+        let mut vars: BTreeSet<String> = e.undeclared_variables(false).into_iter().collect();
+        if let Ok(tmpl) = self.env.template_from_str(&format!("{{{{ ({expr}) }}}}")) {
+            vars.extend(looked_up(&tmpl));
+        }
+        Ok(vars)
     }
+}
+
+/// Every name the compiled template looks up in its context and never stores itself.
+///
+/// minijinja's `undeclared_variables` skips the operand of a slice (`{{ tok[:1] }}` reads `tok`
+/// but is reported as reading nothing), so the compiled instructions are read as well: every
+/// variable read is a `Lookup` there, whatever expression it sits in.
+fn looked_up(tmpl: &minijinja::Template<'_, '_>) -> BTreeSet<String> {
+    use minijinja::machinery::{Instruction, Instructions, get_compiled_template};
+    let compiled = get_compiled_template(tmpl);
+    let mut read = BTreeSet::new();
+    let mut stored = BTreeSet::new();
+    let mut scan = |ins: &Instructions<'_>| {
+        let mut i = 0;
+        while let Some(op) = ins.get(i) {
+            match op {
+                Instruction::Lookup(name) => {
+                    read.insert(name.to_string());
+                }
+                Instruction::StoreLocal(name) => {
+                    stored.insert(name.to_string());
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    };
+    scan(&compiled.instructions);
+    for block in compiled.blocks.values() {
+        scan(block);
+    }
+    read.retain(|n| !stored.contains(n) && n != "loop" && n != "self");
+    read
 }
 
 #[cfg(test)]
@@ -259,6 +317,28 @@ mod tests {
             r.render(TemplateKind::Shell, "echo {{ nope }}", &Context::new())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn every_read_is_found_slices_filters_and_concatenation_too() {
+        let r = Renderer::new();
+        for src in [
+            "{{ tok[:1] }}{{ tok[1:] }}",
+            "{{ tok|upper }}",
+            "{{ 'a' ~ tok }}",
+            "{{ (tok ~ '')[0:] }}",
+            "{% set x = tok %}{{ x }}",
+            "{% for c in tok %}{{ c }}{% endfor %}",
+        ] {
+            let vars = r.template_variables(TemplateKind::Shell, src).unwrap();
+            assert!(vars.contains("tok"), "{src}: {vars:?}");
+            assert!(
+                !vars.contains("x") && !vars.contains("c"),
+                "{src}: {vars:?}"
+            );
+        }
+        let vars = r.expression_variables("nope[1:] == 'x'").unwrap();
+        assert!(vars.contains("nope"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ steps:
     run: if [ -e long-started ]; then touch long-done; else echo $$ > long.pid; touch long-started; sleep 1000; fi
     read_only: true
   - id: last
-    run: echo \"last saw {{ value }}\" > last.out
+    run: echo last saw {{ value }} > last.out
     read_only: true
 ";
 

@@ -126,7 +126,7 @@ fn write_out(output: Option<&Path>, text: &str) -> Result<Code, UserError> {
     match output {
         None => print_stdout(text),
         Some(p) => {
-            std::fs::write(p, text).map_err(|e| {
+            write_private(p, text).map_err(|e| {
                 UserError::io(format!("cannot write `{}`", p.display()), &e)
                     .hint("choose another file with `-o FILE`, or leave it out to print")
             })?;
@@ -134,4 +134,19 @@ fn write_out(output: Option<&Path>, text: &str) -> Result<Code, UserError> {
         }
     }
     Ok(Code::Ok)
+}
+
+/// Writes `text` to `path` readable by its owner only, as the transcripts it comes from are (an
+/// existing file is narrowed to 0600 before it is written).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(text.as_bytes())
 }

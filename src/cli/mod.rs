@@ -288,6 +288,23 @@ pub fn print_stdout(text: &str) {
 }
 
 /// Loads and validates the runbook called `name` (or at path `name`), printing diagnostics.
+/// When `name` finds a runbook that hides others of the same name: which file runs, and which not.
+pub fn shadowing(ctx: &Ctx, name: &str) -> Option<String> {
+    let mut same = ctx.catalog.entries.iter().filter(|e| e.name == name);
+    let used = same.next()?;
+    let hidden: Vec<String> = same
+        .map(|e| format!("{} ({})", e.display_path(), e.origin))
+        .collect();
+    (!hidden.is_empty()).then(|| {
+        format!(
+            "runbook `{name}` from {} ({}) shadows the one(s) in {}; check that this is the runbook you meant",
+            used.display_path(),
+            used.origin,
+            hidden.join(", ")
+        )
+    })
+}
+
 pub fn load_runbook(
     ctx: &Ctx,
     name: &str,

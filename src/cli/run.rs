@@ -77,6 +77,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
         params_file: args.params_file,
         transcript: args.transcript,
         transcript_dir: super::config::transcript_dir(),
+        notes: super::shadowing(ctx, &args.name).into_iter().collect(),
     };
     launch::start(&doc, request, surroundings(&mut op, tty, &mut ask))
 }

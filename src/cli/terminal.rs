@@ -50,6 +50,7 @@ fn lock(screen: &Mutex<Screen>) -> MutexGuard<'_, Screen> {
     // A panic while holding it cannot leave the screen state unusable: keep going.
     screen.lock().unwrap_or_else(|e| e.into_inner())
 }
+use crate::sanitize::visible;
 
 /// Talks to the person at the terminal (or just prints, when nobody can answer).
 pub struct TerminalOperator {
@@ -203,10 +204,12 @@ impl Operator for TerminalOperator {
 
     fn notice(&mut self, text: &str) {
         // The operator's narration is on stdout; notices must survive `rb run … > file`.
-        let _ = self.prompt.write_line(text);
+        let _ = self.prompt.write_line(&visible(text, true));
     }
 
     fn say(&mut self, tone: Tone, text: &str) {
+        // What the operator reads is exactly what runs: no control character acts on the screen.
+        let text = &visible(text, tone != Tone::Heading);
         self.end_output_line();
         let (lead, style) = match tone {
             Tone::Heading => ("\n", Style::new().bold().cyan()),
@@ -238,7 +241,7 @@ impl Operator for TerminalOperator {
     }
 
     fn output(&mut self, stream: Stream, bytes: &[u8]) {
-        let text = String::from_utf8_lossy(bytes);
+        let text = crate::sanitize::output(&String::from_utf8_lossy(bytes));
         let gutter = match stream {
             Stream::Stdout => Style::new().dim().apply_to("  │ ").to_string(),
             Stream::Stderr => Style::new().red().apply_to("  ┃ ").to_string(),
@@ -281,7 +284,7 @@ impl Operator for TerminalOperator {
             .is_term()
             .then(|| self.prompt.size_checked().map(|(_, c)| usize::from(c)))
             .flatten();
-        let (q, keys) = prompt_line(question, choices, width);
+        let (q, keys) = prompt_line(&visible(question, false), choices, width);
         let q = Style::new().bold().apply_to(q);
         loop {
             let _ = self.prompt.write_str(&format!("{q} {keys} › "));
@@ -313,7 +316,9 @@ impl Operator for TerminalOperator {
         self.end_output_line();
         let _ = self.prompt.write_str(&format!(
             "  {} ",
-            Style::new().bold().apply_to(format!("{question}:"))
+            Style::new()
+                .bold()
+                .apply_to(format!("{}:", visible(question, false)))
         ));
         self.read_line(hidden)
     }

@@ -109,7 +109,7 @@ impl Executor<'_> {
         }
         let env: Vec<String> = self
             .params
-            .env(&self.doc.runbook)
+            .env_for(&self.doc.runbook, &c.run)
             .into_iter()
             .map(|(k, _)| format!("${k}"))
             .collect();

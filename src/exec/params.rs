@@ -56,12 +56,14 @@ impl Params {
             .collect()
     }
 
-    /// Environment variables for commands: each secret under its `env` name.
-    pub fn env(&self, rb: &Runbook) -> Vec<(String, String)> {
+    /// Environment variables for one command: each secret under its `env` name, for the
+    /// secrets the command names (`$NAME` or `${NAME`). A step never sees the others.
+    pub fn env_for(&self, rb: &Runbook, command: &str) -> Vec<(String, String)> {
         rb.params
             .iter()
             .filter(|(_, p)| p.secret)
             .filter_map(|(n, p)| Some((p.env.clone()?, self.values.get(n)?.to_text())))
+            .filter(|(env, _)| names_variable(command, env))
             .collect()
     }
 
@@ -84,44 +86,69 @@ impl Params {
     }
 }
 
+/// Whether `command` reads shell variable `var` (`$VAR` or `${VAR…}`).
+fn names_variable(command: &str, var: &str) -> bool {
+    command.match_indices('$').any(|(i, _)| {
+        let rest = &command[i + 1..];
+        let rest = rest.strip_prefix('{').unwrap_or(rest);
+        rest.strip_prefix(var).is_some_and(|after| {
+            !after
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+    })
+}
+
 /// Parses and checks one textual value for `param`.
 pub fn parse_value(name: &str, p: &Param, text: &str) -> Result<Bound, String> {
+    // An error must not show a secret, nor a control character that would act on the terminal.
+    let shown = if p.secret {
+        crate::exec::MASK.to_string()
+    } else {
+        crate::sanitize::visible(text, false)
+    };
+    let text_in = text;
+    let text = shown.as_str();
     let bound = match p.ty {
-        ParamType::String => Bound::String(text.to_string()),
+        ParamType::String => Bound::String(text_in.to_string()),
         ParamType::Integer => Bound::Integer(
-            text.trim()
+            text_in
+                .trim()
                 .parse()
                 .map_err(|_| format!("`{name}` must be an integer, got `{text}`"))?,
         ),
-        ParamType::Boolean => Bound::Boolean(match text.trim() {
+        ParamType::Boolean => Bound::Boolean(match text_in.trim() {
             "true" => true,
             "false" => false,
             _ => return Err(format!("`{name}` must be `true` or `false`, got `{text}`")),
         }),
         ParamType::Enum => {
-            if !p.choices.iter().any(|c| c == text) {
+            if !p.choices.iter().any(|c| c == text_in) {
                 return Err(format!(
                     "`{name}` must be one of {}, got `{text}`",
                     p.choices.join(", ")
                 ));
             }
-            Bound::String(text.to_string())
+            Bound::String(text_in.to_string())
         }
-        ParamType::Duration => {
-            Bound::Duration(Duration::parse(text).map_err(|e| format!("`{name}`: {e}"))?)
-        }
+        ParamType::Duration => Bound::Duration(Duration::parse(text_in).map_err(|e| {
+            if p.secret {
+                format!("`{name}` is not a duration")
+            } else {
+                format!(
+                    "`{name}`: {}",
+                    crate::sanitize::visible(&e.to_string(), false)
+                )
+            }
+        })?),
     };
     if let (Bound::String(s), Some(pat)) = (&bound, &p.pattern) {
         let re =
             regex::Regex::new(pat).map_err(|e| format!("`{name}` has an invalid pattern: {e}"))?;
         if !re.is_match(s) {
-            let shown = if p.secret {
-                crate::exec::MASK
-            } else {
-                s.as_str()
-            };
             return Err(format!(
-                "`{name}` = `{shown}` does not match the pattern `{pat}`"
+                "`{name}` = `{text}` does not match the pattern `{pat}`"
             ));
         }
     }
@@ -134,6 +161,57 @@ pub fn parse_value(name: &str, p: &Param, text: &str) -> Result<Bound, String> {
         }
     }
     Ok(bound)
+}
+
+/// Refuses a secret too short to mask and a leading `-` where a command would read an option.
+fn guard(name: &str, p: &Param, v: Bound, exposed: Option<&String>) -> Result<Bound, String> {
+    let text = v.to_text();
+    if p.secret && !text.is_empty() && text.len() < crate::redact::MIN_SECRET_LEN {
+        return Err(format!(
+            "secret `{name}` is shorter than {} bytes, too short to be masked in output and transcripts",
+            crate::redact::MIN_SECRET_LEN
+        ));
+    }
+    if let Some(step) = exposed.filter(|_| text.starts_with('-') && !p.allow_leading_dash) {
+        let shown = if p.secret {
+            crate::exec::MASK.to_string()
+        } else {
+            crate::sanitize::visible(&text, false)
+        };
+        return Err(format!(
+            "`{name}` = `{shown}` begins with `-`, which step `{step}` would pass where its command reads options (write `-- {{{{ {name} }}}}` in the runbook, or set `allow_leading_dash: true` on the param if an option is meant)"
+        ));
+    }
+    Ok(v)
+}
+
+/// Params that some command uses at the start of a word before any `--`, where a leading `-`
+/// makes an option: each with the first step that does.
+pub fn dash_exposed(rb: &Runbook) -> BTreeMap<&str, String> {
+    let renderer = crate::render::Renderer::new();
+    let mut out = BTreeMap::new();
+    for step in &rb.steps {
+        for (_, src, kind) in step.templates() {
+            if kind != crate::render::TemplateKind::Shell {
+                continue;
+            }
+            for i in crate::runbook::shell::interpolations(src) {
+                let option_like = i.word_start
+                    && !i.after_double_dash
+                    && i.place == crate::runbook::shell::Place::Word;
+                if !option_like {
+                    continue;
+                }
+                let vars = renderer
+                    .template_variables(kind, &format!("{{{{ {} }}}}", i.expr))
+                    .unwrap_or_default();
+                for (name, _) in rb.params.iter().filter(|(n, _)| vars.contains(*n)) {
+                    out.entry(name.as_str()).or_insert_with(|| step.id.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Asks for a secret's value with hidden input.
@@ -200,6 +278,17 @@ pub fn bind(rb: &Runbook, mut inputs: Inputs<'_>) -> (Params, Vec<String>) {
             problems.push(format!("unknown param `{k}` in the params file"));
         }
     }
+    for (k, _) in inputs.cli {
+        if rb.params.get(k).is_some_and(|p| p.secret) {
+            let how = rb.params[k].env.as_deref().map_or(String::new(), |e| {
+                format!("set ${e} in the environment, or ")
+            });
+            problems.push(format!(
+                "secret `{k}` cannot be given with `-p`: every user of this machine can read rb's command line, and the shell keeps it in its history ({how}leave it out to be asked for it with hidden input)"
+            ));
+        }
+    }
+    let exposed = dash_exposed(rb);
     let mut out = Params::default();
     for (name, p) in &rb.params {
         let given = inputs
@@ -216,14 +305,15 @@ pub fn bind(rb: &Runbook, mut inputs: Inputs<'_>) -> (Params, Vec<String>) {
             None => None,
         };
         match (given, &p.default) {
-            (Some(text), _) => {
-                match runnable(name, p, &text).and_then(|()| parse_value(name, p, &text)) {
-                    Ok(v) => {
-                        out.values.insert(name.clone(), v);
-                    }
-                    Err(e) => problems.push(e),
+            (Some(text), _) => match runnable(name, p, &text)
+                .and_then(|()| parse_value(name, p, &text))
+                .and_then(|v| guard(name, p, v, exposed.get(name.as_str())))
+            {
+                Ok(v) => {
+                    out.values.insert(name.clone(), v);
                 }
-            }
+                Err(e) => problems.push(e),
+            },
             (None, Some(d)) => {
                 let text = d.as_str().map_or_else(|| d.to_string(), str::to_string);
                 match parse_value(name, p, &text) {
@@ -318,5 +408,102 @@ mod tests {
     fn a_secret_without_value_is_missing() {
         let p = bind_with(&[], &[]).unwrap();
         assert_eq!(p.missing, ["token"]);
+    }
+
+    fn bind_rb(yaml: &str, cli: &[(&str, &str)], env: &[(&str, &str)]) -> Vec<String> {
+        let cli: Vec<(String, String)> = cli
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let get = move |k: &str| env.get(k).cloned();
+        let inputs = Inputs {
+            cli: &cli,
+            file: &BTreeMap::new(),
+            env: &get,
+            prompt_secret: None,
+        };
+        bind(&rb(yaml), inputs).1
+    }
+
+    const DASH: &str = "version: 1\nname: t\ntitle: t\nparams:\n  dir: {}\n  file: {}\n  flag: {allow_leading_dash: true}\n  opt: {}\nsteps:\n  - id: clean\n    run: find {{ dir }} -name x; rm -- {{ file }}; ls {{ flag }} --x={{ opt }}\n";
+
+    #[test]
+    fn a_leading_dash_is_refused_where_it_would_be_an_option() {
+        let errs = bind_rb(
+            DASH,
+            &[
+                ("dir", "-delete"),
+                ("file", "-rf"),
+                ("flag", "-l"),
+                ("opt", "-y"),
+            ],
+            &[],
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("`dir` = `-delete` begins with `-`"),
+            "{errs:?}"
+        );
+        assert!(errs[0].contains("step `clean`"));
+        assert!(
+            bind_rb(
+                DASH,
+                &[
+                    ("dir", "/tmp"),
+                    ("file", "-x"),
+                    ("flag", "-l"),
+                    ("opt", "-")
+                ],
+                &[]
+            )
+            .is_empty()
+        );
+    }
+
+    const SECRETS: &str = "version: 1\nname: t\ntitle: t\nparams:\n  tok: {secret: true, env: TOK}\n  pin: {secret: true, env: PIN, type: integer}\n  on: {secret: true, env: ON, type: boolean}\n  ttl: {secret: true, env: TTL, type: duration}\nsteps:\n  - id: a\n    run: echo \"$TOK\"\n";
+
+    #[test]
+    fn secrets_from_the_command_line_or_too_short_are_refused_and_never_echoed() {
+        let errs = bind_rb(
+            SECRETS,
+            &[("tok", "long-enough")],
+            &[("PIN", "12x-zq9"), ("ON", "maybe-zq9"), ("TTL", "soon-zq9")],
+        );
+        assert!(errs.iter().any(|e| e.contains("secret `tok` cannot be given with `-p`") && e.contains("$TOK")), "{errs:?}");
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs.iter().all(|e| !e.contains("zq9")), "{errs:?}");
+        let errs = bind_rb(
+            SECRETS,
+            &[],
+            &[
+                ("TOK", "abc"),
+                ("PIN", "1234"),
+                ("ON", "true"),
+                ("TTL", "10m"),
+            ],
+        );
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert!(
+            errs.iter().all(|e| e.contains("shorter than 4 bytes")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn a_command_gets_only_the_secrets_it_names() {
+        let yaml = "version: 1\nname: t\ntitle: t\nparams:\n  a: {secret: true, env: A_TOK}\n  b: {secret: true, env: A}\nsteps:\n  - id: a\n    run: echo \"$A_TOK\"\n";
+        let r = rb(yaml);
+        let mut p = Params::default();
+        p.values.insert("a".into(), Bound::String("aaaa".into()));
+        p.values.insert("b".into(), Bound::String("bbbb".into()));
+        let names =
+            |cmd: &str| -> Vec<String> { p.env_for(&r, cmd).into_iter().map(|(k, _)| k).collect() };
+        assert_eq!(names("echo \"$A_TOK\""), ["A_TOK"]);
+        assert_eq!(names("echo ${A} $A_TOK"), ["A_TOK", "A"]);
+        assert!(names("echo A_TOK $AB").is_empty());
     }
 }

@@ -40,15 +40,15 @@ impl Executor<'_> {
         });
     }
 
-    /// The process: the runbook's shell running `command`, with the runbook's secrets in its
-    /// environment.
+    /// The process: the runbook's shell running `command`, with the secrets it names (`$NAME`) in
+    /// its environment.
     fn spec(&self, command: &str, limits: Limits) -> CommandSpec {
         let rb = &self.doc.runbook;
         let mut argv: Vec<String> = rb.shell.argv().iter().map(|s| s.to_string()).collect();
         argv.push(command.to_string());
         CommandSpec {
             argv,
-            env: self.params.env(rb),
+            env: self.params.env_for(rb, command),
             timeout: limits.timeout,
             interactive: limits.interactive,
             cwd: None,
@@ -69,8 +69,8 @@ impl Executor<'_> {
             self.record_start(step, command, attempt);
         }
         let spec = self.spec(command, limits);
-        let mut out_red = self.redactor.stream();
-        let mut err_red = self.redactor.stream();
+        // One redactor over both streams: a secret split between stdout and stderr is masked too.
+        let mut red = crate::redact::MergedRedactor::new(&self.redactor);
         let mut stdout = Vec::new();
         let mut recorded = 0usize;
         let mut dropped = 0usize;
@@ -100,16 +100,13 @@ impl Executor<'_> {
                 let room = CAPTURE_LIMIT - stdout.len();
                 stdout.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
-            let safe = match stream {
-                Stream::Stdout => out_red.push(chunk),
-                Stream::Stderr => err_red.push(chunk),
-            };
-            emit(stream, &safe, &mut recorded, &mut dropped);
+            for (stream, safe) in red.push(stream, chunk) {
+                emit(stream, &safe, &mut recorded, &mut dropped);
+            }
         });
-        let rest = out_red.finish();
-        emit(Stream::Stdout, &rest, &mut recorded, &mut dropped);
-        let rest = err_red.finish();
-        emit(Stream::Stderr, &rest, &mut recorded, &mut dropped);
+        for (stream, rest) in red.finish() {
+            emit(stream, &rest, &mut recorded, &mut dropped);
+        }
         self.op.activity(None);
         if dropped > 0 {
             let by = self.by();

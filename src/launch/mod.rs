@@ -32,6 +32,8 @@ pub struct RunRequest<'a> {
     pub transcript: Option<PathBuf>,
     /// The folder of new transcripts (the configured one, or the default).
     pub transcript_dir: PathBuf,
+    /// Said as warnings at the start and recorded as notes by rb (a runbook shadowing another).
+    pub notes: Vec<String>,
 }
 
 /// How rb reaches the person running it.
@@ -90,6 +92,7 @@ pub fn start(
         on_stopping: s.on_stopping,
         target: TranscriptTarget::New(req.transcript, req.transcript_dir),
         resume: None,
+        notes: req.notes,
     })
 }
 
@@ -129,6 +132,7 @@ struct Launch<'a> {
     on_stopping: StoppingNotice,
     target: TranscriptTarget,
     resume: Option<Resume>,
+    notes: Vec<String>,
 }
 
 /// Opens the transcript, runs the steps, closes the transcript; returns the exit code.
@@ -167,11 +171,24 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
         }
         TranscriptTarget::Append(path) => Recorder::append(&path, redactor, l.on_problem),
     };
+    for text in l.notes {
+        op.say(Tone::Warning, &text);
+        recorder.record(Event::Note {
+            by: crate::domain::Actor::Rb,
+            text,
+            step: None,
+            kind: crate::transcript::NoteKind::Plain,
+        });
+    }
     op.notice(&format!("transcript: {}", recorder.path().display()));
     op.say(Tone::Info, &header(l.doc, l.opts.mode, l.resume.as_ref()));
     let masked = l.params.masked(&l.doc.runbook);
     if !masked.is_empty() {
-        let list: Vec<String> = masked.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        // Escaped here, not only by the terminal: a newline in a value must not start a new line.
+        let list: Vec<String> = masked
+            .iter()
+            .map(|(k, v)| format!("{k}={}", crate::sanitize::visible(v, false)))
+            .collect();
         op.say(Tone::Info, &format!("params: {}", list.join(" ")));
     }
     if let (Some(w), Mode::Live) = (&webhook, l.opts.mode) {
@@ -206,9 +223,8 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
 
 /// What to type next: resume an interrupted run; draft the post-mortem.
 fn next_commands(outcome: RunOutcome, path: &std::path::Path) -> String {
-    let quoted = shlex::try_quote(&path.to_string_lossy())
-        .map(|q| q.into_owned())
-        .unwrap_or_else(|_| path.display().to_string());
+    let quoted = crate::render::shell_quote(&path.to_string_lossy())
+        .unwrap_or_else(|| path.display().to_string());
     let mut s = String::new();
     if outcome == RunOutcome::Interrupted {
         s += &format!("next: rb resume {quoted}   (continues where the run stopped)\n");

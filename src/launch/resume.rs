@@ -262,6 +262,7 @@ pub fn resume(
             update_every: None,
         },
         operator: s.operator,
+        notes: Vec::new(),
         on_problem: s.on_problem,
         on_stopping: s.on_stopping,
         target: TranscriptTarget::Append(req.transcript),

@@ -162,6 +162,10 @@ pub struct Param {
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$"))]
     #[schemars(example = &"API_TOKEN")]
     pub env: Option<String>,
+    /// `true`: a value may begin with `-` even where a command would read it as an option.
+    /// Without it such a value is refused, unless every use stands after `--` or inside a word.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_leading_dash: bool,
 }
 
 /// Schema of a param default: a YAML scalar.

@@ -8,6 +8,7 @@ pub mod load;
 pub mod model;
 pub mod schema;
 mod schema_errors;
+pub mod shell;
 pub mod validate;
 
 pub use duration::Duration;

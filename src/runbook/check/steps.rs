@@ -3,17 +3,20 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{Checker, WATCH_VARIABLES, quoted_interpolation};
+use super::{Checker, WATCH_VARIABLES};
 use crate::diag::{self, DiagCode, Diagnostic};
 use crate::render::TemplateKind;
 use crate::runbook::duration::DurationSpec;
 use crate::runbook::model::{ParamType, Runbook, Step, StepBody};
+use crate::runbook::shell::{self, Place};
 
 /// What the checks of one step need to know about the runbook around it.
 struct Scope<'a> {
     params: BTreeSet<&'a str>,
     /// Secret params, with their environment variable.
     secrets: HashMap<&'a str, Option<&'a str>>,
+    /// Integer params (safe inside arithmetic).
+    integers: BTreeSet<&'a str>,
     /// Every capture, with the step that makes it ("defined later" hints).
     all_captures: HashMap<&'a str, &'a str>,
     /// Captures of the steps before the one being checked.
@@ -28,6 +31,12 @@ pub(super) fn check_steps(c: &mut Checker<'_>, rb: &Runbook) {
             .iter()
             .filter(|(_, p)| p.secret)
             .map(|(n, p)| (n.as_str(), p.env.as_deref()))
+            .collect(),
+        integers: rb
+            .params
+            .iter()
+            .filter(|(_, p)| p.ty == ParamType::Integer)
+            .map(|(n, _)| n.as_str())
             .collect(),
         all_captures: rb
             .steps
@@ -188,41 +197,110 @@ fn check_templates(c: &mut Checker<'_>, step: &Step, base: &str, scope: &Scope<'
             }
         };
         check_variables(c, &ptr, field, &vars, &known, scope, step);
+        check_secrets(c, &ptr, field, kind, &vars, scope);
         if kind == TemplateKind::Shell {
-            check_shell_template(c, &ptr, field, src, &vars, scope);
+            check_shell_contexts(c, &ptr, field, src, scope);
         }
     }
 }
 
-/// Secrets stay out of command lines; quotes around a value break rb's own quoting.
-fn check_shell_template(
+/// Secrets stay out of everything a template renders: command lines (`ps`, logs) and text shown
+/// on screen or recorded. minijinja's own analysis names every variable an expression reads, so a
+/// slice, a filter or a concatenation of a secret is found as well.
+fn check_secrets(
     c: &mut Checker<'_>,
     ptr: &str,
     field: &str,
-    src: &str,
+    kind: TemplateKind,
     vars: &BTreeSet<String>,
     scope: &Scope<'_>,
 ) {
     for v in vars {
-        if let Some(env) = scope.secrets.get(v.as_str()) {
-            let env = env.unwrap_or("THE_VARIABLE");
+        let Some(env) = scope.secrets.get(v.as_str()) else {
+            continue;
+        };
+        let env = env.unwrap_or("THE_VARIABLE");
+        if kind == TemplateKind::Shell {
             c.at(
                 ptr,
                 DiagCode::SecretInCommand,
-                format!(
-                    "secret `{v}` is interpolated into `{field}`, where `ps` and logs would show it"
-                ),
+                format!("secret `{v}` is used in `{field}`, where `ps` and logs would show it"),
             )
             .hints
             .push(format!(
                 "use the environment variable instead: write \"${env}\" in the command"
             ));
+        } else {
+            c.at(
+                ptr,
+                DiagCode::SecretInText,
+                format!("secret `{v}` is used in `{field}`, which is shown on screen and recorded"),
+            )
+            .hints
+            .push(
+                "leave the secret out of text; name it instead (`the token in $".to_string()
+                    + env
+                    + "`)",
+            );
         }
     }
-    if quoted_interpolation(src) {
-        c.at(ptr, DiagCode::QuotedTemplate, format!("`{field}` puts quotes around a `{{{{ }}}}` value"))
-            .hints
-            .push("remove the quotes: rb shell-quotes every value itself, and quotes around quotes break it".into());
+}
+
+/// Every `{{ }}` of a command stands where rb's quoting keeps it one literal argument.
+fn check_shell_contexts(c: &mut Checker<'_>, ptr: &str, field: &str, src: &str, scope: &Scope<'_>) {
+    for i in shell::interpolations(src) {
+        if i.raw || i.place.is_safe() {
+            continue;
+        }
+        if i.place == Place::Arithmetic && integer_only(c, &i.expr, scope) {
+            continue;
+        }
+        let (code, hint) = context_hint(&i.place, &i.expr);
+        let span = c.template_line(ptr, Some(i.line));
+        c.out.push(
+            Diagnostic::error(
+                c.file,
+                span,
+                code,
+                format!(
+                    "`{field}` puts `{{{{ {} }}}}` in {}, where rb's quoting cannot keep the value one literal argument",
+                    i.expr,
+                    i.place.describe()
+                ),
+            )
+            .hint(hint)
+            .hint("`|raw` inserts a value unquoted, for a whole command a team supplies as a param")
+            .at_pointer(ptr.to_string()),
+        );
+    }
+}
+
+/// An arithmetic expression reading only integer params is safe: they render as digits.
+fn integer_only(c: &Checker<'_>, expr: &str, scope: &Scope<'_>) -> bool {
+    let src = format!("{{{{ {expr} }}}}");
+    c.renderer
+        .template_variables(TemplateKind::Shell, &src)
+        .is_ok_and(|vars| vars.iter().all(|v| scope.integers.contains(v.as_str())))
+}
+
+/// The code of an unsafe context and the safe way to write it.
+fn context_hint(place: &Place, expr: &str) -> (DiagCode, String) {
+    let v = format!("{{{{ {expr} }}}}");
+    let assign = format!("assign it first (`value={v}`), then write \"$value\" there");
+    match place {
+        Place::SingleQuotes | Place::AnsiC => (DiagCode::QuotedTemplate, format!("leave it unquoted, rb quotes it: close the quotes around it (`'pre '{v}' post'`) or {assign}")),
+        Place::DoubleQuotes => (DiagCode::QuotedTemplate, format!("leave it unquoted, rb quotes it: close the quotes around it (`\"pre \"{v}\" post\"`) or {assign}")),
+        Place::ShellScript { shell } => (DiagCode::ShellCodeTemplate, format!("pass it as a positional argument: `{shell} -c '… \"$1\" …' _ {v}`")),
+        Place::Eval => (DiagCode::ShellCodeTemplate, format!("run the command without `eval`, with {v} as a plain argument")),
+        Place::Backticks => (DiagCode::ShellCodeTemplate, format!("write `$( … {v} … )` instead of backticks: inside it the value is a plain word")),
+        Place::Heredoc { .. } => (DiagCode::TemplateContext, format!("{assign} (an unquoted heredoc expands `$value` without running it), or pipe it: `printf '%s\\n' {v} | …`")),
+        Place::HereString | Place::ParamExpansion | Place::CasePattern => (DiagCode::TemplateContext, assign),
+        Place::Arithmetic => (DiagCode::TemplateContext, "declare the param `type: integer` (integers are safe in arithmetic), or compute outside `$(( ))`".into()),
+        Place::Comment => (DiagCode::TemplateContext, "leave values out of `#` comments (a newline in the value would end the comment); template comments are `{## … ##}`".into()),
+        Place::Escaped => (DiagCode::TemplateContext, "remove the backslash: it would escape rb's opening quote".into()),
+        Place::AfterDollar => (DiagCode::TemplateContext, format!("remove the `$` before {v}")),
+        Place::HeredocDelimiter => (DiagCode::TemplateContext, "write a fixed heredoc delimiter".into()),
+        Place::Word | Place::Assignment => (DiagCode::TemplateContext, String::new()),
     }
 }
 
