@@ -87,6 +87,8 @@ pub struct ScriptedOperator {
     pub asked: Vec<(String, Vec<Choice>)>,
     /// Every notice, in order.
     pub notices: Vec<String>,
+    /// How long each answer takes (a person thinking), so tests can tell prompt time apart.
+    pub thinking: std::time::Duration,
 }
 
 impl ScriptedOperator {
@@ -123,6 +125,7 @@ impl Operator for ScriptedOperator {
     }
     fn choose(&mut self, question: &str, choices: &[Choice]) -> Result<Choice, AskError> {
         self.asked.push((question.to_string(), choices.to_vec()));
+        std::thread::sleep(self.thinking);
         match self.choices.pop_front() {
             Some(c) if choices.contains(&c) => Ok(c),
             Some(c) => Err(AskError::Unavailable(format!(

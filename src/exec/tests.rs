@@ -17,6 +17,8 @@ struct FakeRunner {
     results: VecDeque<(ProcessEnd, &'static str)>,
     ran: Vec<CommandSpec>,
     slept: Vec<Duration>,
+    /// Sleeps last at most this long (default 20 ms: watch windows are timed, tests are short).
+    sleep_cap: Option<Duration>,
 }
 
 impl Runner for FakeRunner {
@@ -44,7 +46,7 @@ impl Runner for FakeRunner {
     fn sleep(&mut self, d: Duration) -> bool {
         self.slept.push(d);
         // Real time passes (watch windows are timed), but never long in a test.
-        std::thread::sleep(d.min(Duration::from_millis(20)));
+        std::thread::sleep(d.min(self.sleep_cap.unwrap_or(Duration::from_millis(20))));
         true
     }
 }
@@ -786,4 +788,78 @@ fn a_due_update_is_offered_prefilled_before_the_next_step() {
     assert!(events.iter().any(
         |e| matches!(e, Event::MessagePosted { text: Some(t), .. } if t.starts_with("Update on"))
     ));
+}
+
+/// A watch run with real sleeps and an operator who takes `thinking` to answer.
+fn run_watch(
+    yaml: &str,
+    answers: Vec<Choice>,
+    outputs: &[&'static str],
+    thinking: Duration,
+) -> Run {
+    let d = doc(yaml);
+    let (params, _) = params::bind(
+        &d.runbook,
+        Inputs {
+            cli: &[],
+            file: &BTreeMap::new(),
+            env: &|_| None,
+            prompt_secret: None,
+        },
+    );
+    let mut op = ScriptedOperator::new(answers);
+    op.thinking = thinking;
+    let mut runner = FakeRunner {
+        results: outputs
+            .iter()
+            .map(|o| (ProcessEnd::Exited(0), *o))
+            .collect(),
+        sleep_cap: Some(Duration::from_secs(1)),
+        ..Default::default()
+    };
+    let mut events = Vec::new();
+    let outcome = Executor::new(&d, &params, live(), &mut op, &mut runner, &mut events).run();
+    Run {
+        outcome,
+        op,
+        runner,
+        events,
+    }
+}
+
+const WATCH: &str = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: w\n    kind: watch\n    run: check\n    until: output == '1'\n    every: 100ms\n    for: 100ms\n    timeout: TIMEOUT\n";
+
+/// Issue 9 #8: after a breach, "continue" starts the hold window again and the time spent at
+/// the prompt does not count against the watch's budget.
+#[test]
+fn time_at_a_breach_prompt_is_not_the_watchs() {
+    let yaml = WATCH.replace("TIMEOUT", "250ms");
+    let r = run_watch(
+        &yaml,
+        vec![Choice::Continue],
+        &["0", "1", "1", "1"],
+        Duration::from_millis(400),
+    );
+    assert_eq!(r.outcome, RunOutcome::Finished, "{:?}", r.op.said);
+    assert_eq!(statuses(&r.events), [("w".into(), StepStatus::Succeeded)]);
+}
+
+/// Issue 9 #8: a failed watch can be watched again, with a fresh window.
+#[test]
+fn a_failed_watch_can_be_watched_again() {
+    let yaml = WATCH.replace("TIMEOUT", "150ms");
+    let r = run_watch(
+        &yaml,
+        vec![Choice::Continue, Choice::Continue, Choice::Retry],
+        &["0", "0", "1", "1", "1"],
+        Duration::ZERO,
+    );
+    assert_eq!(r.outcome, RunOutcome::Finished, "{:?}", r.op.asked);
+    assert_eq!(
+        statuses(&r.events),
+        [
+            ("w".into(), StepStatus::Failed),
+            ("w".into(), StepStatus::Succeeded)
+        ]
+    );
 }

@@ -8,7 +8,7 @@ use minijinja::Value;
 use super::operator::{Choice, Tone};
 use super::process::Limits;
 use super::runner::ProcessEnd;
-use super::{Executor, Flow, Mode, RunOutcome, fmt_duration};
+use super::{Executor, Flow, Mode, RunOutcome, Stop, fmt_duration};
 use crate::render::TemplateKind;
 use crate::runbook::check::WATCH_VARIABLES;
 use crate::runbook::{Step, WatchStep};
@@ -23,6 +23,25 @@ struct Plan {
     limit: StdDuration,
     /// The watch's own `timeout`, also the bound of one check.
     check_timeout: Option<StdDuration>,
+}
+
+/// A watch's time budget: wall time since it started, less the time spent at prompts.
+struct Window {
+    started: Instant,
+    paused: StdDuration,
+}
+
+impl Window {
+    fn start() -> Window {
+        Window {
+            started: Instant::now(),
+            paused: StdDuration::ZERO,
+        }
+    }
+
+    fn elapsed(&self) -> StdDuration {
+        self.started.elapsed().saturating_sub(self.paused)
+    }
 }
 
 /// What one check found.
@@ -88,37 +107,49 @@ impl Executor<'_> {
     }
 
     fn watch_loop(&mut self, step: &Step, plan: &Plan) -> Flow<()> {
-        let started = Instant::now();
-        let mut held_since: Option<Instant> = None;
-        let mut check_no = 0u32;
         let limits = Limits {
             timeout: plan.check_timeout,
             interactive: false,
         };
-        loop {
-            check_no += 1;
-            let ran = self.execute(step, &plan.command, check_no, limits, true)?;
-            if ran.ended == ProcessEnd::Interrupted {
-                return self.watch_interrupted(step, started);
+        let mut check_no = 0u32;
+        'watch: loop {
+            let mut window = Window::start();
+            let mut held_since: Option<Instant> = None;
+            loop {
+                check_no += 1;
+                let ran = self.execute(step, &plan.command, check_no, limits, true)?;
+                if ran.ended == ProcessEnd::Interrupted {
+                    return self.watch_interrupted(step, window.started);
+                }
+                let sample = self.sample(plan, &ran.ended, &ran.stdout);
+                let after = if sample.holds {
+                    let since = *held_since.get_or_insert_with(Instant::now);
+                    self.holding(step, plan, &sample, since, window.started)
+                } else {
+                    // A breach starts the hold window again; the time the operator spends
+                    // deciding is not the watch's.
+                    held_since = None;
+                    let asked = Instant::now();
+                    let after = self.breach(step, plan, &sample, window.started)?;
+                    window.paused += asked.elapsed();
+                    after
+                };
+                if let After::Done = after {
+                    return Ok(());
+                }
+                if window.elapsed() + plan.every > plan.limit {
+                    if self.watch_failed(step, plan, window.started)? {
+                        continue 'watch;
+                    }
+                    return Ok(());
+                }
+                if !self.runner.sleep(plan.every) {
+                    return self.watch_interrupted(step, window.started);
+                }
+                let asked = Instant::now();
+                self.update_if_due(Some(step))?;
+                window.paused += asked.elapsed();
             }
-            let sample = self.sample(plan, &ran.ended, &ran.stdout);
-            let after = if sample.holds {
-                let since = *held_since.get_or_insert_with(Instant::now);
-                self.holding(step, plan, &sample, since, started)
-            } else {
-                held_since = None;
-                self.breach(step, plan, &sample, started)?
-            };
-            if let After::Done = after {
-                return Ok(());
-            }
-            if started.elapsed() + plan.every > plan.limit {
-                return self.watch_failed(step, plan, started);
-            }
-            if !self.runner.sleep(plan.every) {
-                return self.watch_interrupted(step, started);
-            }
-            self.update_if_due(Some(step))?;
         }
     }
 
@@ -243,8 +274,9 @@ impl Executor<'_> {
         }
     }
 
-    /// The budget ran out before the condition held long enough.
-    fn watch_failed(&mut self, step: &Step, plan: &Plan, started: Instant) -> Flow<()> {
+    /// The budget ran out before the condition held long enough. Returns true when the operator
+    /// chooses to watch again (a fresh window); an unattended run stops.
+    fn watch_failed(&mut self, step: &Step, plan: &Plan, started: Instant) -> Flow<bool> {
         let reason = format!(
             "`{}` did not hold for {} within {}",
             plan.until,
@@ -259,14 +291,18 @@ impl Executor<'_> {
             Some(&reason),
         );
         self.say(Tone::Failure, &reason);
-        let question = "The watch failed. Skip it, or abort?";
-        self.skip_or_end(
+        if self.opts.yes {
+            return Err(Stop::Outcome(RunOutcome::Failed));
+        }
+        match self.ask(
             step,
-            question,
-            &[Choice::Skip, Choice::Abort],
-            RunOutcome::Failed,
-        )?;
-        self.skipped_after_failure(step)
+            "The watch failed. Watch again (retry), skip it, or abort?",
+            &[Choice::Retry, Choice::Skip, Choice::Abort],
+        )? {
+            Choice::Retry => Ok(true),
+            Choice::Skip => self.skipped_after_failure(step).map(|()| false),
+            _ => Err(Stop::Outcome(RunOutcome::Failed)),
+        }
     }
 
     /// Ctrl-C (or a signal) during a watch, whether in a check or between two: recorded, then the
