@@ -309,3 +309,41 @@ fn from_takes_the_step_number_shown_on_screen_and_an_unknown_one_lists_the_steps
         out.stderr
     );
 }
+
+/// Issue 9 #14: a huge output keeps its head and its tail (the last lines, where errors are) in
+/// the record, and says how much was left out between.
+#[test]
+fn a_huge_output_keeps_head_and_tail_and_counts_the_middle() {
+    let d = Sandbox::new();
+    d.write(
+        "huge.yaml",
+        "version: 1\nname: huge\ntitle: Huge\nsteps:\n  - id: loud\n    run: echo THE-START; head -c 8000000 /dev/zero | tr '\\0' x; echo; echo THE-END-ERROR >&2\n    read_only: true\n",
+    );
+    let out = d
+        .rb()
+        .args(["run", "huge.yaml", "--yes", "--transcript", "t.jsonl"])
+        .output_discarded();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let t = checked_transcript(&d.path("t.jsonl"));
+    let mut kept = Vec::new();
+    let mut note = None;
+    for e in t.events() {
+        match e {
+            rb::transcript::Event::Output { .. } => kept.extend(e.output_bytes().unwrap()),
+            rb::transcript::Event::Note { text, .. } if text.contains("not recorded") => {
+                note = Some(text.clone())
+            }
+            _ => {}
+        }
+    }
+    let kept = String::from_utf8_lossy(&kept);
+    assert!(kept.starts_with("THE-START\n"), "the head is kept");
+    assert!(kept.contains("THE-END-ERROR"), "the tail is kept");
+    assert!(kept.len() <= 4 * 1024 * 1024 + 64, "{}", kept.len());
+    let note = note.expect("the record says what it left out");
+    let left_out: usize = note.split(' ').next().unwrap().parse().unwrap();
+    assert_eq!(
+        left_out + kept.len(),
+        "THE-START\n".len() + 8_000_001 + "THE-END-ERROR\n".len()
+    );
+}

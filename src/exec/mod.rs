@@ -37,8 +37,7 @@ use runner::Runner;
 
 /// How much of a step's stdout a `capture` keeps.
 pub const CAPTURE_LIMIT: usize = 64 * 1024;
-/// How much output per step is written to the journal; the rest is counted, not kept.
-pub const RECORD_LIMIT: usize = 4 * 1024 * 1024;
+pub use process::{RECORD_HEAD, RECORD_TAIL};
 
 /// Run options from the command line.
 #[derive(Debug, Clone)]

@@ -5,7 +5,9 @@ use std::time::Duration as StdDuration;
 
 use super::operator::Tone;
 use super::runner::{CommandSpec, ProcessEnd, Stream};
-use super::{CAPTURE_LIMIT, Executor, Flow, RECORD_LIMIT, RunOutcome, Stop};
+use std::collections::VecDeque;
+
+use super::{CAPTURE_LIMIT, Executor, Flow, RunOutcome, Stop};
 use crate::runbook::Step;
 use crate::transcript::event::{Event, StepStatus};
 
@@ -25,7 +27,69 @@ pub(super) struct Ran {
     pub stdout: Vec<u8>,
 }
 
+/// How much of a step's output the record keeps from its start, as it comes.
+pub const RECORD_HEAD: usize = 2 * 1024 * 1024;
+/// How much of its end the record keeps (held in memory until the step ends): the last lines,
+/// where the errors are.
+pub const RECORD_TAIL: usize = 2 * 1024 * 1024;
+
+/// What of a step's output goes into the record: the head as it comes, the tail held back
+/// (bounded) until the end, and a count of what fell between.
+#[derive(Default)]
+struct Keeper {
+    recorded: usize,
+    tail: VecDeque<(Stream, Vec<u8>)>,
+    tail_bytes: usize,
+    dropped: usize,
+}
+
+impl Keeper {
+    /// True while the head has room: record these bytes now.
+    fn head(&mut self, len: usize) -> bool {
+        if self.recorded >= RECORD_HEAD {
+            return false;
+        }
+        self.recorded += len;
+        true
+    }
+
+    /// Holds bytes for the tail, forgetting the oldest beyond [`RECORD_TAIL`].
+    fn tail(&mut self, stream: Stream, bytes: &[u8]) {
+        self.tail.push_back((stream, bytes.to_vec()));
+        self.tail_bytes += bytes.len();
+        while self.tail_bytes > RECORD_TAIL {
+            let Some((_, old)) = self.tail.pop_front() else {
+                break;
+            };
+            self.tail_bytes -= old.len();
+            self.dropped += old.len();
+        }
+    }
+}
+
 impl Executor<'_> {
+    /// After a step's process: what was left out of the middle (said), then the tail.
+    fn record_tail(&mut self, step: &Step, kept: Keeper) {
+        if kept.dropped > 0 {
+            let by = self.by();
+            let text = format!(
+                "{} bytes of output were shown but not recorded: the record keeps the first {} KiB and the last {} KiB of a step's output",
+                kept.dropped,
+                RECORD_HEAD / 1024,
+                RECORD_TAIL / 1024
+            );
+            self.rec(Event::Note {
+                by,
+                text,
+                step: Some(step.id.clone()),
+                kind: crate::transcript::NoteKind::Plain,
+            });
+        }
+        for (stream, bytes) in kept.tail {
+            self.rec(Event::output(step.id.as_str(), stream, &bytes));
+        }
+    }
+
     /// `step_started`: on disk before the process is spawned.
     fn record_start(&mut self, step: &Step, command: &str, attempt: u32) {
         let rb = &self.doc.runbook;
@@ -72,8 +136,7 @@ impl Executor<'_> {
         // One redactor over both streams: a secret split between stdout and stderr is masked too.
         let mut red = crate::redact::MergedRedactor::new(&self.redactor);
         let mut stdout = Vec::new();
-        let mut recorded = 0usize;
-        let mut dropped = 0usize;
+        let mut kept = Keeper::default();
         let id = step.id.clone();
         let due = self.update_due_at();
         let op = &mut *self.op;
@@ -83,16 +146,15 @@ impl Executor<'_> {
             update_due: due,
         }));
         let journal = &mut *self.journal;
-        let mut emit = |stream: Stream, bytes: &[u8], recorded: &mut usize, dropped: &mut usize| {
+        let mut emit = |stream: Stream, bytes: &[u8], kept: &mut Keeper| {
             if bytes.is_empty() {
                 return;
             }
             op.output(stream, bytes);
-            if *recorded < RECORD_LIMIT {
-                *recorded += bytes.len();
+            if kept.head(bytes.len()) {
                 journal.record(Event::output(id.as_str(), stream, bytes));
             } else {
-                *dropped += bytes.len();
+                kept.tail(stream, bytes);
             }
         };
         let result = self.runner.run(&spec, &mut |stream, chunk| {
@@ -101,17 +163,14 @@ impl Executor<'_> {
                 stdout.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
             for (stream, safe) in red.push(stream, chunk) {
-                emit(stream, &safe, &mut recorded, &mut dropped);
+                emit(stream, &safe, &mut kept);
             }
         });
         for (stream, rest) in red.finish() {
-            emit(stream, &rest, &mut recorded, &mut dropped);
+            emit(stream, &rest, &mut kept);
         }
         self.op.activity(None);
-        if dropped > 0 {
-            let by = self.by();
-            self.rec(Event::Note { by, text: format!("{dropped} bytes of output were shown but not recorded (limit {RECORD_LIMIT} bytes per step)"), step: Some(step.id.clone()), kind: crate::transcript::NoteKind::Plain });
-        }
+        self.record_tail(step, kept);
         match result {
             Ok(outcome) if outcome.forced => {
                 let msg = "a second Ctrl-C killed the step's process group; the run stops here";
