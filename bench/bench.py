@@ -218,6 +218,8 @@ def main():
     # repository, so fsync costs what it costs there; a tmpfs would make it free).
     env["XDG_STATE_HOME"] = str(work / "state")
     env["NO_COLOR"] = "1"
+    # rb's list cache, filled by each row's warm-up run (as by any earlier `rb list`).
+    env["XDG_CACHE_HOME"] = str(work / "cache")
     cores = os.cpu_count()
     print(f"{time.strftime('%Y-%m-%d')}, {cores} cores, {os.uname().machine}; "
           f"every row alternates rb and its baseline\n")

@@ -4,6 +4,8 @@
 //! (colon-separated), then the runbooks built into the binary. A name found in several places is
 //! listed once per place; every entry after the first is marked as shadowed.
 
+pub mod summary;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

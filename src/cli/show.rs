@@ -1,8 +1,11 @@
 //! `rb list` and `rb show`: what runbooks exist, and one runbook as a checklist.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use super::{Ctx, load_runbook, print_stdout};
+use crate::catalog::summary::{self, Summary};
+use crate::catalog::{self, Entry};
 use crate::exit::{Code, UserError};
 use crate::runbook::{Runbook, StepKind};
 
@@ -18,13 +21,8 @@ pub fn list(ctx: &Ctx) -> Result<Code, UserError> {
         .max(4);
     let mut out = String::new();
     for e in &ctx.catalog.entries {
-        let title = e
-            .read()
-            .ok()
-            .and_then(|b| {
-                crate::runbook::validate::validate(&e.display_path(), Some(&e.name), &b).ok()
-            })
-            .map(|d| d.runbook.title)
+        let title = summarize(e)
+            .map(|s| s.title)
             .unwrap_or_else(|| "(invalid: run `rb validate`)".into());
         let from = match &e.path {
             Some(p) => p.display().to_string(),
@@ -37,10 +35,37 @@ pub fn list(ctx: &Ctx) -> Result<Code, UserError> {
     Ok(Code::Ok)
 }
 
+/// The title and checklist of a catalog entry: from the summary cache when the file has not
+/// changed, else by validating it (and then cached). `None` when it is not a valid runbook.
+fn summarize(e: &Entry) -> Option<Summary> {
+    if let Some(s) = summary::cached(e) {
+        return Some(s);
+    }
+    let bytes = e.read().ok()?;
+    let doc = crate::runbook::validate::validate(&e.display_path(), Some(&e.name), &bytes).ok()?;
+    let s = Summary {
+        title: doc.runbook.title.clone(),
+        checklist: checklist(&doc.runbook),
+    };
+    summary::store(e, &s);
+    Some(s)
+}
+
 /// `rb show NAME`: the runbook as a checklist.
 pub fn show(ctx: &Ctx, name: &str) -> Result<Code, UserError> {
+    let is_path = name.contains('/') || catalog::stem(Path::new(name)).is_some();
+    if !is_path && let Some(s) = ctx.catalog.find(name).and_then(summary::cached) {
+        print_stdout(&s.checklist);
+        return Ok(Code::Ok);
+    }
     let doc = load_runbook(ctx, name)?;
-    print_stdout(&checklist(&doc.runbook));
+    let text = checklist(&doc.runbook);
+    if !is_path && let Some(e) = ctx.catalog.find(name) {
+        let title = doc.runbook.title.clone();
+        let checklist = text.clone();
+        summary::store(e, &Summary { title, checklist });
+    }
+    print_stdout(&text);
     Ok(Code::Ok)
 }
 
