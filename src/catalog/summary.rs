@@ -3,12 +3,14 @@
 //! Schema validator and parses every file, several times the cost of rb's start-up.
 //!
 //! One small file per runbook under `$XDG_CACHE_HOME/rb/summaries/` (default `~/.cache`), named
-//! by a hash of the runbook's place. An entry is used only when its stamp matches exactly: for a
+//! by a hash of the runbook's place, for `rb show`; and one index of titles (`titles`, a line per
+//! runbook) so that `rb list` reads one file, not one per runbook. An entry is used only when its stamp matches exactly: for a
 //! file, its device, inode, size, mtime and ctime (ctime cannot be set back by `touch`), and for
 //! any runbook the rb binary itself (size and mtime), so a new rb validates again. Only valid
 //! runbooks are kept: an invalid one is validated every time, and says so. Any problem with the
 //! cache (no home, a read-only disk, a corrupt file) just means validating, as without it.
 
+use std::collections::HashMap;
 use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -55,6 +57,84 @@ pub fn store(entry: &Entry, summary: &Summary) {
         return;
     };
     let _ = write_atomically(&file, text.as_bytes());
+}
+
+/// Entries kept in the titles index beyond those of the current catalog.
+const MAX_TITLES: usize = 5000;
+
+/// The titles index: runbook key → (stamp, title), as `rb list` last saw them.
+#[derive(Default)]
+pub struct Titles {
+    map: HashMap<String, (String, String)>,
+    seen: Vec<String>,
+    dirty: bool,
+}
+
+impl Titles {
+    /// Reads the index (empty when there is none or it cannot be read).
+    pub fn load() -> Titles {
+        let mut t = Titles::default();
+        let Some(text) = cache_dir().and_then(|d| std::fs::read_to_string(d.join("titles")).ok())
+        else {
+            return t;
+        };
+        for line in text.lines() {
+            let mut f = line.splitn(3, '\t');
+            if let (Some(k), Some(s), Some(title)) = (f.next(), f.next(), f.next()) {
+                t.map.insert(k.into(), (s.into(), title.into()));
+            }
+        }
+        t
+    }
+
+    /// The title of `entry` if the index has it for the file as it is now; otherwise `summary`
+    /// is asked (and its answer kept, when the runbook is valid).
+    pub fn title(
+        &mut self,
+        entry: &Entry,
+        summary: impl FnOnce() -> Option<Summary>,
+    ) -> Option<String> {
+        let id = identity(entry);
+        if let Some((key, stamp)) = &id {
+            self.seen.push(key.clone());
+            if let Some((s, title)) = self.map.get(key)
+                && s == stamp
+            {
+                return Some(title.clone());
+            }
+        }
+        let s = summary()?;
+        if let Some((key, stamp)) = id
+            && ![&key, &stamp, &s.title]
+                .iter()
+                .any(|t| t.contains(['\t', '\n']))
+        {
+            self.map.insert(key, (stamp, s.title.clone()));
+            self.dirty = true;
+        }
+        Some(s.title)
+    }
+
+    /// Writes the index back if it changed (errors ignored: only a cache).
+    pub fn save(mut self) {
+        let Some(file) = self
+            .dirty
+            .then(cache_dir)
+            .flatten()
+            .map(|d| d.join("titles"))
+        else {
+            return;
+        };
+        if self.map.len() > MAX_TITLES {
+            let seen: std::collections::HashSet<String> = self.seen.drain(..).collect();
+            self.map.retain(|k, _| seen.contains(k));
+        }
+        let mut text = String::new();
+        for (k, (s, title)) in &self.map {
+            text.push_str(&format!("{k}\t{s}\t{title}\n"));
+        }
+        let _ = write_atomically(&file, text.as_bytes());
+    }
 }
 
 /// Where the runbook is (`key`) and what it is now (`stamp`).

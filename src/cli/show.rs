@@ -20,9 +20,10 @@ pub fn list(ctx: &Ctx) -> Result<Code, UserError> {
         .unwrap_or(4)
         .max(4);
     let mut out = String::new();
+    let mut titles = summary::Titles::load();
     for e in &ctx.catalog.entries {
-        let title = summarize(e)
-            .map(|s| s.title)
+        let title = titles
+            .title(e, || summarize(e))
             .unwrap_or_else(|| "(invalid: run `rb validate`)".into());
         let from = match &e.path {
             Some(p) => p.display().to_string(),
@@ -31,6 +32,7 @@ pub fn list(ctx: &Ctx) -> Result<Code, UserError> {
         let shadow = if e.shadowed { "  [shadowed]" } else { "" };
         let _ = writeln!(out, "{:<width$}  {title}  ({from}){shadow}", e.name);
     }
+    titles.save();
     print_stdout(&out);
     Ok(Code::Ok)
 }

@@ -132,7 +132,7 @@ pub fn run(ctx: &Ctx, paths: &[PathBuf], format: Format) -> Result<Code, UserErr
     let checked = check_all(&targets);
     let mut reports = Vec::new();
     for (t, diagnostics) in targets.into_iter().zip(checked) {
-        if format == Format::Human {
+        if format == Format::Human && !diagnostics.is_empty() {
             let text = t
                 .bytes
                 .as_deref()
