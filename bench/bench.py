@@ -12,6 +12,7 @@ reports for the process and the children it waited for.
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -52,13 +53,16 @@ def spawn(argv, cwd, env, stdout_path):
 
 
 class Row:
-    def __init__(self, name, rb, base, base_name, rounds, target=None, faster=False, out="/dev/null"):
+    def __init__(self, name, rb, base, base_name, rounds, target=None, faster=False, out="/dev/null",
+                 env=None):
         self.name, self.rb, self.base, self.base_name = name, rb, base, base_name
         self.rounds, self.target, self.faster, self.out = rounds, target, faster, out
+        self.env = env or {}
         self.rb_t, self.base_t, self.rb_rss = [], [], []
 
 
 def measure(row, cwd, env, warmup):
+    env = dict(env, **row.env)
     for i in range(warmup + row.rounds):
         t, rss = spawn(row.rb, cwd, env, row.out)
         if i >= warmup:
@@ -125,6 +129,11 @@ def rows(work, repo, rb, venv, quick):
               [rb, "run", str(work / "trivial-200.yaml"), "--yes"],
               ["bash", str(work / "baseline-200.sh")], "bash script, same 200 commands",
               r(15, 5), target=1.3)
+    if Path("/dev/shm").is_dir():
+        yield Row("the same, transcript on tmpfs (`/dev/shm`: rb's own cost, no disk)",
+                  [rb, "run", str(work / "trivial-200.yaml"), "--yes"],
+                  ["bash", str(work / "baseline-200.sh")], "bash script, same 200 commands",
+                  r(15, 5), env={"XDG_STATE_HOME": f"/dev/shm/rb-bench-{os.getpid()}"})
     yield Row("same 200 commands as one just recipe", [just, "--justfile", str(work / "justfile"), "steps"],
               ["bash", str(work / "baseline-200.sh")], "bash script", r(15, 5))
     yield Row("same 200 commands as one go-task task", [task, "--taskfile", str(work / "Taskfile.yml"), "steps"],
@@ -200,6 +209,24 @@ def postmortem(work, rb, env, quick):
           "(targets: < 500 ms, < 64 MiB)")
 
 
+def fsync_probe(work):
+    """Median and p95 of one 300-byte append plus fdatasync in the work folder: the price of one
+    durable transcript event on this disk, now (it moves with what else writes to the disk)."""
+    probe = work / "fsync-probe"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
+    ts = []
+    try:
+        for _ in range(300):
+            os.write(fd, b"x" * 300 + b"\n")
+            t = time.perf_counter()
+            os.fdatasync(fd)
+            ts.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        probe.unlink()
+    return statistics.median(ts), statistics.quantiles(ts, n=20)[-1]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rb", required=True)
@@ -208,6 +235,7 @@ def main():
     p.add_argument("--work", required=True)
     p.add_argument("--quick", action="store_true", help="fewer rounds")
     p.add_argument("--only", help="run only rows whose name contains this text")
+    p.add_argument("--no-rows", action="store_true", help="only the curve and the post-mortem")
     p.add_argument("--no-curve", action="store_true")
     p.add_argument("--no-postmortem", action="store_true")
     a = p.parse_args()
@@ -223,18 +251,25 @@ def main():
     cores = os.cpu_count()
     print(f"{time.strftime('%Y-%m-%d')}, {cores} cores, {os.uname().machine}; "
           f"every row alternates rb and its baseline\n")
+    before = fsync_probe(work)
     done = []
     for row in rows(work, repo, a.rb, Path(a.venv_bin), a.quick):
-        if a.only and a.only not in row.name:
+        if a.no_rows or (a.only and a.only not in row.name):
             continue
         measure(row, work / "empty", env, 1 if row.rounds > 3 else 0)
         done.append(row)
         print(f"  measured: {row.name}", file=sys.stderr)
-    table(done)
+    if done:
+        table(done)
+        after = fsync_probe(work)
+        print(f"\nOne append + fdatasync on this disk: median {before[0] * 1000:.2f} ms "
+              f"(p95 {before[1] * 1000:.2f} ms) before the rows, {after[0] * 1000:.2f} ms "
+              f"(p95 {after[1] * 1000:.2f} ms) after.")
     if not a.no_curve and not a.only:
         curve(work, a.rb, env, a.quick)
     if not a.no_postmortem and not a.only:
         postmortem(work, a.rb, env, a.quick)
+    shutil.rmtree(f"/dev/shm/rb-bench-{os.getpid()}", ignore_errors=True)
 
 
 if __name__ == "__main__":

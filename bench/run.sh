@@ -3,7 +3,7 @@
 # baseline in one invocation; prints a Markdown table (medians, p25–p75, ratio, target), the
 # per-step curve from 10 to 10,000 steps, and `rb postmortem` of a ~100,000-event transcript.
 #
-#   bench/run.sh [--quick] [--only TEXT] [--no-curve] [--no-postmortem]
+#   bench/run.sh [--quick] [--only TEXT] [--no-rows] [--no-curve] [--no-postmortem]
 #
 # Builds rb in release mode, installs the peers at pinned versions when missing:
 # just (PyPI `rust-just`), go-task (PyPI `go-task-bin`) and check-jsonschema into bench/.venv.
