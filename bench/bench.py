@@ -10,6 +10,7 @@ reports for the process and the children it waited for.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -27,7 +28,8 @@ BIG_PIPELINE = f"{{ yes '{LOG_LINE}' || true; }} | head -c {GIB}"
 
 
 def spawn(argv, cwd, env, stdout_path):
-    """Runs argv once; returns (seconds, peak RSS in KiB). Exits with its stderr when it fails."""
+    """Runs argv once; returns (seconds, peak RSS in KiB, CPU seconds). Exits with its stderr
+    when it fails."""
     err_path = Path(cwd) / ".bench-stderr"
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
@@ -49,7 +51,7 @@ def spawn(argv, cwd, env, stdout_path):
         sys.stderr.write(f"bench: `{' '.join(argv)}` failed ({status}):\n")
         sys.stderr.write(err_path.read_text(errors="replace")[-4000:])
         sys.exit(1)
-    return t1 - t0, usage.ru_maxrss
+    return t1 - t0, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 class Row:
@@ -58,18 +60,19 @@ class Row:
         self.name, self.rb, self.base, self.base_name = name, rb, base, base_name
         self.rounds, self.target, self.faster, self.out = rounds, target, faster, out
         self.env = env or {}
-        self.rb_t, self.base_t, self.rb_rss = [], [], []
+        self.rb_t, self.base_t, self.rb_rss, self.rb_cpu = [], [], [], []
 
 
 def measure(row, cwd, env, warmup):
     env = dict(env, **row.env)
     for i in range(warmup + row.rounds):
-        t, rss = spawn(row.rb, cwd, env, row.out)
+        t, rss, cpu = spawn(row.rb, cwd, env, row.out)
         if i >= warmup:
             row.rb_t.append(t)
             row.rb_rss.append(rss)
+            row.rb_cpu.append(cpu)
         if row.base:
-            t, _ = spawn(row.base, cwd, env, row.out)
+            t, _, _ = spawn(row.base, cwd, env, row.out)
             if i >= warmup:
                 row.base_t.append(t)
 
@@ -159,6 +162,8 @@ def table(done):
     for row in done:
         rb_m = statistics.median(row.rb_t)
         rb_cell = f"{fmt(rb_m)} ({spread(row.rb_t)})"
+        if "validate" in row.name:
+            rb_cell += f", CPU {fmt(statistics.median(row.rb_cpu))}"
         if "1 GiB" in row.name:
             rb_cell += f", peak RSS {max(row.rb_rss) / 1024:.1f} MiB"
         if not row.base:
@@ -179,27 +184,59 @@ def table(done):
 
 def curve(work, rb, env, quick):
     print("\nPer-step cost, `rb run trivial-N.yaml --yes` beside `bash baseline-N.sh` (medians):\n")
-    print("| steps | rb | rb per step | bash | bash per step | rb − bash per step |")
-    print("|---|---|---|---|---|---|")
+    print("| steps | rb | rb per step | bash | bash per step | rb − bash per step "
+          "| rb per added step (vs the row above) |")
+    print("|---|---|---|---|---|---|---|")
+    prev = None
     for n in (10, 100, 1000, 10000):
         rounds = (3 if n >= 1000 else 9) if not quick else (1 if n >= 1000 else 3)
         row = Row(f"{n}", [rb, "run", str(work / f"trivial-{n}.yaml"), "--yes"],
                   ["bash", str(work / f"baseline-{n}.sh")], "bash", rounds)
         measure(row, work / "empty", env, 0 if n >= 1000 else 1)
         a, b = statistics.median(row.rb_t), statistics.median(row.base_t)
+        # What one more step costs, without rb's fixed start-up (reading, validating, creating
+        # and syncing the transcript file), which the first columns spread over N.
+        added = f"{(a - prev[1]) / (n - prev[0]) * 1000:.2f} ms" if prev else "—"
+        prev = (n, a)
         print(f"| {n} | {fmt(a)} | {a / n * 1000:.2f} ms | {fmt(b)} | {b / n * 1000:.2f} ms "
-              f"| {(a - b) / n * 1000:.2f} ms |")
+              f"| {(a - b) / n * 1000:.2f} ms | {added} |")
+
+
+def synthesize(src, dst, events):
+    """A transcript of at least `events` events from a real one: its steps' events are repeated
+    under new step ids (`r2-s1`, ...), then `seq` and the `prev` hash chain are rewritten, so it
+    verifies like one rb wrote. (A runbook big enough to write it directly would exceed rb's
+    1 MiB limit on a runbook file.)"""
+    lines = [json.loads(line) for line in src.read_text().splitlines()]
+    first, body, last = lines[0], lines[1:-1], lines[-1]
+    out, rnd = [first], 1
+    while len(out) + 1 < events:
+        for e in body:
+            e = dict(e)
+            if rnd > 1 and "step" in e:
+                e["step"] = f"r{rnd}-{e['step']}"
+            out.append(e)
+        rnd += 1
+    out.append(last)
+    prev = "0" * 64
+    with dst.open("w") as f:
+        for seq, e in enumerate(out, 1):
+            e["seq"], e["prev"] = seq, prev
+            text = json.dumps(e, ensure_ascii=False, separators=(",", ":"))
+            prev = hashlib.sha256(text.encode()).hexdigest()
+            f.write(text + "\n")
 
 
 def postmortem(work, rb, env, quick):
-    """`rb postmortem` of a transcript of about 100,000 events (one run of 33,333 steps)."""
-    n = 33333
-    src = work / f"trivial-{n}.yaml"
+    """`rb postmortem` of a transcript of about 100,000 events."""
     tr = work / "postmortem-input.jsonl"
     if not tr.exists():
-        steps = "".join(f"  - id: s{i}\n    run: {TRIVIAL}\n" for i in range(1, n + 1))
-        src.write_text(f"version: 1\nname: trivial-{n}\ntitle: {n} trivial steps\nsteps:\n{steps}")
-        spawn([rb, "run", str(src), "--yes", "--transcript", str(tr)], work / "empty", env, "/dev/null")
+        real = work / "postmortem-10000.jsonl"
+        real.unlink(missing_ok=True)
+        spawn([rb, "run", str(work / "trivial-10000.yaml"), "--yes", "--transcript", str(real)],
+              work / "empty", env, "/dev/null")
+        synthesize(real, tr, 100_000)
+        spawn([rb, "transcripts", "verify", str(tr)], work / "empty", env, "/dev/null")
     events = sum(1 for _ in tr.open())
     row = Row(f"`rb postmortem` of a {events:,}-event transcript",
               [rb, "postmortem", str(tr), "-o", str(work / "pm.md")], None, None, 1 if quick else 5)
