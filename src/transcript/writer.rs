@@ -115,6 +115,11 @@ impl TranscriptWriter {
         self.repaired
     }
 
+    /// Bytes written but not fsynced yet (see the module docs for when they are).
+    pub fn unsynced_bytes(&self) -> u64 {
+        self.unsynced
+    }
+
     /// Appends `event` stamped with the current time.
     pub fn append(&mut self, event: &Event) -> io::Result<()> {
         self.append_at(event, Timestamp::now())
