@@ -4,6 +4,8 @@
 //! (colon-separated), then the runbooks built into the binary. A name found in several places is
 //! listed once per place; every entry after the first is marked as shadowed.
 
+pub mod summary;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -94,8 +96,14 @@ pub fn stem(path: &Path) -> Option<&str> {
 pub fn files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(Result::ok)
+        // The entry's type comes with the listing; only a symlink needs a stat to follow it.
+        .filter(|e| match e.file_type() {
+            Ok(t) if t.is_symlink() => e.path().is_file(),
+            Ok(t) => t.is_file(),
+            Err(_) => false,
+        })
         .map(|e| e.path())
-        .filter(|p| p.is_file() && stem(p).is_some())
+        .filter(|p| stem(p).is_some())
         .collect();
     files.sort();
     Ok(files)

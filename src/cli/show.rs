@@ -1,10 +1,13 @@
 //! `rb list` and `rb show`: what runbooks exist, and one runbook as a checklist.
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use console::style;
 
 use super::{Ctx, load_runbook, print_stdout};
+use crate::catalog::summary::{self, Summary};
+use crate::catalog::{self, Entry};
 use crate::exit::{Code, UserError};
 use crate::runbook::{Runbook, StepBody};
 
@@ -19,14 +22,10 @@ pub fn list(ctx: &Ctx) -> Result<Code, UserError> {
         .unwrap_or(4)
         .max(4);
     let mut out = String::new();
+    let mut titles = summary::Titles::load();
     for e in &ctx.catalog.entries {
-        let title = e
-            .read()
-            .ok()
-            .and_then(|b| {
-                crate::runbook::validate::validate(&e.display_path(), Some(&e.name), &b).ok()
-            })
-            .map(|d| d.runbook.title)
+        let title = titles
+            .title(e, || summarize(e))
             .map(|t| style(t).to_string())
             .unwrap_or_else(|| style("(invalid: run `rb validate`)").red().to_string());
         let from = match &e.path {
@@ -47,22 +46,64 @@ pub fn list(ctx: &Ctx) -> Result<Code, UserError> {
         };
         let _ = writeln!(out, "{name}{pad}  {title}  ({from}){shadow}");
     }
+    titles.save();
     print_stdout(&out);
     Ok(Code::Ok)
 }
 
+/// The title and checklist of a catalog entry: from the summary cache when the file has not
+/// changed, else by validating it (and then cached). `None` when it is not a valid runbook.
+fn summarize(e: &Entry) -> Option<Summary> {
+    if let Some(s) = summary::cached(e) {
+        return Some(s);
+    }
+    let bytes = e.read().ok()?;
+    let doc = crate::runbook::validate::validate(&e.display_path(), Some(&e.name), &bytes).ok()?;
+    let s = Summary {
+        title: doc.runbook.title.clone(),
+        checklist: checklist(&doc.runbook, false),
+    };
+    summary::store(e, &s);
+    Some(s)
+}
+
 /// `rb show NAME`: the runbook as a checklist.
 pub fn show(ctx: &Ctx, name: &str) -> Result<Code, UserError> {
+    let is_path = name.contains('/') || catalog::stem(Path::new(name)).is_some();
+    // The cache holds the plain checklist; with colour on, it is drawn again.
+    let color = console::colors_enabled();
+    if !is_path
+        && !color
+        && let Some(s) = ctx.catalog.find(name).and_then(summary::cached)
+    {
+        print_stdout(&s.checklist);
+        return Ok(Code::Ok);
+    }
     let doc = load_runbook(ctx, name)?;
-    print_stdout(&checklist(&doc.runbook));
+    let text = checklist(&doc.runbook, color);
+    if !is_path
+        && !color
+        && let Some(e) = ctx.catalog.find(name)
+    {
+        let title = doc.runbook.title.clone();
+        let checklist = text.clone();
+        summary::store(e, &Summary { title, checklist });
+    }
+    print_stdout(&text);
     Ok(Code::Ok)
 }
 
 /// Renders a runbook as a checklist (unrendered templates are shown as written); styled when
 /// colour is on for stdout (`--color`), and reading the same without it.
-pub fn checklist(rb: &Runbook) -> String {
+pub fn checklist(rb: &Runbook, color: bool) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{}", style(format!("{} — {}", rb.name, rb.title)).bold());
+    let _ = writeln!(
+        s,
+        "{}",
+        style(format!("{} — {}", rb.name, rb.title))
+            .bold()
+            .force_styling(color)
+    );
     if let Some(sum) = &rb.summary {
         let _ = writeln!(s, "\n{}", sum.trim());
     }
@@ -100,7 +141,11 @@ pub fn checklist(rb: &Runbook) -> String {
         };
         let title = st.title.as_deref().unwrap_or(&st.id);
         let effect = if st.changes_system() {
-            style(effect).yellow().bold().to_string()
+            style(effect)
+                .yellow()
+                .bold()
+                .force_styling(color)
+                .to_string()
         } else {
             effect.to_string()
         };

@@ -241,7 +241,13 @@ impl Operator for TerminalOperator {
     }
 
     fn output(&mut self, stream: Stream, bytes: &[u8]) {
-        let text = crate::sanitize::output(&String::from_utf8_lossy(bytes));
+        // Valid UTF-8 (the usual case) is checked by the fast validator and borrowed; only other
+        // bytes go through the much slower lossy conversion.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
+        let text = crate::sanitize::output(&text);
         let gutter = match stream {
             Stream::Stdout => Style::new().dim().apply_to("  │ ").to_string(),
             Stream::Stderr => Style::new().red().apply_to("  ┃ ").to_string(),

@@ -1,6 +1,7 @@
 //! `rb validate`: check files, folders, or every runbook the catalog finds.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
@@ -92,6 +93,64 @@ fn targets(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<Target>, UserError> {
     Ok(out)
 }
 
+/// The diagnostics of one target (empty when it is valid).
+fn check(t: &Target) -> Vec<Diagnostic> {
+    match &t.bytes {
+        Err(e) => vec![Diagnostic::error(
+            &t.display,
+            None,
+            crate::diag::DiagCode::Io,
+            format!("cannot read the file: {e}"),
+        )],
+        Ok(bytes) => match validate(&t.display, t.stem.as_deref(), bytes) {
+            Ok(_) => Vec::new(),
+            Err(d) => d,
+        },
+    }
+}
+
+/// Checks every target on all cores (files are independent; the schema validator is compiled
+/// once and shared), keeping the targets' order in the result.
+fn check_all(targets: &[Target]) -> Vec<Vec<Diagnostic>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(targets.len());
+    if threads <= 1 {
+        return targets.iter().map(check).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut results: Vec<(usize, Vec<Diagnostic>)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(t) = targets.get(i) else { break };
+                        done.push((i, check(t)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            // A worker panicking is a bug in validation; its files are then checked again here.
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    results.sort_by_key(|(i, _)| *i);
+    let mut out = Vec::with_capacity(targets.len());
+    let mut have = results.into_iter().peekable();
+    for (i, t) in targets.iter().enumerate() {
+        match have.next_if(|(j, _)| *j == i) {
+            Some((_, d)) => out.push(d),
+            None => out.push(check(t)),
+        }
+    }
+    out
+}
+
 /// Runs `rb validate`. Exit 0 when every file is valid, 2 otherwise.
 pub fn run(
     ctx: &Ctx,
@@ -99,21 +158,11 @@ pub fn run(
     format: Option<ValidateFormat>,
 ) -> Result<Code, UserError> {
     let format = ValidateFormat::resolve(format);
+    let targets = targets(ctx, paths)?;
+    let checked = check_all(&targets);
     let mut reports = Vec::new();
-    for t in targets(ctx, paths)? {
-        let diagnostics = match &t.bytes {
-            Err(e) => vec![Diagnostic::error(
-                &t.display,
-                None,
-                crate::diag::DiagCode::Io,
-                format!("cannot read the file: {e}"),
-            )],
-            Ok(bytes) => match validate(&t.display, t.stem.as_deref(), bytes) {
-                Ok(_) => Vec::new(),
-                Err(d) => d,
-            },
-        };
-        if format == ValidateFormat::Human {
+    for (t, diagnostics) in targets.into_iter().zip(checked) {
+        if format == ValidateFormat::Human && !diagnostics.is_empty() {
             let text = t
                 .bytes
                 .as_deref()

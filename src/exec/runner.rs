@@ -30,9 +30,13 @@
 //! and then SIGKILL follow, and the group is watched until none of its processes runs, so that
 //! no grandchild survives a timeout or an interrupt.
 
+mod direct;
+
+use std::ffi::OsString;
 use std::future::{Future, poll_fn};
 use std::io::{self, IsTerminal};
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
 use std::pin::pin;
 use std::process::{ExitStatus, Stdio};
 use std::task::Poll;
@@ -146,6 +150,8 @@ pub struct ProcessRunner {
     drain: Duration,
     last_interrupt: Option<Interrupt>,
     notice: StoppingNotice,
+    /// Where the shell was found, per shell name and `PATH`: searched once, not for every step.
+    shells: Vec<(String, Option<OsString>, Option<PathBuf>)>,
 }
 
 impl ProcessRunner {
@@ -170,6 +176,7 @@ impl ProcessRunner {
             drain: DEFAULT_DRAIN,
             last_interrupt: None,
             notice: Box::new(|_, _| {}),
+            shells: Vec::new(),
         })
     }
 
@@ -220,6 +227,48 @@ impl ProcessRunner {
     pub fn last_interrupt(&self) -> Option<Interrupt> {
         self.last_interrupt
     }
+
+    /// The shell's full path along the step's `PATH`, searched once per name and `PATH` (a
+    /// search by the kernel tries `execve` on every folder until one works, for every step).
+    /// `None` leaves the search to the spawn, as before.
+    fn shell_path(&mut self, name: &str, env: &direct::Env<'_>) -> Option<PathBuf> {
+        if name.contains('/') {
+            return None;
+        }
+        let path = env.get("PATH");
+        if let Some((_, _, found)) = self.shells.iter().find(|(n, p, _)| n == name && *p == path) {
+            return found.clone();
+        }
+        let found = path.as_deref().and_then(|p| direct::search_path(name, p));
+        self.shells.push((name.to_owned(), path, found.clone()));
+        found
+    }
+}
+
+/// The settings every step's process gets, whichever way it is started.
+fn prepare(
+    mut cmd: std::process::Command,
+    spec: &CommandSpec,
+    vars: Vec<(OsString, OsString)>,
+) -> tokio::process::Command {
+    cmd.envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .envs(vars)
+        .stdin(if spec.interactive {
+            Stdio::inherit()
+        } else {
+            // A step reading the terminal from a background group would be stopped by SIGTTIN
+            // and hang: only steps that ask for the terminal get it.
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    if let Some(cwd) = &spec.cwd {
+        cmd.current_dir(cwd);
+    }
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(true);
+    cmd
 }
 
 impl Runner for ProcessRunner {
@@ -240,23 +289,24 @@ impl Runner for ProcessRunner {
                 forced: false,
             });
         }
-        let mut cmd = tokio::process::Command::new(program);
-        cmd.args(args)
-            .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .stdin(if spec.interactive {
-                Stdio::inherit()
-            } else {
-                // A step reading the terminal from a background group would be stopped by
-                // SIGTTIN and hang: only steps that ask for the terminal get it.
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        if let Some(cwd) = &spec.cwd {
-            cmd.current_dir(cwd);
+        let env = direct::Env { extra: &spec.env };
+        let mut tries = Vec::with_capacity(2);
+        if let Some(d) = direct::plan(&spec.argv, &env, spec.cwd.as_deref()) {
+            let mut cmd = std::process::Command::new(&d.program);
+            cmd.arg0(&d.argv[0]).args(&d.argv[1..]);
+            tries.push((cmd, d.env));
         }
+        // The shell itself: the last resort, and what runs whenever the direct start fails.
+        let mut cmd = match self.shell_path(program, &env) {
+            Some(path) => std::process::Command::new(path),
+            None => std::process::Command::new(program),
+        };
+        cmd.arg0(program).args(args);
+        tries.push((cmd, Vec::new()));
+        let tries = tries
+            .into_iter()
+            .map(|(cmd, vars)| prepare(cmd, spec, vars))
+            .collect();
         let step = Step {
             program,
             timeout: spec.timeout,
@@ -268,7 +318,7 @@ impl Runner for ProcessRunner {
         let notice = &mut *self.notice;
         let (outcome, by) = self
             .rt
-            .block_on(supervise(cmd, step, signals, on_output, notice))?;
+            .block_on(supervise(tries, step, signals, on_output, notice))?;
         if by.is_some() {
             self.last_interrupt = by;
         }
@@ -394,14 +444,14 @@ impl Drop for GroupGuard {
 }
 
 async fn supervise(
-    mut cmd: tokio::process::Command,
+    tries: Vec<tokio::process::Command>,
     step: Step<'_>,
     signals: &mut Signals,
     on_output: &mut dyn FnMut(Stream, &[u8]),
     notice: &mut dyn FnMut(Interrupt, Duration),
 ) -> io::Result<(Outcome, Option<Interrupt>)> {
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| {
+    let mut child = spawn_first(tries).map_err(|e| {
         io::Error::new(e.kind(), format!("failed to start `{}`: {e}", step.program))
     })?;
     let pid = child
@@ -541,6 +591,18 @@ async fn supervise(
         },
         by.filter(|_| ended == ProcessEnd::Interrupted),
     ))
+}
+
+/// Starts the first command that can be started; the error is the last one's.
+fn spawn_first(tries: Vec<tokio::process::Command>) -> io::Result<tokio::process::Child> {
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "empty command");
+    for mut cmd in tries {
+        match cmd.spawn() {
+            Ok(child) => return Ok(child),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Reads from a pipe that may already be closed (then it never completes, which `select!` needs).

@@ -462,3 +462,40 @@ fn file_names_sort_by_utc_start_and_run_ids_are_128_bit_hex() {
     assert_ne!(id, new_run_id().unwrap());
     assert!(default_dir().ends_with("rb/transcripts"));
 }
+
+#[test]
+fn one_fsync_covers_a_step_s_end_and_the_next_start_which_is_synced_before_append_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, mut w) = new_transcript(tmp.path());
+    assert_eq!(w.unsynced_bytes(), 0, "run_started is synced");
+    let events = every_event();
+    let mut waited = std::collections::BTreeSet::new();
+    for e in &events {
+        w.append(e).unwrap();
+        if writer::waits_for_next_sync(e) {
+            waited.insert(e.name());
+        } else {
+            // Everything before it is on disk too: the fsync covers the whole file.
+            assert_eq!(w.unsynced_bytes(), 0, "`{}` must be synced", e.name());
+        }
+    }
+    // What rb records and then goes straight on from; never a step's start, a prompt or the end.
+    let expected = std::collections::BTreeSet::from([
+        "captured",
+        "decision",
+        "message",
+        "output",
+        "output_dropped",
+        "step_finished",
+    ]);
+    assert_eq!(waited, expected);
+    let end = events.iter().find(|e| e.name() == "step_finished").unwrap();
+    w.append(end).unwrap();
+    assert!(
+        w.unsynced_bytes() > 0,
+        "a step's end waits for the next sync"
+    );
+    let start = events.iter().find(|e| e.name() == "step_started").unwrap();
+    w.append(start).unwrap();
+    assert_eq!(w.unsynced_bytes(), 0);
+}

@@ -3,10 +3,17 @@
 //! The contract (see issue 4 and `DESIGN.md`):
 //! - one `write` call per complete line (`O_APPEND`), so a killed rb leaves at most one torn line
 //!   at the end, never a line mixed with another;
-//! - control events (everything but `output`) are fsynced before [`TranscriptWriter::append`]
-//!   returns; `output` lines are group-committed: fsynced when the last fsync is older than
-//!   [`GROUP_COMMIT_INTERVAL`] or more than [`GROUP_COMMIT_BYTES`] are unsynced, and always by the
-//!   next control event (an fsync covers the whole file) or [`TranscriptWriter::sync`];
+//! - every line is written (to the kernel) before [`TranscriptWriter::append`] returns, so a
+//!   killed rb loses nothing; what waits is only the fsync, which matters for a power loss;
+//! - events after which rb starts a process, waits for a person or stops (`run_started`,
+//!   `step_started`, `prompt`, `retry`, `interrupted`, `run_finished`, notes, milestones...) are
+//!   fsynced before `append` returns, and that fsync covers every line before them;
+//! - the events that rb follows at once with one of those ([`waits_for_next_sync`]: output, a
+//!   step's end, a decision, a capture, a message) are group-committed: fsynced with the next
+//!   event that is, or when the last fsync is older than [`GROUP_COMMIT_INTERVAL`] or more than
+//!   [`GROUP_COMMIT_BYTES`] are unsynced, or by [`TranscriptWriter::sync`] (and on drop). So one
+//!   fsync makes a step's end and the next step's start durable, and a step's `step_started` is
+//!   still on disk before its process exists;
 //! - the file is created `0600` (its directories `0700`) and the directory is fsynced after;
 //! - "read the last line, append the next" happens under an exclusive lock (`flock`) on the file,
 //!   and the tail is re-read whenever the file's length is not what this writer left, so several
@@ -108,6 +115,11 @@ impl TranscriptWriter {
         self.repaired
     }
 
+    /// Bytes written but not fsynced yet (see the module docs for when they are).
+    pub fn unsynced_bytes(&self) -> u64 {
+        self.unsynced
+    }
+
     /// Appends `event` stamped with the current time.
     pub fn append(&mut self, event: &Event) -> io::Result<()> {
         self.append_at(event, Timestamp::now())
@@ -146,7 +158,7 @@ impl TranscriptWriter {
             self.unsynced += bytes.len() as u64;
             let due = self.unsynced >= GROUP_COMMIT_BYTES
                 || self.last_sync.elapsed() >= GROUP_COMMIT_INTERVAL;
-            if !event.is_output() || due {
+            if !waits_for_next_sync(event) || due {
                 self.sync()
             } else {
                 Ok(())
@@ -212,6 +224,21 @@ impl Drop for TranscriptWriter {
     fn drop(&mut self) {
         let _ = self.sync();
     }
+}
+
+/// Events whose fsync may wait for the next event that needs one (see the module docs): rb
+/// records each of these and goes straight on to record the next, without starting a process or
+/// waiting for anyone in between.
+pub fn waits_for_next_sync(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Output { .. }
+            | Event::OutputDropped { .. }
+            | Event::StepFinished { .. }
+            | Event::Decision { .. }
+            | Event::Captured { .. }
+            | Event::Message { .. }
+    )
 }
 
 fn invalid(path: &Path) -> io::Error {
