@@ -348,3 +348,69 @@ fn a_huge_output_keeps_head_and_tail_and_counts_the_middle() {
         "THE-START\n".len() + 8_000_001 + "THE-END-ERROR\n".len()
     );
 }
+
+/// Issue 9 #3: `--transcript PATH` never writes into an existing file, and never follows a
+/// symlink planted at the path (a file owned by someone else stays untouched).
+#[test]
+fn an_existing_transcript_path_or_a_planted_symlink_is_refused() {
+    let d = Sandbox::new();
+    d.write("t.yaml", "version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: touch ran\n    read_only: true\n");
+    let first = d.run(&["run", "t.yaml", "--yes", "--transcript", "t.jsonl"]);
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    std::fs::remove_file(d.path("ran")).unwrap();
+    let before = std::fs::read(d.path("t.jsonl")).unwrap();
+    let second = d.run(&["run", "t.yaml", "--yes", "--transcript", "t.jsonl"]);
+    assert_eq!(second.code, Some(2), "{}", second.stderr);
+    assert!(
+        second.stderr.contains("already exists"),
+        "{}",
+        second.stderr
+    );
+    assert_eq!(
+        std::fs::read(d.path("t.jsonl")).unwrap(),
+        before,
+        "one run per file"
+    );
+    assert!(!d.path("ran").exists(), "nothing ran");
+
+    d.write("victim", "someone else's file\n");
+    std::os::unix::fs::symlink(d.path("victim"), d.path("link.jsonl")).unwrap();
+    std::os::unix::fs::symlink(d.path("nowhere"), d.path("dangling.jsonl")).unwrap();
+    for link in ["link.jsonl", "dangling.jsonl"] {
+        let out = d.run(&["run", "t.yaml", "--yes", "--transcript", link]);
+        assert_eq!(out.code, Some(2), "{link}: {}", out.stderr);
+    }
+    assert_eq!(
+        std::fs::read_to_string(d.path("victim")).unwrap(),
+        "someone else's file\n"
+    );
+    assert!(!d.path("nowhere").exists());
+}
+
+/// Issue 9 #5: `rb note --to FILE` refuses a file whose last line is torn, and changes nothing;
+/// a symlink is refused too.
+#[test]
+fn note_to_a_torn_file_or_a_symlink_changes_nothing() {
+    let d = Sandbox::new();
+    d.write(
+        "t.yaml",
+        "version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: 'true'\n    read_only: true\n",
+    );
+    let out = d.run(&["run", "t.yaml", "--yes", "--transcript", "t.jsonl"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let mut torn = std::fs::read(d.path("t.jsonl")).unwrap();
+    torn.extend_from_slice(b"{\"seq\": 99, \"half a li");
+    std::fs::write(d.path("t.jsonl"), &torn).unwrap();
+    let out = d.run(&["note", "--to", "t.jsonl", "hello"]);
+    assert_ne!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read(d.path("t.jsonl")).unwrap(),
+        torn,
+        "not one byte cut"
+    );
+    std::os::unix::fs::symlink(d.path("t.jsonl"), d.path("link.jsonl")).unwrap();
+    let out = d.run(&["mark", "mitigated", "--to", "link.jsonl"]);
+    assert_ne!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
+    assert_eq!(std::fs::read(d.path("t.jsonl")).unwrap(), torn);
+}

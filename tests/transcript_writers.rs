@@ -43,7 +43,8 @@ fn append(args: &[String]) {
     let [path, n, by] = args else {
         panic!("usage: append PATH N BY");
     };
-    let mut w = TranscriptWriter::open_append(Path::new(path)).expect("open");
+    let mut w = TranscriptWriter::open_append(Path::new(path), rb::transcript::Repair::OwnTail)
+        .expect("open");
     for i in 0..n.parse().expect("a count") {
         w.append(&note(by, i)).expect("append");
     }
@@ -114,7 +115,8 @@ fn concurrent_appenders_in_threads_and_processes_lose_no_line() {
         .map(|by| {
             let path = path.clone();
             std::thread::spawn(move || {
-                let mut w = TranscriptWriter::open_append(&path).unwrap();
+                let mut w =
+                    TranscriptWriter::open_append(&path, rb::transcript::Repair::OwnTail).unwrap();
                 for i in 0..N {
                     w.append(&note(by, i)).unwrap();
                 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::exit::{Code, UserError};
 use jiff::Timestamp;
 
-use crate::transcript::{self, Actor, Event, Milestone, NoteKind, TranscriptWriter};
+use crate::transcript::{self, Actor, Event, Milestone, NoteKind, Repair, TranscriptWriter};
 
 /// Options shared by `rb note` and `rb mark`: which transcript, and who.
 #[derive(Debug, Clone, clap::Args)]
@@ -178,7 +178,7 @@ pub fn append(target: &Target, events: &[Event]) -> Result<PathBuf, UserError> {
         Some(p) => p.clone(),
         None => live_transcript(&super::config::transcript_dir())?,
     };
-    let mut w = TranscriptWriter::open_append(&path).map_err(|e| {
+    let mut w = TranscriptWriter::open_append(&path, Repair::Never).map_err(|e| {
         let e = UserError::io(format!("cannot append to `{}`", path.display()), &e);
         if target.to.is_some() {
             e.hint("give the path of a transcript that exists (`rb transcripts` lists recent runs)")

@@ -66,6 +66,15 @@ pub fn start(
         }),
         None => BTreeMap::new(),
     };
+    if let Some(path) = &req.transcript
+        && path.symlink_metadata().is_ok()
+    {
+        problems.push(format!(
+            "`--transcript {}` already exists (a file or a link): a new run never writes into an existing file; choose a new path, or continue that run with `rb resume {}`",
+            path.display(),
+            path.display()
+        ));
+    }
     let prompt_secret = if req.options.mode == Mode::Live {
         s.prompt_secret
     } else {

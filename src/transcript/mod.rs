@@ -30,7 +30,7 @@ pub use line::Line;
 pub use reader::{ChainProblem, ChainProblemKind, Transcript, VerifyReport, read, verify};
 pub use recorder::{Closed, ProblemSink, Recorder};
 pub use summary::Summary;
-pub use writer::TranscriptWriter;
+pub use writer::{Repair, TranscriptWriter};
 
 /// Where transcripts go by default: `$XDG_STATE_HOME/rb/transcripts`, or
 /// `~/.local/state/rb/transcripts` when `XDG_STATE_HOME` is unset or not absolute (as the XDG

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use super::event::Event;
-use super::writer::TranscriptWriter;
+use super::writer::{Repair, TranscriptWriter};
 use crate::redact::Redactor;
 
 /// Failed attempts in a row before switching to a fallback file.
@@ -65,6 +65,8 @@ pub struct Recorder {
     on_problem: ProblemSink,
     /// Failed attempts in a row at `target`.
     failures: u32,
+    /// This recorder created `target` (so finding it there later is not someone else's file).
+    created: bool,
     /// A problem was reported and has not been resolved yet.
     failing: bool,
     /// The first event of the run, to start a fallback file when the first one is unreadable.
@@ -106,6 +108,7 @@ impl Recorder {
             redactor,
             on_problem,
             failures: 0,
+            created: false,
             failing: false,
             run_started: None,
             fallback_dirs: default_fallback_dirs(),
@@ -245,14 +248,16 @@ impl Recorder {
     fn open_writer(&mut self) -> io::Result<()> {
         if self.writer.is_none() {
             let w = match self.how {
-                OpenHow::Create => match TranscriptWriter::create(&self.target) {
-                    // An earlier attempt created it before failing.
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && self.failures > 0 => {
-                        TranscriptWriter::open_append(&self.target)?
-                    }
-                    other => other?,
-                },
-                OpenHow::Append => TranscriptWriter::open_append(&self.target)?,
+                OpenHow::Create if self.created => {
+                    // An earlier attempt created it before failing: it is this run's file.
+                    TranscriptWriter::open_append(&self.target, Repair::OwnTail)?
+                }
+                OpenHow::Create => {
+                    let w = TranscriptWriter::create(&self.target)?;
+                    self.created = true;
+                    w
+                }
+                OpenHow::Append => TranscriptWriter::open_append(&self.target, Repair::OwnTail)?,
             };
             self.writer = Some(w);
         }
@@ -295,30 +300,26 @@ impl Recorder {
             if candidate == self.target || candidate == self.primary {
                 continue;
             }
-            match start_fallback(&candidate, &written) {
-                Ok(w) => {
-                    let copied = w.seq();
-                    if copied == 0
-                        && !matches!(self.queue.front(), Some((_, Event::RunStarted { .. })))
-                        && let Some(first) = self.run_started.clone()
-                    {
-                        self.queue.push_front(first);
-                    }
-                    let msg = format!(
-                        "writing the transcript to {} instead (copied the {copied} lines already in {})",
-                        candidate.display(),
-                        self.target.display()
-                    );
-                    (self.on_problem)(&msg);
-                    self.writer = Some(w);
-                    self.target = candidate;
-                    self.how = OpenHow::Append;
-                    self.failures = 0;
-                    return true;
+            // start_fallback removes only a file it created itself.
+            if let Ok(w) = start_fallback(&candidate, &written) {
+                let copied = w.seq();
+                if copied == 0
+                    && !matches!(self.queue.front(), Some((_, Event::RunStarted { .. })))
+                    && let Some(first) = self.run_started.clone()
+                {
+                    self.queue.push_front(first);
                 }
-                Err(_) => {
-                    let _ = std::fs::remove_file(&candidate);
-                }
+                let msg = format!(
+                    "writing the transcript to {} instead (copied the {copied} lines already in {})",
+                    w.path().display(),
+                    self.target.display()
+                );
+                (self.on_problem)(&msg);
+                self.target = w.path().to_path_buf();
+                self.writer = Some(w);
+                self.how = OpenHow::Append;
+                self.failures = 0;
+                return true;
             }
         }
         if self.tried == self.fallback_dirs.len() {
@@ -341,15 +342,35 @@ impl Recorder {
 }
 
 /// Creates a fallback transcript holding `written` (complete lines) and opens it for appending.
-fn start_fallback(path: &Path, written: &[u8]) -> io::Result<TranscriptWriter> {
-    drop(TranscriptWriter::create(path)?);
-    if !written.is_empty() {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
-        f.write_all(written)?;
-        f.sync_data()?;
+/// A file already there (someone else's) is never touched: the next free name beside it is used
+/// (`NAME.2`, `NAME.3`, …). A file this creates and cannot finish is removed.
+fn start_fallback(wanted: &Path, written: &[u8]) -> io::Result<TranscriptWriter> {
+    let mut path = wanted.to_path_buf();
+    let mut n = 1;
+    let created = loop {
+        match TranscriptWriter::create(&path) {
+            Ok(w) => break w,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 20 => {
+                n += 1;
+                path = PathBuf::from(format!("{}.{n}", wanted.display()));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    drop(created);
+    let filled = (|| {
+        if !written.is_empty() {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&path)?;
+            f.write_all(written)?;
+            f.sync_data()?;
+        }
+        TranscriptWriter::open_append(&path, Repair::OwnTail)
+    })();
+    if filled.is_err() {
+        let _ = std::fs::remove_file(&path);
     }
-    TranscriptWriter::open_append(path)
+    filled
 }
 
 /// `$TMPDIR` (or `/tmp`), `/dev/shm` (memory, usually free when a disk is full), the current

@@ -205,7 +205,7 @@ fn a_torn_last_line_is_tolerated_and_cut_off_before_appending() {
     );
 
     // Appending cuts the torn line off and continues the chain from line 9.
-    let mut w = TranscriptWriter::open_append(&path).unwrap();
+    let mut w = TranscriptWriter::open_append(&path, Repair::OwnTail).unwrap();
     assert!(w.repaired_bytes() > 0);
     assert_eq!(w.seq(), 9);
     w.append(&note("bo", 99)).unwrap();
@@ -498,4 +498,32 @@ fn one_fsync_covers_a_step_s_end_and_the_next_start_which_is_synced_before_appen
     let start = events.iter().find(|e| e.name() == "step_started").unwrap();
     w.append(start).unwrap();
     assert_eq!(w.unsynced_bytes(), 0);
+}
+
+/// Issue 9 #5: a fallback never deletes or writes into a file already at its path (someone
+/// else's, in a shared `$TMPDIR`): it takes the next free name beside it.
+#[test]
+fn a_fallback_never_touches_an_existing_file_of_the_same_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("blocked"), "").unwrap();
+    let path = dir.path().join("blocked/run.jsonl");
+    let fallback = dir.path().join("fallback");
+    std::fs::create_dir(&fallback).unwrap();
+    std::fs::write(fallback.join("run.jsonl"), "not ours\n").unwrap();
+    let (_, sink) = problems();
+    let mut r = Recorder::create(&path, Redactor::default(), sink)
+        .with_fallback_dirs(vec![fallback.clone()]);
+    let events = every_event();
+    for e in events.clone() {
+        r.record(e);
+    }
+    let closed = r.close();
+    assert!(closed.unwritten.is_empty());
+    assert_eq!(
+        std::fs::read_to_string(fallback.join("run.jsonl")).unwrap(),
+        "not ours\n"
+    );
+    assert_eq!(closed.path, fallback.join("run.jsonl.2"));
+    let t = read(&closed.path).unwrap();
+    assert_eq!(t.events().cloned().collect::<Vec<_>>(), events);
 }

@@ -37,6 +37,17 @@ pub const GROUP_COMMIT_INTERVAL: Duration = Duration::from_millis(200);
 /// Output lines are fsynced once this many bytes are unsynced.
 pub const GROUP_COMMIT_BYTES: u64 = 64 * 1024;
 
+/// Whether opening a transcript may cut off a torn last line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repair {
+    /// The run's own transcript (`rb resume`, a recorder reopening its file): a torn last line is
+    /// what rb itself was writing when it was killed, and is cut off.
+    OwnTail,
+    /// Someone else's record (`rb note --to`, `rb mark --to`): rb changes nothing it did not
+    /// write, and refuses a file whose last line is torn.
+    Never,
+}
+
 /// An open transcript, positioned after its last complete line.
 #[derive(Debug)]
 pub struct TranscriptWriter {
@@ -53,6 +64,8 @@ pub struct TranscriptWriter {
     last_sync: Instant,
     /// Bytes of torn lines cut off so far.
     repaired: u64,
+    /// Whether a torn last line may be cut off.
+    repair: Repair,
 }
 
 impl TranscriptWriter {
@@ -65,6 +78,7 @@ impl TranscriptWriter {
             _ => PathBuf::from("."),
         };
         DirBuilder::new().recursive(true).mode(0o700).create(&dir)?;
+        // `create_new` also refuses a symlink planted at `path`, dangling or not.
         let file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -72,14 +86,38 @@ impl TranscriptWriter {
             .mode(0o600)
             .open(path)?;
         File::open(&dir)?.sync_all()?;
-        Ok(Self::new(file, path))
+        Ok(Self::new(file, path, Repair::OwnTail))
     }
 
     /// Opens an existing transcript to append to it (`rb resume`, `rb note`): reads its last
-    /// complete line to continue `seq` and `prev`, cutting off a torn last line.
-    pub fn open_append(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().read(true).append(true).open(path)?;
-        let mut w = Self::new(file, path);
+    /// complete line to continue `seq` and `prev`; a torn last line is cut off or refused, as
+    /// `repair` says. A symlink or anything but a regular file is refused.
+    pub fn open_append(path: &Path, repair: Repair) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|e| {
+                if e.raw_os_error() == Some(nix::libc::ELOOP) {
+                    io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        format!(
+                            "{} is a symbolic link; rb writes only to the file itself",
+                            path.display()
+                        ),
+                    )
+                } else {
+                    e
+                }
+            })?;
+        if !file.metadata()?.file_type().is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a regular file", path.display()),
+            ));
+        }
+        let mut w = Self::new(file, path, repair);
         w.file.lock()?;
         let loaded = w.load_tail();
         w.file.unlock()?;
@@ -87,7 +125,7 @@ impl TranscriptWriter {
         Ok(w)
     }
 
-    fn new(file: File, path: &Path) -> Self {
+    fn new(file: File, path: &Path, repair: Repair) -> Self {
         TranscriptWriter {
             file,
             path: path.to_path_buf(),
@@ -97,6 +135,7 @@ impl TranscriptWriter {
             unsynced: 0,
             last_sync: Instant::now(),
             repaired: 0,
+            repair,
         }
     }
 
@@ -190,6 +229,16 @@ impl TranscriptWriter {
     fn load_tail(&mut self) -> io::Result<()> {
         let len = self.file.metadata()?.len();
         let (complete, last) = read_tail(&self.file, len)?;
+        if complete < len && self.repair == Repair::Never {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} ends with an incomplete line ({} bytes) that rb did not write here; it changes nothing (check it with `rb transcripts verify`)",
+                    self.path.display(),
+                    len - complete
+                ),
+            ));
+        }
         if complete < len {
             self.file.set_len(complete)?;
             self.file.sync_data()?;
