@@ -106,6 +106,8 @@ fn script(scenario: &str, name: &str) -> PathBuf {
 /// A scenario in progress: its WORKDIR, and the guarantee that `teardown.sh` runs.
 struct Scenario {
     name: &'static str,
+    /// `VARIANT` for the fixture's scripts: a variant of the incident ("" = the reproduction).
+    variant: &'static str,
     /// Holds WORKDIR; world-traversable so that `postgres` can reach its data directory.
     base: tempfile::TempDir,
     work: PathBuf,
@@ -114,6 +116,11 @@ struct Scenario {
 impl Scenario {
     /// Checks for root, then runs `setup.sh WORKDIR`; panics (after teardown) if it fails.
     fn setup(name: &'static str) -> Scenario {
+        Scenario::setup_variant(name, "")
+    }
+
+    /// Like `setup`, with `VARIANT=variant` in the environment of the fixture's scripts.
+    fn setup_variant(name: &'static str, variant: &'static str) -> Scenario {
         require_root(name);
         let base = tempfile::Builder::new()
             .prefix(&format!("rb-scenario-{name}-"))
@@ -125,7 +132,12 @@ impl Scenario {
         }
         let work = base.path().join("work");
         // From here on, Drop tears down whatever setup managed to start.
-        let s = Scenario { name, base, work };
+        let s = Scenario {
+            name,
+            variant,
+            base,
+            work,
+        };
         let ran = s.script("setup.sh", SETUP_TIMEOUT);
         assert!(
             ran.ok(),
@@ -139,7 +151,9 @@ impl Scenario {
 
     fn script(&self, which: &str, limit: Duration) -> Ran {
         let mut cmd = Command::new("bash");
-        cmd.arg(script(self.name, which)).arg(&self.work);
+        cmd.arg(script(self.name, which))
+            .arg(&self.work)
+            .env("VARIANT", self.variant);
         run_bounded(cmd, limit, &format!("{}/{which}", self.name))
     }
 
@@ -173,16 +187,18 @@ impl Scenario {
             .collect()
     }
 
-    /// `rb run NAME --yes --transcript WORKDIR/transcript.jsonl -p …` from an empty folder (the
-    /// embedded runbook), then `check.sh`, then the transcript's schema and hash chain.
-    fn run_and_check(&self) {
+    /// `rb run NAME --yes --yes-typed --transcript WORKDIR/transcript.jsonl -p … EXTRA…` from an
+    /// empty folder (the embedded runbook). Returns what rb did and the transcript's lines (schema
+    /// and hash chain checked), whatever the outcome.
+    fn run(&self, extra: &[&str]) -> (Ran, Vec<Value>) {
         let name = self.name;
         let cwd = self.base.path().join("cwd");
         std::fs::create_dir_all(&cwd).unwrap();
         let transcript = self.base.path().join("transcript.jsonl");
+        let _ = std::fs::remove_file(&transcript);
         let mut cmd = Command::new(RB);
         cmd.current_dir(&cwd)
-            .args(["run", name, "--yes", "--transcript"])
+            .args(["run", name, "--yes", "--yes-typed", "--transcript"])
             .arg(&transcript)
             .env("NO_COLOR", "1")
             .env("XDG_STATE_HOME", self.base.path().join("state"))
@@ -191,12 +207,29 @@ impl Scenario {
         for p in self.params() {
             cmd.arg("-p").arg(p);
         }
+        for p in extra {
+            cmd.arg("-p").arg(p);
+        }
         for (k, v) in self.env() {
             cmd.env(k, v);
         }
         let started = Instant::now();
         let ran = run_bounded(cmd, RUN_TIMEOUT, &format!("rb run {name}"));
-        eprintln!("{name}: rb run took {:?}", started.elapsed());
+        eprintln!(
+            "{name}: rb run took {:?}, {}:\n{}",
+            started.elapsed(),
+            ran.status,
+            ran.output
+        );
+        let lines = read_transcript(&transcript, name);
+        (ran, lines)
+    }
+
+    /// The reproduction: rb fixes it unattended, `check.sh` agrees on the real system, every step
+    /// succeeded or was skipped, and the story told (messages, milestones) is right.
+    fn run_and_check(&self) {
+        let name = self.name;
+        let (ran, lines) = self.run(&[]);
         assert!(
             ran.ok(),
             "{name}: rb run exited with {}:\n{}",
@@ -214,7 +247,8 @@ impl Scenario {
             ran.output
         );
 
-        let lines = check_transcript(&transcript, name);
+        assert_finished(&lines, name);
+        check_story(&lines, name);
         let started = &lines[0];
         assert_eq!(
             started["source"],
@@ -267,6 +301,19 @@ impl Drop for Scenario {
 /// The transcript validates against the schema, its hash chain is intact, and it ends with a
 /// finished run. Returns its lines, parsed.
 fn check_transcript(path: &Path, name: &str) -> Vec<Value> {
+    let lines = read_transcript(path, name);
+    assert_finished(&lines, name);
+    lines
+}
+
+fn assert_finished(lines: &[Value], name: &str) {
+    let last = lines.last().unwrap();
+    assert_eq!(last["event"], "run_finished", "{name}: {last}");
+    assert_eq!(last["outcome"], "finished", "{name}: {last}");
+}
+
+/// The transcript validates against the schema and its hash chain is intact. Returns its lines.
+fn read_transcript(path: &Path, name: &str) -> Vec<Value> {
     let n = rb::transcript::schema::validate_file(path)
         .unwrap_or_else(|e| panic!("{name}: transcript fails the schema: {e}"));
     assert!(n >= 2, "{name}: transcript has {n} lines");
@@ -282,10 +329,81 @@ fn check_transcript(path: &Path, name: &str) -> Vec<Value> {
         .collect();
     assert_eq!(lines[0]["event"], "run_started");
     assert_eq!(lines[0]["runbook"], name);
-    let last = lines.last().unwrap();
-    assert_eq!(last["event"], "run_finished", "{name}: {last}");
-    assert_eq!(last["outcome"], "finished", "{name}: {last}");
     lines
+}
+
+/// Events of one kind.
+fn events<'a>(lines: &'a [Value], event: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["event"] == event).collect()
+}
+
+/// The `(step, status)` of every step's last `step_finished`.
+fn step_status<'a>(lines: &'a [Value], step: &str) -> Option<&'a str> {
+    events(lines, "step_finished")
+        .into_iter()
+        .rev()
+        .find(|l| l["step"] == step)
+        .and_then(|l| l["status"].as_str())
+}
+
+/// All the output a step printed (stdout and stderr, every attempt).
+fn step_output(lines: &[Value], step: &str) -> String {
+    events(lines, "output")
+        .into_iter()
+        .filter(|l| l["step"] == step)
+        .filter_map(|l| l["text"].as_str())
+        .collect()
+}
+
+/// A captured value.
+fn captured<'a>(lines: &'a [Value], name: &str) -> Option<&'a str> {
+    events(lines, "captured")
+        .into_iter()
+        .rev()
+        .find(|l| l["name"] == name)
+        .and_then(|l| l["value"].as_str())
+}
+
+fn milestones(lines: &[Value]) -> Vec<&str> {
+    events(lines, "milestone")
+        .into_iter()
+        .filter_map(|l| l["name"].as_str())
+        .collect()
+}
+
+/// The words of the incident channel match the milestones: the first message is an INCIDENT,
+/// milestones come in the order detected, acknowledged, mitigated, resolved (each at most once,
+/// `detected` first), a RESOLVED message is exactly one that marks `resolved`, and every other
+/// message is an UPDATE.
+fn check_story(lines: &[Value], name: &str) {
+    let order = ["detected", "acknowledged", "mitigated", "resolved"];
+    let marks = milestones(lines);
+    assert_eq!(marks.first(), Some(&"detected"), "{name}: milestones {marks:?}");
+    let ranks: Vec<usize> = marks
+        .iter()
+        .map(|m| order.iter().position(|o| o == m).unwrap())
+        .collect();
+    assert!(
+        ranks.windows(2).all(|w| w[0] < w[1]),
+        "{name}: milestones out of order: {marks:?}"
+    );
+    let resolved_by: Vec<&str> = events(lines, "milestone")
+        .into_iter()
+        .filter(|l| l["name"] == "resolved")
+        .filter_map(|l| l["step"].as_str())
+        .collect();
+    for (i, m) in events(lines, "message").into_iter().enumerate() {
+        let (step, text) = (m["step"].as_str().unwrap(), m["text"].as_str().unwrap());
+        let word = text.split(':').next().unwrap_or("");
+        let want = if i == 0 {
+            "INCIDENT"
+        } else if resolved_by.contains(&step) {
+            "RESOLVED"
+        } else {
+            "UPDATE"
+        };
+        assert_eq!(word, want, "{name}: message {step} says {text:?}");
+    }
 }
 
 #[test]
@@ -584,4 +702,112 @@ fn validate_accepts_every_builtin_runbook() {
     let mut expected: Vec<&str> = RUNBOOKS.to_vec();
     expected.sort();
     assert_eq!(found, expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// disk-full: the holes a senior SRE found (issue 13)
+
+/// The files of a folder with their checksums, sorted, as `sha256sum` prints them.
+fn checksums(dir: &Path) -> String {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg("cd -- \"$1\" && find . -type f -exec sha256sum {} + | sort")
+        .arg("checksums")
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "checksums of {}", dir.display());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn disk_full_leaves_a_log_dir_on_another_filesystem_alone() {
+    let s = Scenario::setup_variant("disk-full", "other-fs");
+    let before = std::fs::read_to_string(s.path("other.sha256")).unwrap();
+    let (ran, lines) = s.run(&[]);
+    assert_eq!(
+        checksums(&s.path("other")),
+        before,
+        "files on the other filesystem changed; rb said:\n{}",
+        ran.output
+    );
+    assert_eq!(captured(&lines, "log_dir_ok"), Some("no"));
+    for step in ["delete-old-rotated-logs", "compress-rotated-logs"] {
+        assert_eq!(step_status(&lines, step), Some("skipped"), "{step}");
+    }
+    assert!(
+        step_output(&lines, "check-log-dir").contains("on another filesystem"),
+        "the refusal is not explained"
+    );
+}
+
+#[test]
+fn disk_full_refuses_a_system_path_as_log_dir() {
+    require_root("disk-full");
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    let cwd = dir.path().join("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "bash"])
+        .arg(script("disk-full", "system-path.sh"))
+        .arg(RB)
+        .arg(&work)
+        .current_dir(&cwd)
+        .env("NO_COLOR", "1")
+        .env("XDG_STATE_HOME", dir.path().join("state"))
+        .env_remove("RB_PATH");
+    let ran = run_bounded(cmd, RUN_TIMEOUT, "system-path.sh");
+    assert!(ran.ok(), "system-path.sh failed:\n{}", ran.output);
+    let before = std::fs::read_to_string(work.join("before.txt")).unwrap();
+    let after = std::fs::read_to_string(work.join("after.txt")).unwrap();
+    assert_eq!(after, before, "files under /usr were changed:\n{}", ran.output);
+    let lines = read_transcript(&work.join("transcript.jsonl"), "disk-full");
+    assert_eq!(captured(&lines, "log_dir_ok"), Some("no"));
+    assert!(step_output(&lines, "check-log-dir").contains("system path"));
+    // Nothing freed, so no false success either.
+    assert!(!milestones(&lines).contains(&"resolved"), "{}", ran.output);
+}
+
+#[test]
+fn disk_full_out_of_inodes_is_seen_and_never_called_resolved() {
+    let s = Scenario::setup_variant("disk-full", "inodes");
+    let before = std::fs::read_to_string(s.path("before.sha256")).unwrap();
+    let (ran, lines) = s.run(&[]);
+    assert!(!ran.ok(), "a filesystem still out of inodes passed:\n{}", ran.output);
+    assert_eq!(captured(&lines, "usage_pct"), Some("100"));
+    let first = events(&lines, "message")[0]["text"].as_str().unwrap();
+    assert!(first.contains("inodes 100% used"), "{first}");
+    assert_eq!(step_status(&lines, "verify"), Some("failed"));
+    let marks = milestones(&lines);
+    assert!(
+        !marks.contains(&"mitigated") && !marks.contains(&"resolved"),
+        "{marks:?}"
+    );
+    assert!(
+        !events(&lines, "message")
+            .iter()
+            .any(|m| m["text"].as_str().unwrap().starts_with("RESOLVED")),
+        "RESOLVED posted"
+    );
+    // The cache files are not logs: nothing was deleted.
+    assert_eq!(checksums(&s.path("mnt")), before);
+}
+
+#[test]
+fn disk_full_frees_space_even_when_evidence_cannot_be_saved() {
+    let s = Scenario::setup_variant("disk-full", "full-evidence");
+    let (ran, lines) = s.run(&[]);
+    let check = s.script("check.sh", CHECK_TIMEOUT);
+    assert!(
+        check.ok(),
+        "not freed:\n{}\nrb said:\n{}",
+        check.output,
+        ran.output
+    );
+    assert!(ran.ok(), "{}", ran.output);
+    assert!(
+        step_output(&lines, "save-evidence").contains("evidence NOT saved"),
+        "the failed evidence step was not reported"
+    );
 }
