@@ -811,3 +811,41 @@ fn disk_full_frees_space_even_when_evidence_cannot_be_saved() {
         "the failed evidence step was not reported"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// pool-exhausted: the holes a senior SRE found (issue 13)
+
+#[test]
+fn pool_exhausted_ends_the_leak_when_the_application_shares_the_operators_role() {
+    Scenario::setup_variant("pool-exhausted", "shared-role").run_and_check();
+}
+
+#[test]
+fn pool_exhausted_ends_a_young_idle_transaction_that_blocks_others() {
+    let s = Scenario::setup_variant("pool-exhausted", "blocking-chain");
+    s.run_and_check();
+}
+
+#[test]
+fn pool_exhausted_terminates_exactly_the_sessions_it_showed() {
+    let s = Scenario::setup("pool-exhausted");
+    let (ran, lines) = s.run(&[]);
+    assert!(ran.ok(), "{}", ran.output);
+    let shown = captured(&lines, "to_end").unwrap_or("");
+    assert_eq!(shown.split(' ').count(), 7, "sessions to end: {shown:?}");
+    // The step that ends them names them, and the operator had to type a word for it.
+    let started = events(&lines, "step_started")
+        .into_iter()
+        .find(|l| l["step"] == "terminate-sessions")
+        .expect("terminate-sessions ran");
+    assert!(started["command"].as_str().unwrap().contains(shown));
+    assert!(
+        events(&lines, "decision").iter().any(|l| l["step"]
+            == "terminate-sessions"
+            && l["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("typing `terminate`")),
+        "no typed confirmation recorded"
+    );
+}
