@@ -849,3 +849,50 @@ fn pool_exhausted_terminates_exactly_the_sessions_it_showed() {
         "no typed confirmation recorded"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// infinite-loop: the holes a senior SRE found (issue 13)
+
+#[test]
+fn infinite_loop_neither_kills_nor_rolls_back_a_process_that_does_not_spin() {
+    let s = Scenario::setup_variant("infinite-loop", "idle");
+    let pid = std::fs::read_to_string(s.path("app.pid")).unwrap();
+    let (ran, lines) = s.run(&[]);
+    assert!(
+        Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        "the idle process was killed:\n{}",
+        ran.output
+    );
+    assert_eq!(
+        std::fs::read_link(s.path("current")).unwrap(),
+        s.path("releases/v2"),
+        "the deploy was rolled back:\n{}",
+        ran.output
+    );
+    assert!(!ran.ok(), "the run went on as if it spun:\n{}", ran.output);
+    assert!(
+        events(&lines, "message").is_empty(),
+        "a message was posted for a process that does not spin"
+    );
+    assert!(step_output(&lines, "confirm-spinning").contains("not spinning"));
+}
+
+#[test]
+fn infinite_loop_verifies_by_cpu_not_by_the_pid_being_gone() {
+    let s = Scenario::setup_variant("infinite-loop", "respawn");
+    let first = std::fs::read_to_string(s.path("app.pid")).unwrap();
+    let (ran, lines) = s.run(&[]);
+    assert!(
+        !Path::new(&format!("/proc/{}", first.trim())).exists(),
+        "the spinning process was not killed:\n{}",
+        ran.output
+    );
+    // The supervisor brought the same loop back: that is not mitigated.
+    assert!(!ran.ok(), "the run passed:\n{}", ran.output);
+    assert_eq!(step_status(&lines, "verify"), Some("failed"));
+    assert!(
+        !milestones(&lines).contains(&"mitigated"),
+        "{:?}",
+        milestones(&lines)
+    );
+}
