@@ -227,7 +227,7 @@ impl Scenario {
 
     /// The reproduction: rb fixes it unattended, `check.sh` agrees on the real system, every step
     /// succeeded or was skipped, and the story told (messages, milestones) is right.
-    fn run_and_check(&self) {
+    fn run_and_check(&self) -> Vec<Value> {
         let name = self.name;
         let (ran, lines) = self.run(&[]);
         assert!(
@@ -280,6 +280,7 @@ impl Scenario {
             failed.is_empty(),
             "{name}: steps did not succeed: {failed:?}"
         );
+        lines
     }
 }
 
@@ -418,7 +419,14 @@ fn pool_exhausted_scenario() {
 
 #[test]
 fn memory_leak_scenario() {
-    Scenario::setup("memory-leak").run_and_check();
+    let lines = Scenario::setup("memory-leak").run_and_check();
+    // The core dump (which can pause a big process for minutes) is asked for on its own.
+    assert!(
+        events(&lines, "decision")
+            .iter()
+            .any(|l| l["step"] == "core-dump"),
+        "the core dump had no confirmation of its own"
+    );
 }
 
 #[test]
@@ -890,6 +898,29 @@ fn infinite_loop_verifies_by_cpu_not_by_the_pid_being_gone() {
     // The supervisor brought the same loop back: that is not mitigated.
     assert!(!ran.ok(), "the run passed:\n{}", ran.output);
     assert_eq!(step_status(&lines, "verify"), Some("failed"));
+    assert!(
+        !milestones(&lines).contains(&"mitigated"),
+        "{:?}",
+        milestones(&lines)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// memory-leak: the holes a senior SRE found (issue 13)
+
+#[test]
+fn memory_leak_a_restart_into_an_oom_loop_is_not_mitigated() {
+    let s = Scenario::setup_variant("memory-leak", "tight-limit");
+    let (ran, lines) = s.run(&[]);
+    // The diagnosis found the memory cgroup and its counters.
+    assert!(
+        captured(&lines, "cgroup_dir").is_some_and(|d| d.contains("rb-scenario-")),
+        "cgroup not found:\n{}",
+        ran.output
+    );
+    // Any new process is smaller than the leaking one; that is not a fix when it dies again.
+    assert!(!ran.ok(), "the run passed:\n{}", ran.output);
+    assert_eq!(step_status(&lines, "verify"), Some("failed"), "{}", ran.output);
     assert!(
         !milestones(&lines).contains(&"mitigated"),
         "{:?}",
