@@ -430,11 +430,6 @@ fn memory_leak_scenario() {
 }
 
 #[test]
-fn rate_limit_scenario() {
-    Scenario::setup("rate-limit").run_and_check();
-}
-
-#[test]
 fn infinite_loop_scenario() {
     Scenario::setup("infinite-loop").run_and_check();
 }
@@ -926,4 +921,38 @@ fn memory_leak_a_restart_into_an_oom_loop_is_not_mitigated() {
         "{:?}",
         milestones(&lines)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// rate-limit: the holes a senior SRE found (issue 13)
+
+#[test]
+fn rate_limit_zero_traffic_fails_the_verification() {
+    let s = Scenario::setup_variant("rate-limit", "silent");
+    let (ran, lines) = s.run(&[]);
+    assert!(!ran.ok(), "no traffic passed as healthy:\n{}", ran.output);
+    assert_eq!(step_status(&lines, "verify"), Some("failed"));
+    assert!(step_output(&lines, "verify").contains("no request at all"));
+    assert!(
+        !milestones(&lines).contains(&"mitigated"),
+        "{:?}",
+        milestones(&lines)
+    );
+}
+
+#[test]
+fn rate_limit_names_callers_behind_a_load_balancer_and_shows_retry_after() {
+    let s = Scenario::setup("rate-limit");
+    let lines = s.run_and_check();
+    let callers = step_output(&lines, "top-callers");
+    // Every request comes from 127.0.0.1 (the balancer): these tell the caller apart.
+    for who in ["203.0.113.7", "batch-job/1.0", "api_key=batch7f3..."] {
+        assert!(callers.contains(who), "{who} not among the callers:\n{callers}");
+    }
+    assert!(
+        !callers.contains("batch7f3a9c1d2e4b"),
+        "a full API key was printed"
+    );
+    let headers = step_output(&lines, "limit-headers");
+    assert!(headers.contains("Retry-After: 1 (1 s)"), "{headers}");
 }

@@ -1,5 +1,6 @@
 """An API on 127.0.0.1 that allows LIMIT requests per second (all callers together) and answers
-429 with Retry-After and X-RateLimit-* headers beyond that. Writes a combined-format access log.
+429 with Retry-After and X-RateLimit-* headers beyond that. Writes a combined-format access log
+with X-Forwarded-For as a last quoted field (as nginx logs it behind a load balancer).
 Usage: server.py PORTFILE ACCESS_LOG LIMIT"""
 import http.server, sys, threading, time
 
@@ -30,7 +31,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         user = self.headers.get("X-Client", "-")
         ts = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
         log.write(f'{self.client_address[0]} - {user} [{ts}] "{self.requestline}" {status} {len(body)} '
-                  f'"-" "{self.headers.get("User-Agent", "-")}"\n')
+                  f'"-" "{self.headers.get("User-Agent", "-")}" "{self.headers.get("X-Forwarded-For", "-")}"\n')
 
     def log_message(self, *args):
         pass
