@@ -480,6 +480,20 @@ fn triage_through_a_terminal_records_answers_and_notes() {
     let restarted = dir.path().join("restarted");
     let cwd = dir.path().join("cwd");
     std::fs::create_dir_all(&cwd).unwrap();
+    // The service's repository, with one commit made during the incident.
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = Command::new("bash")
+        .arg("-c")
+        .arg(
+            "cd -- \"$1\" && git init -q && git -c user.name=ana -c user.email=ana@example.com \
+             commit -q --allow-empty -m 'Raise the checkout pool to 50'",
+        )
+        .arg("git")
+        .arg(&repo)
+        .output()
+        .unwrap();
+    assert!(git.status.success(), "git: {git:?}");
     let mut cmd = Command::new(RB);
     cmd.current_dir(&cwd)
         .args(["run", "triage", "--transcript"])
@@ -490,6 +504,10 @@ fn triage_through_a_terminal_records_answers_and_notes() {
         .arg(format!("rollback_command=touch {}", rolled_back.display()))
         .arg("-p")
         .arg(format!("restart_command=touch {}", restarted.display()))
+        .arg("-p")
+        .arg("deploy_history_command=echo 'deploy 812 of checkout by ana, 10 minutes ago'")
+        .arg("-p")
+        .arg(format!("repo_dir={}", repo.display()))
         .env("NO_COLOR", "1")
         .env("TERM", "xterm")
         .env("USER", "alice")
@@ -517,7 +535,10 @@ fn triage_through_a_terminal_records_answers_and_notes() {
     p.answer("verify-manually", "manual", "Done?", "y");
     p.answer("monitor-manually", "manual", "Done?", "y");
     p.expect("RESOLVED: checkout is healthy again");
-    p.answer("schedule-postmortem", "manual", "Done?", "y");
+    p.expect("(schedule-postmortem, manual)");
+    p.expect("rb postmortem");
+    p.expect("Done?");
+    p.key("y");
 
     let code = {
         use expectrl::Expect;
@@ -535,6 +556,12 @@ fn triage_through_a_terminal_records_answers_and_notes() {
 
     let lines = check_transcript(&transcript, "triage");
     assert_eq!(lines[0]["source"], "<built-in>/triage.yaml");
+    check_story(&lines, "triage");
+    // What changed: the team's deploy history and the commits since the start, before the rollback.
+    assert!(step_output(&lines, "deploy-history").contains("deploy 812 of checkout"));
+    assert!(
+        step_output(&lines, "code-and-rollout-history").contains("Raise the checkout pool to 50")
+    );
     let of =
         |event: &str| -> Vec<&Value> { lines.iter().filter(|l| l["event"] == event).collect() };
 
@@ -621,7 +648,14 @@ fn triage_through_a_terminal_records_answers_and_notes() {
         .collect();
     assert_eq!(messages, ["alert", "update", "resolved"]);
     // The read-only diagnosis ran without asking, and succeeded.
-    for id in ["recent-changes", "host-health", "logs"] {
+    for id in [
+        "started",
+        "recent-changes",
+        "deploy-history",
+        "code-and-rollout-history",
+        "host-health",
+        "logs",
+    ] {
         assert!(
             lines.iter().any(|l| l["event"] == "step_finished"
                 && l["step"] == id
