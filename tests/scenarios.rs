@@ -379,7 +379,11 @@ fn milestones(lines: &[Value]) -> Vec<&str> {
 fn check_story(lines: &[Value], name: &str) {
     let order = ["detected", "acknowledged", "mitigated", "resolved"];
     let marks = milestones(lines);
-    assert_eq!(marks.first(), Some(&"detected"), "{name}: milestones {marks:?}");
+    assert_eq!(
+        marks.first(),
+        Some(&"detected"),
+        "{name}: milestones {marks:?}"
+    );
     let ranks: Vec<usize> = marks
         .iter()
         .map(|m| order.iter().position(|o| o == m).unwrap())
@@ -798,7 +802,11 @@ fn disk_full_refuses_a_system_path_as_log_dir() {
     assert!(ran.ok(), "system-path.sh failed:\n{}", ran.output);
     let before = std::fs::read_to_string(work.join("before.txt")).unwrap();
     let after = std::fs::read_to_string(work.join("after.txt")).unwrap();
-    assert_eq!(after, before, "files under /usr were changed:\n{}", ran.output);
+    assert_eq!(
+        after, before,
+        "files under /usr were changed:\n{}",
+        ran.output
+    );
     let lines = read_transcript(&work.join("transcript.jsonl"), "disk-full");
     assert_eq!(captured(&lines, "log_dir_ok"), Some("no"));
     assert!(step_output(&lines, "check-log-dir").contains("system path"));
@@ -811,7 +819,11 @@ fn disk_full_out_of_inodes_is_seen_and_never_called_resolved() {
     let s = Scenario::setup_variant("disk-full", "inodes");
     let before = std::fs::read_to_string(s.path("before.sha256")).unwrap();
     let (ran, lines) = s.run(&[]);
-    assert!(!ran.ok(), "a filesystem still out of inodes passed:\n{}", ran.output);
+    assert!(
+        !ran.ok(),
+        "a filesystem still out of inodes passed:\n{}",
+        ran.output
+    );
     assert_eq!(captured(&lines, "usage_pct"), Some("100"));
     let first = events(&lines, "message")[0]["text"].as_str().unwrap();
     assert!(first.contains("inodes 100% used"), "{first}");
@@ -877,12 +889,13 @@ fn pool_exhausted_terminates_exactly_the_sessions_it_showed() {
         .expect("terminate-sessions ran");
     assert!(started["command"].as_str().unwrap().contains(shown));
     assert!(
-        events(&lines, "decision").iter().any(|l| l["step"]
-            == "terminate-sessions"
-            && l["text"]
-                .as_str()
-                .unwrap_or("")
-                .contains("typing `terminate`")),
+        events(&lines, "decision")
+            .iter()
+            .any(|l| l["step"] == "terminate-sessions"
+                && l["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("typing `terminate`")),
         "no typed confirmation recorded"
     );
 }
@@ -949,7 +962,12 @@ fn memory_leak_a_restart_into_an_oom_loop_is_not_mitigated() {
     );
     // Any new process is smaller than the leaking one; that is not a fix when it dies again.
     assert!(!ran.ok(), "the run passed:\n{}", ran.output);
-    assert_eq!(step_status(&lines, "verify"), Some("failed"), "{}", ran.output);
+    assert_eq!(
+        step_status(&lines, "verify"),
+        Some("failed"),
+        "{}",
+        ran.output
+    );
     assert!(
         !milestones(&lines).contains(&"mitigated"),
         "{:?}",
@@ -981,7 +999,10 @@ fn rate_limit_names_callers_behind_a_load_balancer_and_shows_retry_after() {
     let callers = step_output(&lines, "top-callers");
     // Every request comes from 127.0.0.1 (the balancer): these tell the caller apart.
     for who in ["203.0.113.7", "batch-job/1.0", "api_key=batch7f3..."] {
-        assert!(callers.contains(who), "{who} not among the callers:\n{callers}");
+        assert!(
+            callers.contains(who),
+            "{who} not among the callers:\n{callers}"
+        );
     }
     assert!(
         !callers.contains("batch7f3a9c1d2e4b"),
