@@ -1011,3 +1011,66 @@ fn rate_limit_names_callers_behind_a_load_balancer_and_shows_retry_after() {
     let headers = step_output(&lines, "limit-headers");
     assert!(headers.contains("Retry-After: 1 (1 s)"), "{headers}");
 }
+
+#[test]
+fn infinite_loop_never_signals_a_process_that_took_over_the_pid() {
+    // The operator waits at the kill prompt; meanwhile the spinning process dies and the kernel
+    // gives its PID to another process. Answering "run" must not signal the newcomer.
+    let s = Scenario::setup("infinite-loop");
+    let pid: i32 = std::fs::read_to_string(s.path("app.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let transcript = s.base.path().join("transcript.jsonl");
+    let cwd = s.base.path().join("cwd");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let mut cmd = Command::new(RB);
+    cmd.current_dir(&cwd)
+        .args(["run", "infinite-loop", "--transcript"])
+        .arg(&transcript)
+        .env("NO_COLOR", "1")
+        .env("TERM", "xterm")
+        .env("XDG_STATE_HOME", s.base.path().join("state"))
+        .env_remove("RB_PATH");
+    for p in s.params() {
+        cmd.arg("-p").arg(p);
+    }
+    let session = expectrl::Session::spawn(cmd).expect("spawn rb in a pty");
+    let mut p = Pty { session };
+    p.session.set_expect_timeout(Some(Duration::from_secs(60)));
+    p.answer("save-stacks", "changes the system", "Run this command?", "r");
+    p.expect("(kill, changes the system)");
+    p.expect("Run this command?");
+    // The spinning process ends; a newcomer takes its PID.
+    let pgid = nix::unistd::Pid::from_raw(pid);
+    nix::sys::signal::kill(pgid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    // Once reaped (by init: the fixture's shell has exited), the PID is free.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(Instant::now() < deadline, "process {pid} did not go away: {stat}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("process {pid} is gone; starting a newcomer under its PID");
+    let mut reuse = Command::new("python3");
+    reuse
+        .arg(script("infinite-loop", "reuse-pid.py"))
+        .arg(pid.to_string());
+    let reuse = run_bounded(reuse, CHECK_TIMEOUT, "reuse-pid.py");
+    assert!(reuse.ok(), "reuse-pid.py: {}", reuse.output);
+    p.key("r");
+    p.answer("rollback-deploy", "changes the system", "Run this command?", "a");
+    {
+        use expectrl::Expect;
+        let _ = p.session.expect(expectrl::Eof);
+    }
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    assert_eq!(comm.trim(), "sleep", "the process now holding PID {pid} was signalled");
+    let lines = read_transcript(&transcript, "infinite-loop");
+    assert!(
+        step_output(&lines, "kill").contains("nothing signalled"),
+        "{}",
+        step_output(&lines, "kill")
+    );
+}
