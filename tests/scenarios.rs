@@ -418,7 +418,26 @@ fn disk_full_scenario() {
 
 #[test]
 fn pool_exhausted_scenario() {
-    Scenario::setup("pool-exhausted").run_and_check();
+    let lines = Scenario::setup("pool-exhausted").run_and_check();
+    // It terminated exactly the sessions it showed: the step names them (pid@start), and the
+    // operator had to type a word for it.
+    let shown = captured(&lines, "to_end").unwrap_or("");
+    assert_eq!(shown.split(' ').count(), 7, "sessions to end: {shown:?}");
+    let started = events(&lines, "step_started")
+        .into_iter()
+        .find(|l| l["step"] == "terminate-sessions")
+        .expect("terminate-sessions ran");
+    assert!(started["command"].as_str().unwrap().contains(shown));
+    assert!(
+        events(&lines, "decision")
+            .iter()
+            .any(|l| l["step"] == "terminate-sessions"
+                && l["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("typing `terminate`")),
+        "no typed confirmation recorded"
+    );
 }
 
 #[test]
@@ -875,31 +894,6 @@ fn pool_exhausted_ends_a_young_idle_transaction_that_blocks_others() {
     s.run_and_check();
 }
 
-#[test]
-fn pool_exhausted_terminates_exactly_the_sessions_it_showed() {
-    let s = Scenario::setup("pool-exhausted");
-    let (ran, lines) = s.run(&[]);
-    assert!(ran.ok(), "{}", ran.output);
-    let shown = captured(&lines, "to_end").unwrap_or("");
-    assert_eq!(shown.split(' ').count(), 7, "sessions to end: {shown:?}");
-    // The step that ends them names them, and the operator had to type a word for it.
-    let started = events(&lines, "step_started")
-        .into_iter()
-        .find(|l| l["step"] == "terminate-sessions")
-        .expect("terminate-sessions ran");
-    assert!(started["command"].as_str().unwrap().contains(shown));
-    assert!(
-        events(&lines, "decision")
-            .iter()
-            .any(|l| l["step"] == "terminate-sessions"
-                && l["text"]
-                    .as_str()
-                    .unwrap_or("")
-                    .contains("typing `terminate`")),
-        "no typed confirmation recorded"
-    );
-}
-
 // ---------------------------------------------------------------------------------------------
 // infinite-loop: the holes a senior SRE found (issue 13)
 
@@ -985,6 +979,12 @@ fn rate_limit_zero_traffic_fails_the_verification() {
     assert!(!ran.ok(), "no traffic passed as healthy:\n{}", ran.output);
     assert_eq!(step_status(&lines, "verify"), Some("failed"));
     assert!(step_output(&lines, "verify").contains("no request at all"));
+    // This server gives Retry-After as an HTTP date: shown in seconds too.
+    let headers = step_output(&lines, "limit-headers");
+    assert!(
+        headers.contains("GMT (") && headers.contains(" s from now)"),
+        "{headers}"
+    );
     assert!(
         !milestones(&lines).contains(&"mitigated"),
         "{:?}",
@@ -1039,7 +1039,12 @@ fn infinite_loop_never_signals_a_process_that_took_over_the_pid() {
     let session = expectrl::Session::spawn(cmd).expect("spawn rb in a pty");
     let mut p = Pty { session };
     p.session.set_expect_timeout(Some(Duration::from_secs(60)));
-    p.answer("save-stacks", "changes the system", "Run this command?", "r");
+    p.answer(
+        "save-stacks",
+        "changes the system",
+        "Run this command?",
+        "r",
+    );
     p.expect("(kill, changes the system)");
     p.expect("Run this command?");
     // The spinning process ends; a newcomer takes its PID.
@@ -1049,7 +1054,10 @@ fn infinite_loop_never_signals_a_process_that_took_over_the_pid() {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Path::new(&format!("/proc/{pid}")).exists() {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        assert!(Instant::now() < deadline, "process {pid} did not go away: {stat}");
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} did not go away: {stat}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     eprintln!("process {pid} is gone; starting a newcomer under its PID");
@@ -1060,13 +1068,22 @@ fn infinite_loop_never_signals_a_process_that_took_over_the_pid() {
     let reuse = run_bounded(reuse, CHECK_TIMEOUT, "reuse-pid.py");
     assert!(reuse.ok(), "reuse-pid.py: {}", reuse.output);
     p.key("r");
-    p.answer("rollback-deploy", "changes the system", "Run this command?", "a");
+    p.answer(
+        "rollback-deploy",
+        "changes the system",
+        "Run this command?",
+        "a",
+    );
     {
         use expectrl::Expect;
         let _ = p.session.expect(expectrl::Eof);
     }
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-    assert_eq!(comm.trim(), "sleep", "the process now holding PID {pid} was signalled");
+    assert_eq!(
+        comm.trim(),
+        "sleep",
+        "the process now holding PID {pid} was signalled"
+    );
     let lines = read_transcript(&transcript, "infinite-loop");
     assert!(
         step_output(&lines, "kill").contains("nothing signalled"),

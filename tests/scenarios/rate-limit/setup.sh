@@ -2,12 +2,14 @@
 # rate-limit: an API on 127.0.0.1 (random port) allowing 10 requests/s, and a batch-job client
 # sending ~25/s, so most of its requests get 429. The throttle knob is WORKDIR/client.rate
 # (requests per second), re-read by the client every second.
-# VARIANT=silent: the team's "throttle" stops the client altogether: no traffic, which is not healthy.
+# VARIANT=silent: the team's "throttle" stops the client altogether: no traffic, which is not healthy;
+# and the server gives Retry-After as an HTTP date.
 source "$(dirname "$0")/../lib.sh"
 need_workdir "$@"
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$WORKDIR"
 : >"$WORKDIR/access.log"
+[ "${VARIANT:-}" != silent ] || export RETRY_AFTER_DATE=1
 setsid python3 "$HERE/server.py" "$WORKDIR/port" "$WORKDIR/access.log" 10 </dev/null >"$WORKDIR/server.err" 2>&1 &
 echo $! >"$WORKDIR/server.pid"
 wait_for 10 "the server's port" test -s "$WORKDIR/port"
