@@ -413,7 +413,29 @@ fn check_story(lines: &[Value], name: &str) {
 
 #[test]
 fn disk_full_scenario() {
-    Scenario::setup("disk-full").run_and_check();
+    let lines = Scenario::setup("disk-full").run_and_check();
+    // Of the two deleted-but-open files, only the log was offered and truncated, after a typed
+    // confirmation; the application's scratch file was shown as left alone.
+    let listed = step_output(&lines, "deleted-open-files");
+    assert!(
+        listed.contains("left alone") && listed.contains("scratch.tmp"),
+        "{listed}"
+    );
+    let truncated = step_output(&lines, "truncate-deleted-open-files");
+    assert!(
+        truncated.contains("1 file(s) truncated") && truncated.contains("debug.log"),
+        "{truncated}"
+    );
+    assert!(
+        events(&lines, "decision")
+            .iter()
+            .any(|l| l["step"] == "truncate-deleted-open-files"
+                && l["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("typing `truncate`")),
+        "no typed confirmation recorded"
+    );
 }
 
 #[test]
