@@ -11,6 +11,12 @@
 //! embedded in the binary is the one exercised (what users get); the transcript's `source` (`<built-in>/NAME.yaml`) and
 //! `sha256` prove it is byte for byte the file in `runbooks/`.
 //!
+//! Variants of the incidents (issue 13: `VARIANT=NAME` for the fixture's scripts) reproduce what a
+//! senior SRE found wrong in the first runbooks: each test asserts, on the real system and in the
+//! transcript, that nothing outside the target changed and that no false success was claimed. Every
+//! fixed reproduction also has to tell the story right: INCIDENT first, after `detected`; UPDATE in
+//! between; RESOLVED only on the step that marks `resolved` (`check_story`).
+//!
 //! `triage` is a process runbook: it is driven through a pseudo-terminal with answers and notes.
 //! Plus a dry run of every runbook with its defaults, and `rb validate runbooks/`.
 //!
