@@ -13,6 +13,7 @@ have ps       || missing+=(procps)
 have python3  || missing+=(python3)
 have curl     || missing+=(curl)
 have gzip     || missing+=(gzip)
+have git      || missing+=(git)
 have runuser  || missing+=(util-linux)
 have mountpoint || missing+=(util-linux)
 # gdb is optional: infinite-loop and memory-leak use it (gcore, backtraces) when present.

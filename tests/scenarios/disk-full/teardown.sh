@@ -2,5 +2,8 @@
 source "$(dirname "$0")/../lib.sh"
 need_workdir "$@"
 kill_pidfile "$WORKDIR/holder.pid"
-if mountpoint -q "$WORKDIR/mnt" 2>/dev/null; then umount "$WORKDIR/mnt" || umount -l "$WORKDIR/mnt"; fi
+kill_pidfile "$WORKDIR/scratch.pid"
+for m in "$WORKDIR/mnt" "$WORKDIR/other"; do
+    if mountpoint -q "$m" 2>/dev/null; then umount "$m" || umount -l "$m"; fi
+done
 rm -rf "$WORKDIR"
