@@ -191,3 +191,70 @@ fn a_second_ctrl_c_kills_the_step_at_once_and_ends_the_run() {
     assert!(!alive(child));
     assert!(!d.path("next").exists());
 }
+
+/// Issue 9 #7: the terminal goes away mid-step (an ssh drop: the PTY's master is closed). rb gets
+/// SIGHUP, prompts nobody, ends the step's process group, records the hang-up as such, exits 130,
+/// and the run is resumable.
+#[test]
+fn closing_the_terminal_mid_step_interrupts_the_run_and_leaves_it_resumable() {
+    let d = Sandbox::new();
+    d.write(
+        "t.yaml",
+        "version: 1\nname: t\ntitle: T\nsteps:\n  - id: long\n    run: if [ -e second ]; then touch resumed; else echo $$ > long.pid; touch second; sleep 1000; fi\n  - id: after\n    run: touch after\n    read_only: true\n",
+    );
+    // Python's pty.fork gives rb a real controlling terminal (setsid + TIOCSCTTY); the script
+    // answers "run", waits for the step, closes the master and reports rb's exit code.
+    let script = r#"
+import os, pty, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], [sys.argv[1], "run", "t.yaml", "--transcript", "t.jsonl"])
+buf, t0 = b"", time.time()
+while b"Run this" not in buf and time.time() - t0 < 20:
+    buf += os.read(fd, 1024)
+os.write(fd, b"r")
+while not os.path.exists("long.pid") and time.time() - t0 < 20:
+    time.sleep(0.02)
+os.close(fd)
+for _ in range(300):
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        print(os.waitstatus_to_exitcode(status))
+        sys.exit(0)
+    time.sleep(0.1)
+os.kill(pid, 9)
+print("still running after the terminal closed")
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, env!("CARGO_BIN_EXE_rb")])
+        .current_dir(d.root())
+        .env("XDG_STATE_HOME", d.state_dir())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("python3 runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "130",
+        "{out:?}"
+    );
+    let step_pid = read_pid(&d.path("long.pid"));
+    assert!(!alive(step_pid), "the step's process group was ended");
+    let t = checked_transcript(&d.path("t.jsonl"));
+    assert!(t.events().any(|e| matches!(e,
+        rb::transcript::Event::Interrupted { what, .. } if what.contains("SIGHUP"))));
+    assert!(matches!(
+        t.run_finished().map(|l| &l.event),
+        Some(rb::transcript::Event::RunFinished {
+            outcome: rb::transcript::RunOutcome::Interrupted,
+            ..
+        })
+    ));
+    assert!(
+        !t.events().any(|e| matches!(e, rb::transcript::Event::Prompt { .. }
+            if t.events().filter(|e| matches!(e, rb::transcript::Event::Prompt { .. })).count() > 1)),
+        "no prompt after the hang-up"
+    );
+    let out = d.run(&["resume", "t.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(d.path("resumed").exists() && d.path("after").exists());
+}

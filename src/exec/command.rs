@@ -263,8 +263,12 @@ impl Executor<'_> {
             }
             Err(AskError::Interrupted) => Err(Stop::Outcome(RunOutcome::Interrupted)),
             Err(AskError::Unavailable(why)) => {
+                self.rec(Event::Interrupted {
+                    step: Some(step.id.clone()),
+                    what: format!("the terminal went away at a prompt: {why}"),
+                });
                 self.say(Tone::Failure, &format!("cannot ask the operator: {why}"));
-                Err(Stop::Outcome(RunOutcome::Aborted))
+                Err(Stop::Outcome(RunOutcome::Interrupted))
             }
         }
     }
@@ -307,16 +311,22 @@ impl Executor<'_> {
         self.milestone(step);
     }
 
-    /// Ctrl-C during the step: recorded, then abort, skip or retry.
+    /// A signal during the step: recorded as what it was; after the operator's own Ctrl-C they
+    /// choose abort, skip or retry; SIGTERM, a lost terminal or an unattended run stop the run.
     fn after_interrupt(&mut self, step: &Step, ran: &Ran) -> Flow<Next> {
-        let reason = "interrupted by Ctrl-C";
-        self.finish(step, StepStatus::Interrupted, None, ran.took, Some(reason));
+        let signal = self.runner.last_interrupt();
+        let reason = format!("interrupted by {}", signal.describe());
+        self.finish(step, StepStatus::Interrupted, None, ran.took, Some(&reason));
         self.say(Tone::Failure, &format!("failed: {reason}"));
         self.rec(Event::Interrupted {
             step: Some(step.id.clone()),
-            what: "Ctrl-C during the step".into(),
+            what: format!("{} during the step", signal.describe()),
         });
-        if self.opts.yes {
+        if self.opts.yes || !signal.asks() {
+            self.say(
+                Tone::Warning,
+                "the run stops here; `rb resume` continues it",
+            );
             return Err(Stop::Outcome(RunOutcome::Interrupted));
         }
         match self.ask(
@@ -410,7 +420,10 @@ impl Executor<'_> {
         if !self.runner.sleep(delay) {
             self.rec(Event::Interrupted {
                 step: Some(step.id.clone()),
-                what: "Ctrl-C while waiting to retry".into(),
+                what: format!(
+                    "{} while waiting to retry",
+                    self.runner.last_interrupt().describe()
+                ),
             });
             return Err(Stop::Outcome(RunOutcome::Interrupted));
         }

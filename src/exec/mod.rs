@@ -235,10 +235,8 @@ impl<'a> Executor<'a> {
                 continue;
             }
             if self.runner.interrupted_since_last_check() {
-                self.rec(Event::Interrupted {
-                    step: None,
-                    what: "signal between steps".into(),
-                });
+                let what = format!("{} between steps", self.runner.last_interrupt().describe());
+                self.rec(Event::Interrupted { step: None, what });
                 self.say(Tone::Warning, "interrupted: the run stops here");
                 return Err(Stop::Outcome(RunOutcome::Interrupted));
             }
@@ -396,13 +394,15 @@ impl<'a> Executor<'a> {
                 self.say(Tone::Warning, "interrupted: the run stops here");
                 Err(Stop::Outcome(RunOutcome::Interrupted))
             }
+            // The terminal is gone (an ssh drop): nobody decided anything, so the run is
+            // interrupted, not aborted, and `rb resume` continues it.
             Err(AskError::Unavailable(why)) => {
                 self.rec(Event::Interrupted {
                     step: step.clone(),
-                    what: format!("no answer: {why}"),
+                    what: format!("the terminal went away at a prompt: {why}"),
                 });
                 self.say(Tone::Failure, &format!("cannot ask the operator: {why}"));
-                Err(Stop::Outcome(RunOutcome::Aborted))
+                Err(Stop::Outcome(RunOutcome::Interrupted))
             }
         }
     }

@@ -99,6 +99,21 @@ impl Interrupt {
         }
     }
 
+    /// What happened, in words for the operator and the record.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Interrupt::CtrlC => "Ctrl-C (SIGINT)",
+            Interrupt::Terminate => "SIGTERM (rb was asked to stop)",
+            Interrupt::Hangup => "SIGHUP (the terminal went away)",
+        }
+    }
+
+    /// Whether the operator is asked what to do next: only after their own Ctrl-C. Nobody is at
+    /// a terminal that hung up, and SIGTERM means stop.
+    pub fn asks(self) -> bool {
+        self == Interrupt::CtrlC
+    }
+
     /// The shell convention for "ended by this signal": 130 for Ctrl-C.
     pub fn exit_code(self) -> i32 {
         128 + self.signal() as i32
@@ -122,6 +137,11 @@ pub trait Runner {
     /// that `run`/`sleep` have not already reported. Call it after every prompt and between steps.
     fn interrupted_since_last_check(&mut self) -> bool {
         false
+    }
+
+    /// The signal behind the most recent interrupt reported (Ctrl-C when the runner cannot tell).
+    fn last_interrupt(&self) -> Interrupt {
+        Interrupt::CtrlC
     }
 }
 
@@ -347,6 +367,10 @@ impl Runner for ProcessRunner {
 
     fn interrupted_since_last_check(&mut self) -> bool {
         self.take_interrupt().is_some()
+    }
+
+    fn last_interrupt(&self) -> Interrupt {
+        self.last_interrupt.unwrap_or(Interrupt::CtrlC)
     }
 }
 

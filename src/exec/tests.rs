@@ -17,6 +17,8 @@ struct FakeRunner {
     results: VecDeque<(ProcessEnd, &'static str)>,
     ran: Vec<CommandSpec>,
     slept: Vec<Duration>,
+    /// What `last_interrupt` reports.
+    signal: Option<super::runner::Interrupt>,
     /// Sleeps last at most this long (default 20 ms: watch windows are timed, tests are short).
     sleep_cap: Option<Duration>,
 }
@@ -42,6 +44,9 @@ impl Runner for FakeRunner {
             left_background: false,
             forced: false,
         })
+    }
+    fn last_interrupt(&self) -> super::runner::Interrupt {
+        self.signal.unwrap_or(super::runner::Interrupt::CtrlC)
     }
     fn sleep(&mut self, d: Duration) -> bool {
         self.slept.push(d);
@@ -862,4 +867,54 @@ fn a_failed_watch_can_be_watched_again() {
             ("w".into(), StepStatus::Succeeded)
         ]
     );
+}
+
+/// Issue 9 #7: each signal is recorded as what it was; a lost terminal (SIGHUP) or SIGTERM never
+/// gets a prompt: the run is interrupted (resumable), not aborted.
+#[test]
+fn sighup_and_sigterm_are_recorded_as_such_and_never_prompt() {
+    use super::runner::Interrupt;
+    let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: long\n    run: sleep 100\n    read_only: true\n";
+    for (signal, word) in [
+        (Interrupt::Hangup, "SIGHUP"),
+        (Interrupt::Terminate, "SIGTERM"),
+    ] {
+        let d = doc(yaml);
+        let (params, _) = params::bind(
+            &d.runbook,
+            Inputs {
+                cli: &[],
+                file: &BTreeMap::new(),
+                env: &|_| None,
+                prompt_secret: None,
+            },
+        );
+        let mut op = ScriptedOperator::new([Choice::Retry]);
+        let mut runner = FakeRunner {
+            results: [(ProcessEnd::Interrupted, "")].into(),
+            signal: Some(signal),
+            ..Default::default()
+        };
+        let mut events = Vec::new();
+        let outcome = Executor::new(&d, &params, live(), &mut op, &mut runner, &mut events).run();
+        assert_eq!(outcome, RunOutcome::Interrupted, "{word}");
+        assert!(op.asked.is_empty(), "{word}: nobody is asked");
+        assert!(events.iter().any(
+            |e| matches!(e, Event::Interrupted { what, .. } if what.contains(word) && !what.contains("Ctrl-C"))
+        ), "{word}: {events:?}");
+    }
+}
+
+/// Issue 9 #7: a terminal that goes away at a prompt interrupts the run (exit 130, resumable);
+/// nobody aborted it.
+#[test]
+fn a_terminal_lost_at_a_prompt_interrupts_rather_than_aborts() {
+    let yaml = "version: 1\nname: t\ntitle: T\nsteps:\n  - id: change\n    run: touch x\n";
+    // No scripted answer left: the operator cannot be asked.
+    let r = run_with(yaml, live(), vec![], vec![], &[]);
+    assert_eq!(r.outcome, RunOutcome::Interrupted);
+    assert!(r.runner.ran.is_empty());
+    assert!(r.any(
+        |e| matches!(e, Event::Interrupted { what, .. } if what.contains("terminal went away"))
+    ));
 }

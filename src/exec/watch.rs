@@ -308,9 +308,10 @@ impl Executor<'_> {
     /// Ctrl-C (or a signal) during a watch, whether in a check or between two: recorded, then the
     /// operator chooses between ending the run and skipping the watch.
     fn watch_interrupted(&mut self, step: &Step, started: Instant) -> Flow<()> {
+        let signal = self.runner.last_interrupt();
         self.rec(Event::Interrupted {
             step: Some(step.id.clone()),
-            what: "Ctrl-C during a watch".into(),
+            what: format!("{} during a watch", signal.describe()),
         });
         self.finish(
             step,
@@ -319,6 +320,9 @@ impl Executor<'_> {
             started.elapsed(),
             Some("interrupted"),
         );
+        if !signal.asks() {
+            return Err(Stop::Outcome(RunOutcome::Interrupted));
+        }
         let question = "Watch interrupted. Abort the run, or skip the watch?";
         let choices = [Choice::Abort, Choice::Skip];
         self.skip_or_end(step, question, &choices, RunOutcome::Interrupted)?;
