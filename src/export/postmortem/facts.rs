@@ -3,16 +3,18 @@
 //! decisions and the timeline. Rendering is elsewhere; `rb postmortem --format json` prints this.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Serialize, Serializer};
 
-use super::steps::{AttemptFact, StepFact, WatchFact, attempts, steps, watches};
+use super::steps::{AttemptFact, AttemptScan, StepFact, WatchFact, WatchScan, steps};
 use super::text::{mode_name, ms_between};
-use super::timeline::{TimelineRow, timeline};
+use super::timeline::{TimelineRow, event_row, timeline};
 use crate::domain::{Actor, Choice, Milestone};
-use crate::transcript::{Event, Mode, NoteKind, RunOutcome, StepStatus, Summary, Transcript};
+use crate::transcript::{
+    Event, Line, Mode, NoteKind, RunOutcome, StepStatus, Summary, Transcript,
+};
 
 /// The version of the JSON document ([`Facts`]); bumped when a field changes meaning or goes.
 /// Version 2: steps folded, watches, notes with kinds, messages, decisions, warnings, milestones
@@ -272,18 +274,158 @@ impl Facts {
 
 /// The facts of the post-mortem for these transcripts.
 pub fn facts(transcripts: &[(PathBuf, Transcript)]) -> Facts {
-    let attempts: Vec<AttemptFact> = numbered(transcripts)
-        .flat_map(|(n, t)| attempts(n, t))
-        .collect();
-    let steps = steps(&attempts);
-    let watches: Vec<WatchFact> = numbered(transcripts)
-        .flat_map(|(n, t)| watches(n, t))
-        .collect();
-    let runs: Vec<RunFact> = numbered(transcripts)
-        .map(|(n, t)| run_fact(n, t, &steps))
-        .collect();
-    let milestones = milestones(transcripts);
-    let events = Events::of(transcripts);
+    let mut b = FactsBuilder::default();
+    for (path, t) in transcripts {
+        b.start(path);
+        for l in &t.lines {
+            b.line(l.clone());
+        }
+        b.end(t.sha256.clone(), t.lines.len(), t.torn_tail);
+    }
+    b.finish()
+}
+
+/// Builds [`Facts`] line by line, transcript after transcript, so that a transcript need not be
+/// held whole: output is counted, not kept, and only the lines the run's summary reads are.
+#[derive(Default)]
+pub struct FactsBuilder {
+    attempts: AttemptScan,
+    watches: WatchScan,
+    milestones: Vec<MilestoneFact>,
+    events: Events,
+    /// The rows of single lines, in transcript and line order.
+    rows: Vec<TimelineRow>,
+    /// Per transcript, the lines [`Summary::of`] reads (see [`Head`]).
+    heads: Vec<Head>,
+    transcripts: Vec<TranscriptFact>,
+}
+
+/// The lines of a transcript that its [`Summary`] reads: the first, the last, and those that
+/// name people or end the run.
+#[derive(Default)]
+struct Head {
+    path: PathBuf,
+    lines: Vec<Line>,
+    /// The latest line when it is not among `lines`.
+    last: Option<Line>,
+    /// Who started the run, and when (for the timeline's rows).
+    operator: String,
+    run_start: Option<Timestamp>,
+}
+
+impl FactsBuilder {
+    /// Transcript `T<n>` begins (numbered from 1 in the order started).
+    pub fn start(&mut self, path: &Path) {
+        self.attempts.next_transcript();
+        self.watches.next_transcript();
+        self.heads.push(Head {
+            path: path.to_path_buf(),
+            ..Head::default()
+        });
+    }
+
+    /// The next line of the current transcript.
+    pub fn line(&mut self, l: Line) {
+        let n = self.heads.len();
+        let Some(head) = self.heads.last_mut() else {
+            return;
+        };
+        if head.lines.is_empty() {
+            head.operator = match &l.event {
+                Event::RunStarted { operator, .. } => operator.clone(),
+                _ => "?".into(),
+            };
+            head.run_start = Some(l.ts);
+        }
+        self.attempts.line(n, &l);
+        self.watches.line(n, &l);
+        milestone(&mut self.milestones, n, &l);
+        self.events.add(n, &l);
+        self.rows
+            .extend(event_row(&l, n, &head.operator, head.run_start));
+        let summarized = matches!(
+            l.event,
+            Event::Decision { .. }
+                | Event::Note { .. }
+                | Event::Milestone { .. }
+                | Event::RunFinished { .. }
+        );
+        if head.lines.is_empty() || summarized {
+            head.lines.push(l);
+            head.last = None;
+        } else {
+            head.last = Some(l);
+        }
+    }
+
+    /// The current transcript ended: the hash of its bytes, its complete lines, and whether a
+    /// torn line followed them.
+    pub fn end(&mut self, sha256: String, lines: usize, torn_tail: bool) {
+        let n = self.heads.len();
+        let Some(head) = self.heads.last_mut() else {
+            return;
+        };
+        head.lines.extend(head.last.take());
+        let run_id = match head.lines.first().map(|l| &l.event) {
+            Some(Event::RunStarted { run_id, .. }) => Some(run_id.clone()),
+            _ => None,
+        };
+        self.transcripts.push(TranscriptFact {
+            transcript: n,
+            path: head.path.clone(),
+            sha256,
+            run_id,
+            lines,
+            torn_tail,
+            verified: false,
+            problem: None,
+        });
+    }
+
+    /// The facts of every transcript given.
+    pub fn finish(self) -> Facts {
+        let steps = steps(&self.attempts.done);
+        let runs: Vec<RunFact> = self
+            .heads
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let t = Transcript {
+                    path: h.path,
+                    lines: h.lines,
+                    torn_tail: false,
+                    sha256: String::new(),
+                };
+                run_fact(i + 1, &t, &steps)
+            })
+            .collect();
+        let mut milestones = self.milestones;
+        milestones.sort_by_key(|m| (m.at, m.name));
+        assemble(
+            runs,
+            milestones,
+            steps,
+            self.watches.finish(),
+            self.attempts.done,
+            self.events,
+            self.rows,
+            self.transcripts,
+        )
+    }
+}
+
+/// The facts from their parts.
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    runs: Vec<RunFact>,
+    milestones: Vec<MilestoneFact>,
+    steps: Vec<StepFact>,
+    watches: Vec<WatchFact>,
+    attempts: Vec<AttemptFact>,
+    events: Events,
+    rows: Vec<TimelineRow>,
+    transcripts: Vec<TranscriptFact>,
+) -> Facts {
     let started = runs
         .iter()
         .filter_map(|r| r.started)
@@ -318,15 +460,11 @@ pub fn facts(transcripts: &[(PathBuf, Transcript)]) -> Facts {
         attempts,
         retries: events.retries,
         output_dropped: events.output_dropped,
-        transcripts: transcript_facts(transcripts),
+        transcripts,
     };
-    f.timeline = timeline(transcripts, &f);
+    f.timeline = timeline(rows, &f);
     f.warnings = warnings(&f);
     f
-}
-
-fn numbered(transcripts: &[(PathBuf, Transcript)]) -> impl Iterator<Item = (usize, &Transcript)> {
-    transcripts.iter().enumerate().map(|(i, (_, t))| (i + 1, t))
 }
 
 fn people(runs: &[RunFact]) -> Vec<String> {
@@ -407,17 +545,7 @@ struct Events {
 }
 
 impl Events {
-    fn of(transcripts: &[(PathBuf, Transcript)]) -> Events {
-        let mut e = Events::default();
-        for (n, t) in numbered(transcripts) {
-            for l in &t.lines {
-                e.add(n, l);
-            }
-        }
-        e
-    }
-
-    fn add(&mut self, transcript: usize, l: &crate::transcript::Line) {
+    fn add(&mut self, transcript: usize, l: &Line) {
         let (at, seq) = (l.ts, l.seq);
         match &l.event {
             Event::Note {
@@ -481,23 +609,6 @@ impl Events {
     }
 }
 
-fn transcript_facts(transcripts: &[(PathBuf, Transcript)]) -> Vec<TranscriptFact> {
-    transcripts
-        .iter()
-        .enumerate()
-        .map(|(i, (path, t))| TranscriptFact {
-            transcript: i + 1,
-            path: path.clone(),
-            sha256: t.sha256.clone(),
-            run_id: t.run_id().map(str::to_owned),
-            lines: t.lines.len(),
-            torn_tail: t.torn_tail,
-            verified: false,
-            problem: None,
-        })
-        .collect()
-}
-
 /// What the summary needs from one transcript (`n` is its 1-based number).
 fn run_fact(n: usize, t: &Transcript, steps: &[StepFact]) -> RunFact {
     let s = Summary::of(t);
@@ -522,33 +633,26 @@ fn run_fact(n: usize, t: &Transcript, steps: &[StepFact]) -> RunFact {
     }
 }
 
-/// The first time each milestone was reached, over all transcripts, in time order.
-fn milestones(transcripts: &[(PathBuf, Transcript)]) -> Vec<MilestoneFact> {
-    let mut first: Vec<MilestoneFact> = Vec::new();
-    for (n, t) in numbered(transcripts) {
-        for l in &t.lines {
-            let Event::Milestone { name, by, at, .. } = &l.event else {
-                continue;
-            };
-            // A backdated mark (`rb mark --at`) counts from when it happened.
-            let when = at.as_deref().and_then(|a| a.parse().ok()).unwrap_or(l.ts);
-            let fact = MilestoneFact {
-                name: *name,
-                at: when,
-                marked_at: l.ts,
-                by: by.clone(),
-                transcript: n,
-                seq: l.seq,
-            };
-            match first.iter_mut().find(|m| m.name == *name) {
-                Some(m) if m.at <= when => {}
-                Some(m) => *m = fact,
-                None => first.push(fact),
-            }
-        }
+/// Keeps the first time each milestone was reached (a backdated mark counts from when it
+/// happened); sorted into time order once every transcript is read.
+fn milestone(first: &mut Vec<MilestoneFact>, n: usize, l: &Line) {
+    let Event::Milestone { name, by, at, .. } = &l.event else {
+        return;
+    };
+    let when = at.as_deref().and_then(|a| a.parse().ok()).unwrap_or(l.ts);
+    let fact = MilestoneFact {
+        name: *name,
+        at: when,
+        marked_at: l.ts,
+        by: by.clone(),
+        transcript: n,
+        seq: l.seq,
+    };
+    match first.iter_mut().find(|m| m.name == *name) {
+        Some(m) if m.at <= when => {}
+        Some(m) => *m = fact,
+        None => first.push(fact),
     }
-    first.sort_by_key(|m| (m.at, m.name));
-    first
 }
 
 /// True for a step status that says the step did what it was for.

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 pub use facts::{
     DecisionFact, DroppedFact, FACTS_VERSION, Facts, Interval, MessageFact, MilestoneFact,
-    NoteFact, RetryFact, RunFact, TranscriptFact, facts,
+    NoteFact, RetryFact, RunFact, TranscriptFact, facts, FactsBuilder,
 };
 pub use markdown::render_markdown;
 pub use steps::{AttemptFact, Sample, StepFact, WatchFact};

@@ -5,7 +5,6 @@
 //! [`within_budget`] picks what the Markdown shows when there are too many rows.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -15,7 +14,7 @@ use super::human_duration;
 use super::steps::{StepFact, WatchFact, is_breach_note};
 use super::text::{Words, mode_name, ms_between};
 use crate::domain::{Choice, StepKind};
-use crate::transcript::{Event, Line, NoteKind, Transcript};
+use crate::transcript::{Event, Line, NoteKind};
 
 /// What a row is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,17 +51,10 @@ pub struct TimelineRow {
     pub rank: u8,
 }
 
-/// The rows of every transcript, merged by time (ties in transcript, then line order).
-pub(super) fn timeline(transcripts: &[(PathBuf, Transcript)], f: &Facts) -> Vec<TimelineRow> {
-    let mut rows = Vec::new();
-    for (i, (_, t)) in transcripts.iter().enumerate() {
-        let n = i + 1;
-        let operator = f.runs[i].operator.as_str();
-        let run_start = f.runs[i].started;
-        for line in &t.lines {
-            rows.extend(event_row(line, n, operator, run_start));
-        }
-    }
+/// The timeline: `rows` (the rows of every transcript's lines, as [`event_row`] made them, in
+/// transcript and line order) with a row per step, watch and milestone, merged by time (ties in
+/// transcript, then line order).
+pub(super) fn timeline(mut rows: Vec<TimelineRow>, f: &Facts) -> Vec<TimelineRow> {
     rows.extend(
         f.steps
             .iter()
@@ -121,8 +113,9 @@ fn capitalized(s: &str) -> String {
         .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
 }
 
-/// The row of a line that is a row by itself, if it is one.
-fn event_row(
+/// The row of line `l` of transcript `n`, if it is a row by itself (`operator` started the run,
+/// at `run_start`).
+pub(super) fn event_row(
     l: &Line,
     n: usize,
     operator: &str,
