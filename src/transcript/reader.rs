@@ -354,7 +354,9 @@ impl Chain {
             return;
         }
         if !super::schema::validator().is_valid(value) {
-            let why = super::schema::validate_line(value).err().unwrap_or_default();
+            let why = super::schema::validate_line(value)
+                .err()
+                .unwrap_or_default();
             self.schema_problem = Some(ChainProblem {
                 line: n,
                 kind: ChainProblemKind::Unreadable,

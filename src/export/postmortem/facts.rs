@@ -2,7 +2,7 @@
 //! runs, milestones, steps (attempts folded), watches (samples), notes by kind, messages,
 //! decisions and the timeline. Rendering is elsewhere; `rb postmortem --format json` prints this.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -11,15 +11,15 @@ use serde::{Serialize, Serializer};
 use super::steps::{AttemptFact, AttemptScan, StepFact, WatchFact, WatchScan, steps};
 use super::text::{mode_name, ms_between};
 use super::timeline::{TimelineRow, event_row, timeline};
-use crate::domain::{Actor, Choice, Milestone};
-use crate::transcript::{
-    Event, Line, Mode, NoteKind, RunOutcome, StepStatus, Summary, Transcript,
-};
+use crate::domain::{Actor, Choice, DeliveryStatus, MessagePurpose, Milestone};
+use crate::transcript::{Event, Line, Mode, NoteKind, RunOutcome, StepStatus, Summary, Transcript};
 
 /// The version of the JSON document ([`Facts`]); bumped when a field changes meaning or goes.
 /// Version 2: steps folded, watches, notes with kinds, messages, decisions, warnings, milestones
-/// with who and when marked, one definition of `duration_ms`.
-pub const FACTS_VERSION: u32 = 2;
+/// with who and when marked, one definition of `duration_ms`. Version 3: messages are updates and
+/// resolutions too, each with its delivery (`purpose`, `status`, `delivery` in words,
+/// `delivered_at`, `http_status`, `attempts`, `error`, `first_seq`); `step` may be `null`.
+pub const FACTS_VERSION: u32 = 3;
 
 /// Everything the post-mortem draft states, from one or more transcripts. Transcripts are
 /// numbered from 1 in the order given (`T1`, `T2`, …); every fact cites its transcript and line
@@ -64,7 +64,8 @@ pub struct Facts {
     pub watches: Vec<WatchFact>,
     /// Every note, with its kind.
     pub notes: Vec<NoteFact>,
-    /// The messages rb rendered for the incident channel.
+    /// The messages for the incident channel (message steps, updates, the resolution) and
+    /// what became of each.
     pub messages: Vec<MessageFact>,
     /// Every answer at a prompt (key presses such as `details` included).
     pub decisions: Vec<DecisionFact>,
@@ -175,17 +176,83 @@ pub struct NoteFact {
     pub seq: u64,
 }
 
-/// A message rendered for the incident channel.
+/// A message for the incident channel: a message step's text, a periodic update or the
+/// resolution, and what became of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageFact {
+    /// When rb showed it (a message step) or recorded its delivery (an update, the resolution).
     #[serde(serialize_with = "ser_ts")]
     pub at: Timestamp,
-    pub step: String,
+    /// `step`, `update` or `resolution`.
+    pub purpose: MessagePurpose,
+    /// The message step, or the step running when an update was due.
+    pub step: Option<String>,
     pub text: String,
-    /// rb records the text it showed; posting it is the operator's (no delivery is recorded).
-    pub delivery: &'static str,
+    /// `posted`, `failed` (shown for copy-paste), `copied` (pasted by hand) or `skipped`; `None`
+    /// when no delivery was recorded (no webhook, or not a live run: shown for copy-paste).
+    pub status: Option<DeliveryStatus>,
+    /// What became of it, in words.
+    pub delivery: String,
+    /// When the delivery was recorded.
+    #[serde(serialize_with = "ser_ts_opt")]
+    pub delivered_at: Option<Timestamp>,
+    /// The webhook's last HTTP status, requests sent, and why the post failed.
+    pub http_status: Option<u16>,
+    pub attempts: u32,
+    pub error: Option<String>,
     pub transcript: usize,
+    /// The first line (the message step's text) and the last (its delivery).
+    pub first_seq: u64,
     pub seq: u64,
+}
+
+impl MessageFact {
+    /// True when rb sent it to a webhook (posted, or tried to).
+    pub fn sent(&self) -> bool {
+        self.attempts > 0
+    }
+
+    /// Records its delivery (line `seq` at `at`) and says it in words.
+    fn delivered(&mut self, at: Timestamp, seq: u64, d: Delivery<'_>) {
+        self.status = Some(d.status);
+        self.delivered_at = Some(at);
+        self.http_status = d.http_status;
+        self.attempts = d.attempts;
+        self.error = d.error.cloned();
+        self.seq = seq;
+        self.delivery = self.words();
+    }
+
+    fn words(&self) -> String {
+        let http = self
+            .http_status
+            .map_or(String::new(), |c| format!(", HTTP {c}"));
+        let tries = match self.attempts {
+            1 => "1 attempt".to_string(),
+            n => format!("{n} attempts"),
+        };
+        let at = self.delivered_at.map_or(String::new(), super::text::fmt_ts);
+        match self.status {
+            None => "shown for copy-paste".into(),
+            Some(DeliveryStatus::Posted) => format!("posted at {at} ({tries}{http})"),
+            Some(DeliveryStatus::Failed) => format!(
+                "not posted: {} ({tries}{http}); shown for copy-paste",
+                self.error.as_deref().unwrap_or("no answer")
+            ),
+            Some(DeliveryStatus::Copied) => {
+                "shown for copy-paste: the operator posts it by hand".into()
+            }
+            Some(DeliveryStatus::Skipped) => "skipped by the operator: not sent".into(),
+        }
+    }
+}
+
+/// The fields of a `message_posted` event.
+struct Delivery<'a> {
+    status: DeliveryStatus,
+    http_status: Option<u16>,
+    attempts: u32,
+    error: Option<&'a String>,
 }
 
 /// An answer at a prompt.
@@ -300,12 +367,14 @@ pub struct FactsBuilder {
     transcripts: Vec<TranscriptFact>,
 }
 
-/// The lines of a transcript that its [`Summary`] reads: the first, the last, and those that
-/// name people or end the run.
+/// The lines of a transcript that its [`Summary`] reads: the first, the last, those that end
+/// the run, and the first to name each person.
 #[derive(Default)]
 struct Head {
     path: PathBuf,
     lines: Vec<Line>,
+    /// The people named so far (a later line naming them again adds nothing to the summary).
+    people: BTreeSet<Actor>,
     /// The latest line when it is not among `lines`.
     last: Option<Line>,
     /// Who started the run, and when (for the timeline's rows).
@@ -343,13 +412,13 @@ impl FactsBuilder {
         self.events.add(n, &l);
         self.rows
             .extend(event_row(&l, n, &head.operator, head.run_start));
-        let summarized = matches!(
-            l.event,
-            Event::Decision { .. }
-                | Event::Note { .. }
-                | Event::Milestone { .. }
-                | Event::RunFinished { .. }
-        );
+        let summarized = match &l.event {
+            Event::Decision { by, .. } | Event::Note { by, .. } | Event::Milestone { by, .. } => {
+                !by.is_rb() && !head.people.contains(by) && head.people.insert(by.clone())
+            }
+            Event::RunFinished { .. } => true,
+            _ => false,
+        };
         if head.lines.is_empty() || summarized {
             head.lines.push(l);
             head.last = None;
@@ -542,9 +611,49 @@ struct Events {
     decisions: Vec<DecisionFact>,
     retries: Vec<RetryFact>,
     output_dropped: Vec<DroppedFact>,
+    /// Message steps whose delivery is not recorded yet, by transcript and step.
+    pending: BTreeMap<(usize, String), usize>,
 }
 
 impl Events {
+    /// A `message_posted` line: the delivery of the message step shown before it, or an update
+    /// or the resolution with its text.
+    fn delivered(
+        &mut self,
+        transcript: usize,
+        l: &Line,
+        purpose: MessagePurpose,
+        step: Option<&str>,
+        text: Option<&str>,
+        d: Delivery<'_>,
+    ) {
+        let shown = match (purpose, step) {
+            (MessagePurpose::Step, Some(step)) => {
+                self.pending.remove(&(transcript, step.to_string()))
+            }
+            _ => None,
+        };
+        let i = shown.unwrap_or_else(|| {
+            self.messages.push(MessageFact {
+                at: l.ts,
+                purpose,
+                step: step.map(str::to_string),
+                text: text.unwrap_or_default().to_string(),
+                status: None,
+                delivery: String::new(),
+                delivered_at: None,
+                http_status: None,
+                attempts: 0,
+                error: None,
+                transcript,
+                first_seq: l.seq,
+                seq: l.seq,
+            });
+            self.messages.len() - 1
+        });
+        self.messages[i].delivered(l.ts, l.seq, d);
+    }
+
     fn add(&mut self, transcript: usize, l: &Line) {
         let (at, seq) = (l.ts, l.seq);
         match &l.event {
@@ -563,14 +672,48 @@ impl Events {
                 transcript,
                 seq,
             }),
-            Event::Message { step, text } => self.messages.push(MessageFact {
-                at,
-                step: step.clone(),
-                text: text.clone(),
-                delivery: "shown to the operator to post",
+            Event::Message { step, text } => {
+                let mut m = MessageFact {
+                    at,
+                    purpose: MessagePurpose::Step,
+                    step: Some(step.clone()),
+                    text: text.clone(),
+                    status: None,
+                    delivery: String::new(),
+                    delivered_at: None,
+                    http_status: None,
+                    attempts: 0,
+                    error: None,
+                    transcript,
+                    first_seq: seq,
+                    seq,
+                };
+                m.delivery = m.words();
+                self.pending
+                    .insert((transcript, step.clone()), self.messages.len());
+                self.messages.push(m);
+            }
+            Event::MessagePosted {
+                step,
+                purpose,
+                status,
+                http_status,
+                attempts,
+                error,
+                text,
+            } => self.delivered(
                 transcript,
-                seq,
-            }),
+                l,
+                *purpose,
+                step.as_deref(),
+                text.as_deref(),
+                Delivery {
+                    status: *status,
+                    http_status: *http_status,
+                    attempts: *attempts,
+                    error: error.as_ref(),
+                },
+            ),
             Event::Decision {
                 step,
                 by,

@@ -9,11 +9,11 @@ use std::collections::BTreeSet;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::facts::{Facts, ser_ts};
+use super::facts::{Facts, MessageFact, ser_ts};
 use super::human_duration;
 use super::steps::{StepFact, WatchFact, is_breach_note};
 use super::text::{Words, mode_name, ms_between};
-use crate::domain::{Choice, StepKind};
+use crate::domain::{Choice, DeliveryStatus, MessagePurpose, StepKind};
 use crate::transcript::{Event, Line, NoteKind};
 
 /// What a row is about.
@@ -62,6 +62,7 @@ pub(super) fn timeline(mut rows: Vec<TimelineRow>, f: &Facts) -> Vec<TimelineRow
             .map(step_row),
     );
     rows.extend(f.watches.iter().map(watch_row));
+    rows.extend(f.messages.iter().map(message_row));
     for m in &f.milestones {
         // The first mark of each milestone is a row at the time it happened.
         let mut what = Words::default().t(format!("{} ", capitalized(m.name.as_str())));
@@ -179,16 +180,6 @@ pub(super) fn event_row(
                 rank,
             )
         }
-        Event::Message { step, text } => r(
-            rb(),
-            Words::default()
-                .t("Message ")
-                .c(step)
-                .t(format!(": {text}")),
-            RowKind::Message,
-            Some(step),
-            1,
-        ),
         Event::Interrupted { step, what } => r(
             rb(),
             Words::default().t(format!("Interrupted ({what})")),
@@ -324,6 +315,32 @@ fn watch_row(w: &WatchFact) -> TimelineRow {
             1
         } else {
             0
+        },
+    }
+}
+
+/// The row of a message for the incident channel, at its text's line, with its delivery.
+fn message_row(m: &MessageFact) -> TimelineRow {
+    let mut what = match (m.purpose, &m.step) {
+        (MessagePurpose::Step, Some(s)) => Words::default().t("Message ").c(s),
+        (MessagePurpose::Update, _) => Words::default().t("Update"),
+        _ => Words::default().t("Resolution message"),
+    };
+    what = what.t(format!(": {} — {}", m.text, m.delivery));
+    TimelineRow {
+        at: m.at,
+        who: "rb".into(),
+        what,
+        kind: RowKind::Message,
+        step: m.step.clone(),
+        transcript: m.transcript,
+        first_seq: m.first_seq,
+        seq: m.seq,
+        // A message that did not reach the channel matters as much as a step that failed.
+        rank: if m.status == Some(DeliveryStatus::Failed) {
+            0
+        } else {
+            1
         },
     }
 }
