@@ -711,6 +711,7 @@ fn webhook_run() -> (PathBuf, Transcript) {
 #[test]
 fn messages_show_what_became_of_each_updates_and_the_resolution_included() {
     let f = facts(&[webhook_run()]);
+    #[allow(clippy::type_complexity)]
     let m: Vec<(
         MessagePurpose,
         Option<&str>,
