@@ -227,8 +227,9 @@ def synthesize(src, dst, events):
             f.write(text + "\n")
 
 
-def postmortem(work, rb, env, quick):
-    """`rb postmortem` of a transcript of about 100,000 events."""
+def postmortem(work, rb, env, quick, baseline=None):
+    """`rb postmortem` of a transcript of about 100,000 events; with `baseline` (another rb
+    binary, say an older build), each round runs it too, right after."""
     tr = work / "postmortem-input.jsonl"
     if not tr.exists():
         real = work / "postmortem-10000.jsonl"
@@ -238,12 +239,20 @@ def postmortem(work, rb, env, quick):
         synthesize(real, tr, 100_000)
         spawn([rb, "transcripts", "verify", str(tr)], work / "empty", env, "/dev/null")
     events = sum(1 for _ in tr.open())
-    row = Row(f"`rb postmortem` of a {events:,}-event transcript",
-              [rb, "postmortem", str(tr), "-o", str(work / "pm.md")], None, None, 1 if quick else 5)
-    measure(row, work / "empty", env, 0)
-    print(f"\n`rb postmortem` of a {events:,}-event transcript: {fmt(statistics.median(row.rb_t))} "
-          f"(median of {row.rounds}), peak RSS {max(row.rb_rss) / 1024:.1f} MiB "
-          "(targets: < 500 ms, < 64 MiB)")
+    rounds = 1 if quick else 5
+    runs = [("", rb)] + ([(" (baseline)", baseline)] if baseline else [])
+    ts = {name: [] for name, _ in runs}
+    rss = {name: [] for name, _ in runs}
+    for _ in range(rounds):
+        for name, binary in runs:
+            t, r, _ = spawn([binary, "postmortem", str(tr), "-o", str(work / "pm.md")],
+                            work / "empty", env, "/dev/null")
+            ts[name].append(t)
+            rss[name].append(r)
+    for name, _ in runs:
+        print(f"\n`rb postmortem`{name} of a {events:,}-event transcript: "
+              f"{fmt(statistics.median(ts[name]))} (median of {rounds}), peak RSS "
+              f"{max(rss[name]) / 1024:.1f} MiB (targets: < 500 ms, < 64 MiB)")
 
 
 def fsync_probe(work):
@@ -275,6 +284,8 @@ def main():
     p.add_argument("--no-rows", action="store_true", help="only the curve and the post-mortem")
     p.add_argument("--no-curve", action="store_true")
     p.add_argument("--no-postmortem", action="store_true")
+    p.add_argument("--postmortem-baseline", metavar="RB",
+                   help="another rb binary to run beside `rb postmortem`, round by round")
     a = p.parse_args()
     work, repo = Path(a.work).resolve(), Path(a.repo).resolve()
     make_fixtures(work, repo, a.quick)
@@ -305,7 +316,7 @@ def main():
     if not a.no_curve and not a.only:
         curve(work, a.rb, env, a.quick)
     if not a.no_postmortem and not a.only:
-        postmortem(work, a.rb, env, a.quick)
+        postmortem(work, a.rb, env, a.quick, a.postmortem_baseline)
     shutil.rmtree(f"/dev/shm/rb-bench-{os.getpid()}", ignore_errors=True)
 
 

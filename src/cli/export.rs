@@ -45,15 +45,38 @@ pub struct ExportArgs {
     pub output: Option<PathBuf>,
 }
 
-/// `rb postmortem TRANSCRIPT...`.
+/// `rb postmortem TRANSCRIPT...`: each transcript read once, its events folded into the facts
+/// while it is checked as `rb transcripts verify` does.
 pub fn postmortem(args: PostmortemArgs) -> Result<Code, UserError> {
-    let mut transcripts = Vec::with_capacity(args.transcripts.len());
+    let mut builder = crate::export::FactsBuilder::default();
+    let mut checks = Vec::with_capacity(args.transcripts.len());
     for path in &args.transcripts {
-        transcripts.push((path.clone(), read(path)?));
+        builder.start(path);
+        let mut run = None;
+        let scanned = transcript::scan(path, true, |l| {
+            run.get_or_insert(matches!(l.event, transcript::Event::RunStarted { .. }));
+            builder.line(l);
+        })
+        .map_err(|e| read_error(path, &e))?;
+        if run != Some(true) {
+            return Err(not_a_run(path));
+        }
+        if scanned.torn_tail {
+            torn_warning(path);
+        }
+        builder.end(scanned.sha256, scanned.lines, scanned.torn_tail);
+        checks.push(scanned.problem);
     }
-    let mut facts = crate::export::facts(&transcripts);
-    for (i, path) in args.transcripts.iter().enumerate() {
-        facts.verification(i + 1, verification(path));
+    let mut facts = builder.finish();
+    for (i, (path, problem)) in args.transcripts.iter().zip(checks).enumerate() {
+        let result = problem.map_or(Ok(()), |p| Err(p.to_string()));
+        if let Err(why) = &result {
+            errln!(
+                "warning: `{}` fails verification ({why}); the draft says so at the top",
+                path.display()
+            );
+        }
+        facts.verification(i + 1, result);
     }
     let text = match args.format {
         PostmortemFormat::Md => crate::export::render_markdown(&facts),
@@ -66,24 +89,6 @@ pub fn postmortem(args: PostmortemArgs) -> Result<Code, UserError> {
     write_out(args.output.as_deref(), &text)
 }
 
-/// The transcript checked as `rb transcripts verify` does; a failure is said on stderr too.
-fn verification(path: &Path) -> Result<(), String> {
-    let result = std::fs::read(path)
-        .map_err(|e| e.to_string())
-        .and_then(|bytes| super::transcripts::check(path, &bytes).map_err(|e| e.to_string()))
-        .and_then(|(_, problem)| match problem {
-            Some((line, why)) => Err(format!("line {line}: {why}")),
-            None => Ok(()),
-        });
-    if let Err(why) = &result {
-        errln!(
-            "warning: `{}` fails verification ({why}); the draft says so at the top",
-            path.display()
-        );
-    }
-    result
-}
-
 /// `rb export TRANSCRIPT` (asciicast v2).
 pub fn export(args: ExportArgs) -> Result<Code, UserError> {
     let t = read(&args.transcript)?;
@@ -92,34 +97,44 @@ pub fn export(args: ExportArgs) -> Result<Code, UserError> {
 
 /// Reads a transcript, tolerating (and saying so) a torn last line.
 fn read(path: &Path) -> Result<Transcript, UserError> {
-    let t = transcript::read(path).map_err(|e| {
-        let msg = if e.kind() == std::io::ErrorKind::InvalidData {
-            format!("`{}` is not a readable transcript: {e}", path.display())
-        } else {
-            format!("cannot read `{}`: {e}", path.display())
-        };
-        UserError::usage(msg).hint(format!(
-            "check it with `rb transcripts verify {}`; `rb transcripts` lists recent runs",
-            path.display()
-        ))
-    })?;
+    let t = transcript::read(path).map_err(|e| read_error(path, &e))?;
     if t.run_started().is_none() {
-        return Err(UserError::usage(format!(
-            "`{}` does not start with `run_started`, so it is not the transcript of a run",
-            path.display()
-        ))
-        .hint(format!(
-            "check it with `rb transcripts verify {}`",
-            path.display()
-        )));
+        return Err(not_a_run(path));
     }
     if t.torn_tail {
-        errln!(
-            "warning: `{}` ends with a torn line (rb was killed while writing it); it is left out",
-            path.display()
-        );
+        torn_warning(path);
     }
     Ok(t)
+}
+
+fn read_error(path: &Path, e: &std::io::Error) -> UserError {
+    let msg = if e.kind() == std::io::ErrorKind::InvalidData {
+        format!("`{}` is not a readable transcript: {e}", path.display())
+    } else {
+        format!("cannot read `{}`: {e}", path.display())
+    };
+    UserError::usage(msg).hint(format!(
+        "check it with `rb transcripts verify {}`; `rb transcripts` lists recent runs",
+        path.display()
+    ))
+}
+
+fn not_a_run(path: &Path) -> UserError {
+    UserError::usage(format!(
+        "`{}` does not start with `run_started`, so it is not the transcript of a run",
+        path.display()
+    ))
+    .hint(format!(
+        "check it with `rb transcripts verify {}`",
+        path.display()
+    ))
+}
+
+fn torn_warning(path: &Path) {
+    errln!(
+        "warning: `{}` ends with a torn line (rb was killed while writing it); it is left out",
+        path.display()
+    );
 }
 
 fn write_out(output: Option<&Path>, text: &str) -> Result<Code, UserError> {

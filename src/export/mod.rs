@@ -6,7 +6,7 @@ pub mod cast;
 pub mod postmortem;
 
 pub use cast::asciicast;
-pub use postmortem::{Facts, facts, postmortem_markdown, render_markdown};
+pub use postmortem::{Facts, FactsBuilder, facts, postmortem_markdown, render_markdown};
 
 /// A duration in words: `850 ms`, `12.3 s`, `4 min 5 s`, `2 h 3 min`.
 pub fn human_duration(ms: u64) -> String {

@@ -27,7 +27,9 @@ use std::path::PathBuf;
 pub use crate::domain::{Actor, Choice, Milestone, Mode, RunOutcome, StepKind, StepStatus};
 pub use event::{Event, NoteKind, SCHEMA_VERSION, Stream, utf8_complete_len};
 pub use line::Line;
-pub use reader::{ChainProblem, ChainProblemKind, Transcript, VerifyReport, read, verify};
+pub use reader::{
+    ChainProblem, ChainProblemKind, Scanned, Transcript, VerifyReport, read, scan, verify,
+};
 pub use recorder::{Closed, ProblemSink, Recorder};
 pub use summary::Summary;
 pub use writer::{Repair, TranscriptWriter};

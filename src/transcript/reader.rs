@@ -5,13 +5,17 @@
 //! [`Transcript::torn_tail`]; any other bad line is an error naming its line number.
 //! [`verify`] checks what an edit or a gap would break: `seq` is 1, 2, 3, …, every `prev` is the
 //! SHA-256 of the line before, and the first line is `run_started`.
+//! [`scan`] does both in one pass over the file, handing each line over as it is decoded, so a
+//! reader that only folds the events (the post-mortem) never holds the whole transcript.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::event::Event;
+use sha2::{Digest, Sha256};
+
 use super::line::{self, GENESIS_PREV, Line};
 
 /// A transcript as read from disk.
@@ -238,4 +242,161 @@ pub fn verify(path: &Path) -> io::Result<VerifyReport> {
         report.lines = n;
     }
     Ok(report)
+}
+
+/// What one pass of [`scan`] over a transcript found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scanned {
+    /// Complete lines decoded (each was handed over).
+    pub lines: usize,
+    /// True when the file ends with a torn line (left out), as [`read`] says.
+    pub torn_tail: bool,
+    /// Hex SHA-256 of the file's bytes.
+    pub sha256: String,
+    /// The first problem `rb transcripts verify` reports: a break in the chain ([`verify`]), else
+    /// the first line that does not match the transcript schema.
+    pub problem: Option<ChainProblem>,
+}
+
+/// Reads the transcript at `path` once, giving `each` every complete line in order (as [`read`]
+/// decodes it, with the same errors) while checking it as `rb transcripts verify` does: the hash
+/// chain and `seq` ([`verify`]) and, when `schema` is true, the transcript schema.
+pub fn scan(path: &Path, schema: bool, mut each: impl FnMut(Line)) -> io::Result<Scanned> {
+    let mut input = BufReader::with_capacity(1 << 16, std::fs::File::open(path)?);
+    let mut file_hash = Sha256::new();
+    let mut chain = Chain::new(schema);
+    let mut buf = Vec::new();
+    let mut n = 0usize;
+    let mut torn_tail = false;
+    loop {
+        buf.clear();
+        if input.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        file_hash.update(&buf);
+        if buf.pop() != Some(b'\n') {
+            torn_tail = true; // no newline: what a killed writer leaves
+            break;
+        }
+        n += 1;
+        match parse(&buf) {
+            Ok(value) => {
+                chain.check_schema(n as u64, &value);
+                let l = line::decode_value(value).map_err(|e| bad_line(path, n, &e))?;
+                chain.check(n as u64, &buf, &l);
+                each(l);
+            }
+            // Garbage as the very last line is what a crash can leave (a block of zeros).
+            Err(e) if input.fill_buf()?.is_empty() => {
+                torn_tail = true;
+                chain.unparsable_last(n as u64, e);
+                n -= 1;
+                break;
+            }
+            Err(e) => return Err(bad_line(path, n, &e)),
+        }
+    }
+    // Whatever follows a torn line still counts towards the file's hash.
+    let mut rest = Vec::new();
+    input.read_to_end(&mut rest)?;
+    file_hash.update(&rest);
+    Ok(Scanned {
+        lines: n,
+        torn_tail,
+        sha256: hex(&file_hash.finalize()),
+        problem: chain.problem(),
+    })
+}
+
+/// A line's bytes as JSON; the error says which of UTF-8 or JSON failed.
+fn parse(bytes: &[u8]) -> Result<serde_json::Value, String> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8".to_owned())?;
+    serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))
+}
+
+/// Lower-case hex of a digest, without an allocation per byte.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// The checks of [`verify`] (and the schema), one line at a time, stopping at the first problem.
+struct Chain {
+    schema: bool,
+    expected_prev: String,
+    problem: Option<ChainProblem>,
+    /// The first line that does not match the schema (reported only when the chain holds).
+    schema_problem: Option<ChainProblem>,
+}
+
+impl Chain {
+    fn new(schema: bool) -> Chain {
+        Chain {
+            schema,
+            expected_prev: GENESIS_PREV.to_owned(),
+            problem: None,
+            schema_problem: None,
+        }
+    }
+
+    fn fail(&mut self, line: u64, kind: ChainProblemKind, detail: String) {
+        self.problem = Some(ChainProblem { line, kind, detail });
+    }
+
+    /// Remembers the first line that does not match the schema (before it is decoded).
+    fn check_schema(&mut self, n: u64, value: &serde_json::Value) {
+        if !self.schema || self.problem.is_some() || self.schema_problem.is_some() {
+            return;
+        }
+        if !super::schema::validator().is_valid(value) {
+            let why = super::schema::validate_line(value)
+                .err()
+                .unwrap_or_default();
+            self.schema_problem = Some(ChainProblem {
+                line: n,
+                kind: ChainProblemKind::Unreadable,
+                detail: format!("does not match the transcript schema: {why}"),
+            });
+        }
+    }
+
+    /// The checks of [`verify`] on line `n`, whose bytes (without the newline) are `bytes`.
+    fn check(&mut self, n: u64, bytes: &[u8], l: &Line) {
+        if self.problem.is_some() {
+            return;
+        }
+        if n == 1 && !matches!(l.event, Event::RunStarted { .. }) {
+            let detail = format!("the first event is `{}`, not `run_started`", l.event.name());
+            return self.fail(n, ChainProblemKind::NotRunStarted, detail);
+        }
+        if l.seq != n {
+            let detail = format!("`seq` is {}, expected {n}", l.seq);
+            return self.fail(n, ChainProblemKind::BadSeq, detail);
+        }
+        if l.prev != self.expected_prev {
+            let detail = format!(
+                "`prev` is {}, but the previous line hashes to {}: a line before was changed or removed",
+                l.prev, self.expected_prev
+            );
+            return self.fail(n, ChainProblemKind::BadPrev, detail);
+        }
+        self.expected_prev = hex(&Sha256::digest(bytes));
+    }
+
+    /// The last complete line does not parse: torn when it is not JSON, unreadable when it is
+    /// not UTF-8 (as [`verify`] says).
+    fn unparsable_last(&mut self, n: u64, why: String) {
+        if self.problem.is_none() && !why.starts_with("invalid JSON") {
+            self.fail(n, ChainProblemKind::Unreadable, why);
+        }
+    }
+
+    fn problem(self) -> Option<ChainProblem> {
+        self.problem.or(self.schema_problem)
+    }
 }

@@ -527,3 +527,41 @@ fn a_fallback_never_touches_an_existing_file_of_the_same_name() {
     let t = read(&closed.path).unwrap();
     assert_eq!(t.events().cloned().collect::<Vec<_>>(), events);
 }
+
+/// `scan` says what `read` and `verify` say, in one pass: the lines, the file's hash, a torn
+/// tail, and the first break in the chain.
+#[test]
+fn scan_agrees_with_read_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut w) = new_transcript(dir.path());
+    for n in 0..5 {
+        w.append(&note("ana", n)).unwrap();
+    }
+    drop(w);
+    let check = |path: &std::path::Path| {
+        let mut seen = Vec::new();
+        let s = super::scan(path, true, |l| seen.push(l)).unwrap();
+        let t = read(path).unwrap();
+        let v = verify(path).unwrap();
+        assert_eq!(seen, t.lines);
+        assert_eq!(
+            (s.lines, s.torn_tail, &s.sha256),
+            (t.lines.len(), t.torn_tail, &t.sha256)
+        );
+        assert_eq!(s.problem, v.problem);
+        s
+    };
+    assert_eq!(check(&path).problem, None);
+    let original = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        original.replace(r#""text":"1""#, r#""text":"X""#) + "{\"seq",
+    )
+    .unwrap();
+    let s = check(&path);
+    assert!(s.torn_tail);
+    assert_eq!(
+        s.problem.map(|p| (p.line, p.kind)),
+        Some((4, ChainProblemKind::BadPrev))
+    );
+}

@@ -2,22 +2,24 @@
 //! runs, milestones, steps (attempts folded), watches (samples), notes by kind, messages,
 //! decisions and the timeline. Rendering is elsewhere; `rb postmortem --format json` prints this.
 
-use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Serialize, Serializer};
 
-use super::steps::{AttemptFact, StepFact, WatchFact, attempts, steps, watches};
+use super::steps::{AttemptFact, AttemptScan, StepFact, WatchFact, WatchScan, steps};
 use super::text::{mode_name, ms_between};
-use super::timeline::{TimelineRow, timeline};
-use crate::domain::{Actor, Choice, Milestone};
-use crate::transcript::{Event, Mode, NoteKind, RunOutcome, StepStatus, Summary, Transcript};
+use super::timeline::{TimelineRow, event_row, timeline};
+use crate::domain::{Actor, Choice, DeliveryStatus, MessagePurpose, Milestone};
+use crate::transcript::{Event, Line, Mode, NoteKind, RunOutcome, StepStatus, Summary, Transcript};
 
 /// The version of the JSON document ([`Facts`]); bumped when a field changes meaning or goes.
 /// Version 2: steps folded, watches, notes with kinds, messages, decisions, warnings, milestones
-/// with who and when marked, one definition of `duration_ms`.
-pub const FACTS_VERSION: u32 = 2;
+/// with who and when marked, one definition of `duration_ms`. Version 3: messages are updates and
+/// resolutions too, each with its delivery (`purpose`, `status`, `delivery` in words,
+/// `delivered_at`, `http_status`, `attempts`, `error`, `first_seq`); `step` may be `null`.
+pub const FACTS_VERSION: u32 = 3;
 
 /// Everything the post-mortem draft states, from one or more transcripts. Transcripts are
 /// numbered from 1 in the order given (`T1`, `T2`, …); every fact cites its transcript and line
@@ -62,7 +64,8 @@ pub struct Facts {
     pub watches: Vec<WatchFact>,
     /// Every note, with its kind.
     pub notes: Vec<NoteFact>,
-    /// The messages rb rendered for the incident channel.
+    /// The messages for the incident channel (message steps, updates, the resolution) and
+    /// what became of each.
     pub messages: Vec<MessageFact>,
     /// Every answer at a prompt (key presses such as `details` included).
     pub decisions: Vec<DecisionFact>,
@@ -173,17 +176,83 @@ pub struct NoteFact {
     pub seq: u64,
 }
 
-/// A message rendered for the incident channel.
+/// A message for the incident channel: a message step's text, a periodic update or the
+/// resolution, and what became of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageFact {
+    /// When rb showed it (a message step) or recorded its delivery (an update, the resolution).
     #[serde(serialize_with = "ser_ts")]
     pub at: Timestamp,
-    pub step: String,
+    /// `step`, `update` or `resolution`.
+    pub purpose: MessagePurpose,
+    /// The message step, or the step running when an update was due.
+    pub step: Option<String>,
     pub text: String,
-    /// rb records the text it showed; posting it is the operator's (no delivery is recorded).
-    pub delivery: &'static str,
+    /// `posted`, `failed` (shown for copy-paste), `copied` (pasted by hand) or `skipped`; `None`
+    /// when no delivery was recorded (no webhook, or not a live run: shown for copy-paste).
+    pub status: Option<DeliveryStatus>,
+    /// What became of it, in words.
+    pub delivery: String,
+    /// When the delivery was recorded.
+    #[serde(serialize_with = "ser_ts_opt")]
+    pub delivered_at: Option<Timestamp>,
+    /// The webhook's last HTTP status, requests sent, and why the post failed.
+    pub http_status: Option<u16>,
+    pub attempts: u32,
+    pub error: Option<String>,
     pub transcript: usize,
+    /// The first line (the message step's text) and the last (its delivery).
+    pub first_seq: u64,
     pub seq: u64,
+}
+
+impl MessageFact {
+    /// True when rb sent it to a webhook (posted, or tried to).
+    pub fn sent(&self) -> bool {
+        self.attempts > 0
+    }
+
+    /// Records its delivery (line `seq` at `at`) and says it in words.
+    fn delivered(&mut self, at: Timestamp, seq: u64, d: Delivery<'_>) {
+        self.status = Some(d.status);
+        self.delivered_at = Some(at);
+        self.http_status = d.http_status;
+        self.attempts = d.attempts;
+        self.error = d.error.cloned();
+        self.seq = seq;
+        self.delivery = self.words();
+    }
+
+    fn words(&self) -> String {
+        let http = self
+            .http_status
+            .map_or(String::new(), |c| format!(", HTTP {c}"));
+        let tries = match self.attempts {
+            1 => "1 attempt".to_string(),
+            n => format!("{n} attempts"),
+        };
+        let at = self.delivered_at.map_or(String::new(), super::text::fmt_ts);
+        match self.status {
+            None => "shown for copy-paste".into(),
+            Some(DeliveryStatus::Posted) => format!("posted at {at} ({tries}{http})"),
+            Some(DeliveryStatus::Failed) => format!(
+                "not posted: {} ({tries}{http}); shown for copy-paste",
+                self.error.as_deref().unwrap_or("no answer")
+            ),
+            Some(DeliveryStatus::Copied) => {
+                "shown for copy-paste: the operator posts it by hand".into()
+            }
+            Some(DeliveryStatus::Skipped) => "skipped by the operator: not sent".into(),
+        }
+    }
+}
+
+/// The fields of a `message_posted` event.
+struct Delivery<'a> {
+    status: DeliveryStatus,
+    http_status: Option<u16>,
+    attempts: u32,
+    error: Option<&'a String>,
 }
 
 /// An answer at a prompt.
@@ -272,18 +341,160 @@ impl Facts {
 
 /// The facts of the post-mortem for these transcripts.
 pub fn facts(transcripts: &[(PathBuf, Transcript)]) -> Facts {
-    let attempts: Vec<AttemptFact> = numbered(transcripts)
-        .flat_map(|(n, t)| attempts(n, t))
-        .collect();
-    let steps = steps(&attempts);
-    let watches: Vec<WatchFact> = numbered(transcripts)
-        .flat_map(|(n, t)| watches(n, t))
-        .collect();
-    let runs: Vec<RunFact> = numbered(transcripts)
-        .map(|(n, t)| run_fact(n, t, &steps))
-        .collect();
-    let milestones = milestones(transcripts);
-    let events = Events::of(transcripts);
+    let mut b = FactsBuilder::default();
+    for (path, t) in transcripts {
+        b.start(path);
+        for l in &t.lines {
+            b.line(l.clone());
+        }
+        b.end(t.sha256.clone(), t.lines.len(), t.torn_tail);
+    }
+    b.finish()
+}
+
+/// Builds [`Facts`] line by line, transcript after transcript, so that a transcript need not be
+/// held whole: output is counted, not kept, and only the lines the run's summary reads are.
+#[derive(Default)]
+pub struct FactsBuilder {
+    attempts: AttemptScan,
+    watches: WatchScan,
+    milestones: Vec<MilestoneFact>,
+    events: Events,
+    /// The rows of single lines, in transcript and line order.
+    rows: Vec<TimelineRow>,
+    /// Per transcript, the lines [`Summary::of`] reads (see [`Head`]).
+    heads: Vec<Head>,
+    transcripts: Vec<TranscriptFact>,
+}
+
+/// The lines of a transcript that its [`Summary`] reads: the first, the last, those that end
+/// the run, and the first to name each person.
+#[derive(Default)]
+struct Head {
+    path: PathBuf,
+    lines: Vec<Line>,
+    /// The people named so far (a later line naming them again adds nothing to the summary).
+    people: BTreeSet<Actor>,
+    /// The latest line when it is not among `lines`.
+    last: Option<Line>,
+    /// Who started the run, and when (for the timeline's rows).
+    operator: String,
+    run_start: Option<Timestamp>,
+}
+
+impl FactsBuilder {
+    /// Transcript `T<n>` begins (numbered from 1 in the order started).
+    pub fn start(&mut self, path: &Path) {
+        self.attempts.next_transcript();
+        self.watches.next_transcript();
+        self.heads.push(Head {
+            path: path.to_path_buf(),
+            ..Head::default()
+        });
+    }
+
+    /// The next line of the current transcript.
+    pub fn line(&mut self, l: Line) {
+        let n = self.heads.len();
+        let Some(head) = self.heads.last_mut() else {
+            return;
+        };
+        if head.lines.is_empty() {
+            head.operator = match &l.event {
+                Event::RunStarted { operator, .. } => operator.clone(),
+                _ => "?".into(),
+            };
+            head.run_start = Some(l.ts);
+        }
+        self.attempts.line(n, &l);
+        self.watches.line(n, &l);
+        milestone(&mut self.milestones, n, &l);
+        self.events.add(n, &l);
+        self.rows
+            .extend(event_row(&l, n, &head.operator, head.run_start));
+        let summarized = match &l.event {
+            Event::Decision { by, .. } | Event::Note { by, .. } | Event::Milestone { by, .. } => {
+                !by.is_rb() && !head.people.contains(by) && head.people.insert(by.clone())
+            }
+            Event::RunFinished { .. } => true,
+            _ => false,
+        };
+        if head.lines.is_empty() || summarized {
+            head.lines.push(l);
+            head.last = None;
+        } else {
+            head.last = Some(l);
+        }
+    }
+
+    /// The current transcript ended: the hash of its bytes, its complete lines, and whether a
+    /// torn line followed them.
+    pub fn end(&mut self, sha256: String, lines: usize, torn_tail: bool) {
+        let n = self.heads.len();
+        let Some(head) = self.heads.last_mut() else {
+            return;
+        };
+        head.lines.extend(head.last.take());
+        let run_id = match head.lines.first().map(|l| &l.event) {
+            Some(Event::RunStarted { run_id, .. }) => Some(run_id.clone()),
+            _ => None,
+        };
+        self.transcripts.push(TranscriptFact {
+            transcript: n,
+            path: head.path.clone(),
+            sha256,
+            run_id,
+            lines,
+            torn_tail,
+            verified: false,
+            problem: None,
+        });
+    }
+
+    /// The facts of every transcript given.
+    pub fn finish(self) -> Facts {
+        let steps = steps(&self.attempts.done);
+        let runs: Vec<RunFact> = self
+            .heads
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let t = Transcript {
+                    path: h.path,
+                    lines: h.lines,
+                    torn_tail: false,
+                    sha256: String::new(),
+                };
+                run_fact(i + 1, &t, &steps)
+            })
+            .collect();
+        let mut milestones = self.milestones;
+        milestones.sort_by_key(|m| (m.at, m.name));
+        assemble(
+            runs,
+            milestones,
+            steps,
+            self.watches.finish(),
+            self.attempts.done,
+            self.events,
+            self.rows,
+            self.transcripts,
+        )
+    }
+}
+
+/// The facts from their parts.
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    runs: Vec<RunFact>,
+    milestones: Vec<MilestoneFact>,
+    steps: Vec<StepFact>,
+    watches: Vec<WatchFact>,
+    attempts: Vec<AttemptFact>,
+    events: Events,
+    rows: Vec<TimelineRow>,
+    transcripts: Vec<TranscriptFact>,
+) -> Facts {
     let started = runs
         .iter()
         .filter_map(|r| r.started)
@@ -318,15 +529,11 @@ pub fn facts(transcripts: &[(PathBuf, Transcript)]) -> Facts {
         attempts,
         retries: events.retries,
         output_dropped: events.output_dropped,
-        transcripts: transcript_facts(transcripts),
+        transcripts,
     };
-    f.timeline = timeline(transcripts, &f);
+    f.timeline = timeline(rows, &f);
     f.warnings = warnings(&f);
     f
-}
-
-fn numbered(transcripts: &[(PathBuf, Transcript)]) -> impl Iterator<Item = (usize, &Transcript)> {
-    transcripts.iter().enumerate().map(|(i, (_, t))| (i + 1, t))
 }
 
 fn people(runs: &[RunFact]) -> Vec<String> {
@@ -404,20 +611,50 @@ struct Events {
     decisions: Vec<DecisionFact>,
     retries: Vec<RetryFact>,
     output_dropped: Vec<DroppedFact>,
+    /// Message steps whose delivery is not recorded yet, by transcript and step.
+    pending: BTreeMap<(usize, String), usize>,
 }
 
 impl Events {
-    fn of(transcripts: &[(PathBuf, Transcript)]) -> Events {
-        let mut e = Events::default();
-        for (n, t) in numbered(transcripts) {
-            for l in &t.lines {
-                e.add(n, l);
+    /// A `message_posted` line: the delivery of the message step shown before it, or an update
+    /// or the resolution with its text.
+    fn delivered(
+        &mut self,
+        transcript: usize,
+        l: &Line,
+        purpose: MessagePurpose,
+        step: Option<&str>,
+        text: Option<&str>,
+        d: Delivery<'_>,
+    ) {
+        let shown = match (purpose, step) {
+            (MessagePurpose::Step, Some(step)) => {
+                self.pending.remove(&(transcript, step.to_string()))
             }
-        }
-        e
+            _ => None,
+        };
+        let i = shown.unwrap_or_else(|| {
+            self.messages.push(MessageFact {
+                at: l.ts,
+                purpose,
+                step: step.map(str::to_string),
+                text: text.unwrap_or_default().to_string(),
+                status: None,
+                delivery: String::new(),
+                delivered_at: None,
+                http_status: None,
+                attempts: 0,
+                error: None,
+                transcript,
+                first_seq: l.seq,
+                seq: l.seq,
+            });
+            self.messages.len() - 1
+        });
+        self.messages[i].delivered(l.ts, l.seq, d);
     }
 
-    fn add(&mut self, transcript: usize, l: &crate::transcript::Line) {
+    fn add(&mut self, transcript: usize, l: &Line) {
         let (at, seq) = (l.ts, l.seq);
         match &l.event {
             Event::Note {
@@ -435,14 +672,48 @@ impl Events {
                 transcript,
                 seq,
             }),
-            Event::Message { step, text } => self.messages.push(MessageFact {
-                at,
-                step: step.clone(),
-                text: text.clone(),
-                delivery: "shown to the operator to post",
+            Event::Message { step, text } => {
+                let mut m = MessageFact {
+                    at,
+                    purpose: MessagePurpose::Step,
+                    step: Some(step.clone()),
+                    text: text.clone(),
+                    status: None,
+                    delivery: String::new(),
+                    delivered_at: None,
+                    http_status: None,
+                    attempts: 0,
+                    error: None,
+                    transcript,
+                    first_seq: seq,
+                    seq,
+                };
+                m.delivery = m.words();
+                self.pending
+                    .insert((transcript, step.clone()), self.messages.len());
+                self.messages.push(m);
+            }
+            Event::MessagePosted {
+                step,
+                purpose,
+                status,
+                http_status,
+                attempts,
+                error,
+                text,
+            } => self.delivered(
                 transcript,
-                seq,
-            }),
+                l,
+                *purpose,
+                step.as_deref(),
+                text.as_deref(),
+                Delivery {
+                    status: *status,
+                    http_status: *http_status,
+                    attempts: *attempts,
+                    error: error.as_ref(),
+                },
+            ),
             Event::Decision {
                 step,
                 by,
@@ -481,23 +752,6 @@ impl Events {
     }
 }
 
-fn transcript_facts(transcripts: &[(PathBuf, Transcript)]) -> Vec<TranscriptFact> {
-    transcripts
-        .iter()
-        .enumerate()
-        .map(|(i, (path, t))| TranscriptFact {
-            transcript: i + 1,
-            path: path.clone(),
-            sha256: t.sha256.clone(),
-            run_id: t.run_id().map(str::to_owned),
-            lines: t.lines.len(),
-            torn_tail: t.torn_tail,
-            verified: false,
-            problem: None,
-        })
-        .collect()
-}
-
 /// What the summary needs from one transcript (`n` is its 1-based number).
 fn run_fact(n: usize, t: &Transcript, steps: &[StepFact]) -> RunFact {
     let s = Summary::of(t);
@@ -522,33 +776,26 @@ fn run_fact(n: usize, t: &Transcript, steps: &[StepFact]) -> RunFact {
     }
 }
 
-/// The first time each milestone was reached, over all transcripts, in time order.
-fn milestones(transcripts: &[(PathBuf, Transcript)]) -> Vec<MilestoneFact> {
-    let mut first: Vec<MilestoneFact> = Vec::new();
-    for (n, t) in numbered(transcripts) {
-        for l in &t.lines {
-            let Event::Milestone { name, by, at, .. } = &l.event else {
-                continue;
-            };
-            // A backdated mark (`rb mark --at`) counts from when it happened.
-            let when = at.as_deref().and_then(|a| a.parse().ok()).unwrap_or(l.ts);
-            let fact = MilestoneFact {
-                name: *name,
-                at: when,
-                marked_at: l.ts,
-                by: by.clone(),
-                transcript: n,
-                seq: l.seq,
-            };
-            match first.iter_mut().find(|m| m.name == *name) {
-                Some(m) if m.at <= when => {}
-                Some(m) => *m = fact,
-                None => first.push(fact),
-            }
-        }
+/// Keeps the first time each milestone was reached (a backdated mark counts from when it
+/// happened); sorted into time order once every transcript is read.
+fn milestone(first: &mut Vec<MilestoneFact>, n: usize, l: &Line) {
+    let Event::Milestone { name, by, at, .. } = &l.event else {
+        return;
+    };
+    let when = at.as_deref().and_then(|a| a.parse().ok()).unwrap_or(l.ts);
+    let fact = MilestoneFact {
+        name: *name,
+        at: when,
+        marked_at: l.ts,
+        by: by.clone(),
+        transcript: n,
+        seq: l.seq,
+    };
+    match first.iter_mut().find(|m| m.name == *name) {
+        Some(m) if m.at <= when => {}
+        Some(m) => *m = fact,
+        None => first.push(fact),
     }
-    first.sort_by_key(|m| (m.at, m.name));
-    first
 }
 
 /// True for a step status that says the step did what it was for.

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::facts::{Facts, RunFact};
+use super::facts::{Facts, MessageFact, RunFact};
 use super::mermaid;
 use super::steps::StepFact;
 use super::text::{cell, cell_text, fmt_ts, join};
@@ -14,7 +14,7 @@ use super::{ROW_BUDGET, SLOW_STEP_MS, human_duration};
 
 /// The most items a list or table of the draft shows (the timeline has its own budget).
 const LIST_MAX: usize = 20;
-use crate::domain::{Actor, Milestone, StepKind};
+use crate::domain::{Actor, MessagePurpose, Milestone, StepKind};
 use crate::transcript::NoteKind;
 
 /// The Markdown draft of `f`.
@@ -422,26 +422,47 @@ fn resolution(out: &mut String, f: &Facts) {
 fn messaging(out: &mut String, f: &Facts) {
     out.push_str("## Messaging\n\n");
     if f.messages.is_empty() {
-        out.push_str("No message step ran.\n");
+        out.push_str("No message for the incident channel was recorded.\n");
     }
     let (messages, more) = bounded(f.messages.iter());
     for m in messages {
         let _ = writeln!(
             out,
-            "- {} `{}`: {} — {} ({})",
+            "- {} {}: {} — {} ({})",
             fmt_ts(m.at),
-            cell(&m.step),
+            message_label(m),
             cell_text(&m.text),
-            m.delivery,
-            cite(m.transcript, m.seq, m.seq)
+            cell_text(&m.delivery),
+            cite(m.transcript, m.first_seq, m.seq)
         );
     }
     and_more(out, more, 0);
+    for r in &f.runs {
+        let mut of_run = f.messages.iter().filter(|m| m.transcript == r.transcript);
+        if of_run.clone().next().is_some() && !of_run.any(|m| m.sent()) {
+            let _ = writeln!(
+                out,
+                "\nT{}: no message went to a webhook (none was set, or none was posted): rb \
+                 showed them for copy-paste, and whether they reached the channel is not recorded.",
+                r.transcript
+            );
+        }
+    }
     if f.notes.iter().any(|n| n.kind == NoteKind::Comms) {
         out.push_str("\nCommunication noted during the incident (`rb note --comms`):\n\n");
         notes_of(out, f, NoteKind::Comms);
     }
     out.push_str("\n_Who was told what and when (status page, customers, stakeholders)?_\n\n");
+}
+
+/// `message step` and its id, `update` (at a step) or `resolution`.
+fn message_label(m: &MessageFact) -> String {
+    let step = m.step.as_deref().map(cell);
+    match (m.purpose, step) {
+        (MessagePurpose::Step, Some(s)) => format!("`{s}`"),
+        (MessagePurpose::Update, Some(s)) => format!("update (during `{s}`)"),
+        (purpose, _) => purpose.to_string(),
+    }
 }
 
 fn went_well(out: &mut String, f: &Facts) {

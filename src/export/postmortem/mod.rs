@@ -19,8 +19,8 @@ mod timeline;
 use std::path::PathBuf;
 
 pub use facts::{
-    DecisionFact, DroppedFact, FACTS_VERSION, Facts, Interval, MessageFact, MilestoneFact,
-    NoteFact, RetryFact, RunFact, TranscriptFact, facts,
+    DecisionFact, DroppedFact, FACTS_VERSION, Facts, FactsBuilder, Interval, MessageFact,
+    MilestoneFact, NoteFact, RetryFact, RunFact, TranscriptFact, facts,
 };
 pub use markdown::render_markdown;
 pub use steps::{AttemptFact, Sample, StepFact, WatchFact};

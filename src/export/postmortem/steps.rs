@@ -10,7 +10,7 @@ use super::facts::{ser_ts, ser_ts_opt};
 use super::text::truncate;
 use super::{CELL_MAX, QUOTED_LINES};
 use crate::domain::StepKind;
-use crate::transcript::{Event, Line, StepStatus, Stream, Transcript};
+use crate::transcript::{Event, Line, StepStatus, Stream};
 
 /// How rb's watch writes a breach note (`src/exec/watch.rs`): such notes belong to the watch.
 const BREACH_PREFIX: &str = "watch breach: ";
@@ -172,36 +172,63 @@ impl WatchFact {
     }
 }
 
-/// Every finished step attempt of transcript `n` (1-based), in order. A watch's checks are one
-/// attempt (each check is a `step_started` with the check's number as `attempt`).
-pub(super) fn attempts(transcript: usize, t: &Transcript) -> Vec<AttemptFact> {
-    let mut done: Vec<AttemptFact> = Vec::new();
-    let mut open: BTreeMap<String, AttemptFact> = BTreeMap::new();
-    for l in &t.lines {
+/// Every finished step attempt, folded line by line, transcript after transcript. A watch's
+/// checks are one attempt (each check is a `step_started` with the check's number as `attempt`).
+#[derive(Default)]
+pub(super) struct AttemptScan {
+    pub done: Vec<AttemptFact>,
+    /// The attempts of the current transcript that have not finished yet.
+    open: BTreeMap<String, AttemptFact>,
+}
+
+impl AttemptScan {
+    /// A new transcript begins: attempts left open in the last one never finished.
+    pub fn next_transcript(&mut self) {
+        self.open.clear();
+    }
+
+    /// Line `l` of transcript `transcript` (1-based).
+    pub fn line(&mut self, transcript: usize, l: &Line) {
         match &l.event {
             Event::StepStarted { step, .. } => {
-                let is_check = open.get(step).is_some_and(|a| a.kind == StepKind::Watch);
+                let is_check = self
+                    .open
+                    .get(step)
+                    .is_some_and(|a| a.kind == StepKind::Watch);
                 if !is_check {
-                    open.insert(step.clone(), started(transcript, l));
+                    self.open.insert(step.clone(), started(transcript, l));
                 }
             }
-            Event::Output { step, .. } => {
-                if let (Some(a), Some(bytes)) = (open.get_mut(step), l.event.output_bytes()) {
-                    count_output(a, &bytes);
+            Event::Output {
+                step,
+                text,
+                bytes_b64,
+                ..
+            } => {
+                let Some(a) = self.open.get_mut(step) else {
+                    return;
+                };
+                match (text, bytes_b64) {
+                    (Some(text), _) => count_output(a, text),
+                    (None, Some(_)) => {
+                        if let Some(bytes) = l.event.output_bytes() {
+                            count_output(a, &String::from_utf8_lossy(&bytes));
+                        }
+                    }
+                    (None, None) => {}
                 }
             }
             Event::StepFinished { step, .. } => {
-                let a = open.remove(step).unwrap_or_else(|| AttemptFact {
+                let a = self.open.remove(step).unwrap_or_else(|| AttemptFact {
                     transcript,
                     step: step.clone(),
                     ..AttemptFact::default()
                 });
-                done.push(finished(a, l));
+                self.done.push(finished(a, l));
             }
             _ => {}
         }
     }
-    done
 }
 
 fn started(transcript: usize, l: &Line) -> AttemptFact {
@@ -250,10 +277,11 @@ fn finished(mut a: AttemptFact, l: &Line) -> AttemptFact {
 }
 
 /// Counts the non-blank lines of an output chunk and keeps the last few.
-fn count_output(a: &mut AttemptFact, bytes: &[u8]) {
-    let text = String::from_utf8_lossy(bytes);
-    for line in text.lines().filter(|s| !s.trim().is_empty()) {
-        a.output_lines += 1;
+fn count_output(a: &mut AttemptFact, text: &str) {
+    let lines: Vec<&str> = text.lines().filter(|s| !s.trim().is_empty()).collect();
+    a.output_lines += lines.len();
+    // Only the last few can be kept: truncate no more than those.
+    for line in &lines[lines.len().saturating_sub(QUOTED_LINES)..] {
         a.last_lines.push(truncate(line, CELL_MAX));
         if a.last_lines.len() > QUOTED_LINES {
             a.last_lines.remove(0);
@@ -333,55 +361,69 @@ fn fold(s: &mut StepFact, a: &AttemptFact) {
     }
 }
 
-/// Every watch of transcript `n`, with each check's stdout as its value.
-pub(super) fn watches(transcript: usize, t: &Transcript) -> Vec<WatchFact> {
-    let mut watches: Vec<WatchFact> = Vec::new();
-    let mut open: BTreeMap<String, usize> = BTreeMap::new();
-    for l in &t.lines {
-        match &l.event {
-            Event::StepStarted {
-                step,
-                kind: StepKind::Watch,
-                title,
-                command,
-                ..
-            } => {
-                let i = *open.entry(step.clone()).or_insert_with(|| {
-                    watches.push(WatchFact {
-                        transcript,
-                        step: step.clone(),
-                        title: title.clone(),
-                        command: command.clone(),
-                        samples: Vec::new(),
-                        breaches: Vec::new(),
-                        status: None,
-                        reason: None,
-                        ended: None,
-                        seq: l.seq,
-                    });
-                    watches.len() - 1
-                });
-                watches[i].samples.push(Sample {
-                    at: l.ts,
-                    seq: l.seq,
-                    value: String::new(),
-                    number: None,
-                });
+/// Every watch, folded line by line, transcript after transcript, with each check's stdout as
+/// its value.
+#[derive(Default)]
+pub(super) struct WatchScan {
+    watches: Vec<WatchFact>,
+    /// The current transcript's watches, by step id.
+    open: BTreeMap<String, usize>,
+}
+
+impl WatchScan {
+    pub fn next_transcript(&mut self) {
+        self.open.clear();
+    }
+
+    /// Line `l` of transcript `transcript` (1-based).
+    pub fn line(&mut self, transcript: usize, l: &Line) {
+        let Event::StepStarted {
+            step,
+            kind: StepKind::Watch,
+            title,
+            command,
+            ..
+        } = &l.event
+        else {
+            if let Some(i) = l.event.step().and_then(|s| self.open.get(s)) {
+                watch_event(&mut self.watches[*i], l);
             }
-            _ => {
-                if let Some(i) = l.event.step().and_then(|s| open.get(s)) {
-                    watch_event(&mut watches[*i], l);
-                }
+            return;
+        };
+        let watches = &mut self.watches;
+        let i = *self.open.entry(step.clone()).or_insert_with(|| {
+            watches.push(WatchFact {
+                transcript,
+                step: step.clone(),
+                title: title.clone(),
+                command: command.clone(),
+                samples: Vec::new(),
+                breaches: Vec::new(),
+                status: None,
+                reason: None,
+                ended: None,
+                seq: l.seq,
+            });
+            watches.len() - 1
+        });
+        watches[i].samples.push(Sample {
+            at: l.ts,
+            seq: l.seq,
+            value: String::new(),
+            number: None,
+        });
+    }
+
+    /// Every watch, each value trimmed and read as a number when it is one.
+    pub fn finish(mut self) -> Vec<WatchFact> {
+        for w in &mut self.watches {
+            for s in &mut w.samples {
+                s.value = truncate(s.value.trim(), VALUE_MAX);
+                s.number = number(&s.value);
             }
         }
+        self.watches
     }
-    for w in &mut watches {
-        for s in &mut w.samples {
-            s.value = truncate(s.value.trim(), VALUE_MAX);
-            s.number = number(&s.value);
-        }
-    }
-    watches
 }
 
 /// An event of an open watch: a check's stdout, a breach, the end.

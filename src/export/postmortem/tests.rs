@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 
 use super::*;
-use crate::domain::{Actor, Choice, Milestone};
+use crate::domain::{Actor, Choice, DeliveryStatus, MessagePurpose, Milestone};
 use crate::transcript::{Event, Line, Mode, NoteKind, RunOutcome, StepStatus, Stream, line};
 
 /// A hand-built transcript: events at `start + offset seconds`, chained as the writer would.
@@ -620,4 +620,181 @@ fn the_mermaid_charts_render_with_mermaid_cli() {
     // The renderer does catch a broken chart.
     let broken = "```mermaid\nxychart-beta\n    line [1, 2,, oops\n```\n";
     assert!(render_mermaid(broken).is_err());
+}
+
+fn posted(
+    step: Option<&str>,
+    purpose: MessagePurpose,
+    status: DeliveryStatus,
+    http: Option<u16>,
+    attempts: u32,
+    error: Option<&str>,
+    text: Option<&str>,
+) -> Event {
+    Event::MessagePosted {
+        step: step.map(Into::into),
+        purpose,
+        status,
+        http_status: http,
+        attempts,
+        error: error.map(Into::into),
+        text: text.map(Into::into),
+    }
+}
+
+/// A live run with a webhook: a message step posted, another copied by hand, an update that
+/// failed and one skipped, and the resolution posted.
+fn webhook_run() -> (PathBuf, Transcript) {
+    use DeliveryStatus::{Copied, Failed, Posted, Skipped};
+    use MessagePurpose::{Resolution, Step, Update};
+    let message = |step: &str, text: &str| Event::Message {
+        step: step.into(),
+        text: text.into(),
+    };
+    let update = "Update on \"Disk full\": 5m in. Now at step 2 of 3: vacuum.";
+    transcript(
+        "/var/lib/rb/webhook.jsonl",
+        "2026-11-24T23:00:00Z",
+        vec![
+            (0, run_started("disk-full", "ana", "7")),
+            (1, started("tell", 0, "message", None, 1)),
+            (1, message("tell", "Investigating /var on db1")),
+            (
+                2,
+                posted(Some("tell"), Step, Posted, Some(200), 1, None, None),
+            ),
+            (2, finished("tell", StepStatus::Succeeded, None, 0, None)),
+            (
+                300,
+                posted(
+                    Some("vacuum"),
+                    Update,
+                    Failed,
+                    Some(503),
+                    3,
+                    Some("HTTP 503 Service Unavailable"),
+                    Some(update),
+                ),
+            ),
+            (
+                600,
+                posted(Some("vacuum"), Update, Skipped, None, 0, None, Some(update)),
+            ),
+            (610, started("all-clear", 2, "message", None, 1)),
+            (610, message("all-clear", "/var is back under 80%")),
+            (
+                615,
+                posted(Some("all-clear"), Step, Copied, None, 0, None, None),
+            ),
+            (
+                615,
+                finished("all-clear", StepStatus::Succeeded, None, 0, None),
+            ),
+            (620, milestone(Milestone::Resolved, "ana", None)),
+            (
+                621,
+                posted(
+                    None,
+                    Resolution,
+                    Posted,
+                    Some(204),
+                    2,
+                    None,
+                    Some("Resolved: \"Disk full\". 10m from the start of the run to resolution."),
+                ),
+            ),
+            (622, run_finished(RunOutcome::Finished, 622_000)),
+        ],
+    )
+}
+
+#[test]
+fn messages_show_what_became_of_each_updates_and_the_resolution_included() {
+    let f = facts(&[webhook_run()]);
+    #[allow(clippy::type_complexity)]
+    let m: Vec<(
+        MessagePurpose,
+        Option<&str>,
+        Option<DeliveryStatus>,
+        u64,
+        u64,
+    )> = f
+        .messages
+        .iter()
+        .map(|m| (m.purpose, m.step.as_deref(), m.status, m.first_seq, m.seq))
+        .collect();
+    assert_eq!(
+        m,
+        [
+            (
+                MessagePurpose::Step,
+                Some("tell"),
+                Some(DeliveryStatus::Posted),
+                3,
+                4
+            ),
+            (
+                MessagePurpose::Update,
+                Some("vacuum"),
+                Some(DeliveryStatus::Failed),
+                6,
+                6
+            ),
+            (
+                MessagePurpose::Update,
+                Some("vacuum"),
+                Some(DeliveryStatus::Skipped),
+                7,
+                7
+            ),
+            (
+                MessagePurpose::Step,
+                Some("all-clear"),
+                Some(DeliveryStatus::Copied),
+                9,
+                10
+            ),
+            (
+                MessagePurpose::Resolution,
+                None,
+                Some(DeliveryStatus::Posted),
+                13,
+                13
+            ),
+        ]
+    );
+    assert_eq!(
+        f.messages[0].delivery,
+        "posted at 2026-11-24 23:00:02 (1 attempt, HTTP 200)"
+    );
+    assert!(
+        f.messages[1]
+            .delivery
+            .contains("HTTP 503 Service Unavailable (3 attempts")
+    );
+    assert!(f.messages[4].text.starts_with("Resolved:"));
+    let json = serde_json::to_value(&f).unwrap();
+    assert_eq!(json["messages"][1]["status"], "failed");
+    assert_eq!(json["messages"][1]["http_status"], 503);
+    let rows: Vec<String> = f
+        .timeline
+        .iter()
+        .filter(|r| r.kind == RowKind::Message)
+        .map(|r| r.what.plain())
+        .collect();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    assert!(
+        rows[4].starts_with("Resolution message: Resolved:"),
+        "{rows:?}"
+    );
+    let md = render_markdown(&f);
+    assert!(!md.contains("no message went to a webhook"), "{md}");
+    insta::assert_snapshot!(md);
+}
+
+#[test]
+fn a_run_without_a_webhook_says_its_messages_were_shown_for_copy_paste() {
+    let md = postmortem_markdown(&[disk_full_run()]);
+    assert!(md.contains("T1: no message went to a webhook"), "{md}");
+    assert!(md.contains("Post in #ops: /var is back under 80% — shown for copy-paste ("));
 }

@@ -5,17 +5,16 @@
 //! [`within_budget`] picks what the Markdown shows when there are too many rows.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use super::facts::{Facts, ser_ts};
+use super::facts::{Facts, MessageFact, ser_ts};
 use super::human_duration;
 use super::steps::{StepFact, WatchFact, is_breach_note};
 use super::text::{Words, mode_name, ms_between};
-use crate::domain::{Choice, StepKind};
-use crate::transcript::{Event, Line, NoteKind, Transcript};
+use crate::domain::{Choice, DeliveryStatus, MessagePurpose, StepKind};
+use crate::transcript::{Event, Line, NoteKind};
 
 /// What a row is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,17 +51,10 @@ pub struct TimelineRow {
     pub rank: u8,
 }
 
-/// The rows of every transcript, merged by time (ties in transcript, then line order).
-pub(super) fn timeline(transcripts: &[(PathBuf, Transcript)], f: &Facts) -> Vec<TimelineRow> {
-    let mut rows = Vec::new();
-    for (i, (_, t)) in transcripts.iter().enumerate() {
-        let n = i + 1;
-        let operator = f.runs[i].operator.as_str();
-        let run_start = f.runs[i].started;
-        for line in &t.lines {
-            rows.extend(event_row(line, n, operator, run_start));
-        }
-    }
+/// The timeline: `rows` (the rows of every transcript's lines, as [`event_row`] made them, in
+/// transcript and line order) with a row per step, watch and milestone, merged by time (ties in
+/// transcript, then line order).
+pub(super) fn timeline(mut rows: Vec<TimelineRow>, f: &Facts) -> Vec<TimelineRow> {
     rows.extend(
         f.steps
             .iter()
@@ -70,6 +62,7 @@ pub(super) fn timeline(transcripts: &[(PathBuf, Transcript)], f: &Facts) -> Vec<
             .map(step_row),
     );
     rows.extend(f.watches.iter().map(watch_row));
+    rows.extend(f.messages.iter().map(message_row));
     for m in &f.milestones {
         // The first mark of each milestone is a row at the time it happened.
         let mut what = Words::default().t(format!("{} ", capitalized(m.name.as_str())));
@@ -121,8 +114,9 @@ fn capitalized(s: &str) -> String {
         .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
 }
 
-/// The row of a line that is a row by itself, if it is one.
-fn event_row(
+/// The row of line `l` of transcript `n`, if it is a row by itself (`operator` started the run,
+/// at `run_start`).
+pub(super) fn event_row(
     l: &Line,
     n: usize,
     operator: &str,
@@ -186,16 +180,6 @@ fn event_row(
                 rank,
             )
         }
-        Event::Message { step, text } => r(
-            rb(),
-            Words::default()
-                .t("Message ")
-                .c(step)
-                .t(format!(": {text}")),
-            RowKind::Message,
-            Some(step),
-            1,
-        ),
         Event::Interrupted { step, what } => r(
             rb(),
             Words::default().t(format!("Interrupted ({what})")),
@@ -331,6 +315,32 @@ fn watch_row(w: &WatchFact) -> TimelineRow {
             1
         } else {
             0
+        },
+    }
+}
+
+/// The row of a message for the incident channel, at its text's line, with its delivery.
+fn message_row(m: &MessageFact) -> TimelineRow {
+    let mut what = match (m.purpose, &m.step) {
+        (MessagePurpose::Step, Some(s)) => Words::default().t("Message ").c(s),
+        (MessagePurpose::Update, _) => Words::default().t("Update"),
+        _ => Words::default().t("Resolution message"),
+    };
+    what = what.t(format!(": {} — {}", m.text, m.delivery));
+    TimelineRow {
+        at: m.at,
+        who: "rb".into(),
+        what,
+        kind: RowKind::Message,
+        step: m.step.clone(),
+        transcript: m.transcript,
+        first_seq: m.first_seq,
+        seq: m.seq,
+        // A message that did not reach the channel matters as much as a step that failed.
+        rank: if m.status == Some(DeliveryStatus::Failed) {
+            0
+        } else {
+            1
         },
     }
 }
