@@ -230,6 +230,7 @@ pub fn resume(
             from: None,
             prompt_secret: s.prompt_secret,
             problems: Vec::new(),
+            remote: false,
         },
     )?;
     let plan = plan(&doc, &t, &bound);
@@ -263,6 +264,7 @@ pub fn resume(
         },
         operator: s.operator,
         notes: Vec::new(),
+        remote: None,
         on_problem: s.on_problem,
         on_stopping: s.on_stopping,
         target: TranscriptTarget::Append(req.transcript),
