@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -117,7 +117,7 @@ fn run_on(
             }
             _ => on_output(stream, bytes),
         });
-        drop(read_end(read));
+        drop(read);
         let _ = writer.join();
         outcome
     });
@@ -131,10 +131,6 @@ fn run_on(
         link.reap(host, g);
     }
     Ok(outcome)
-}
-
-fn read_end(fd: OwnedFd) -> OwnedFd {
-    fd
 }
 
 /// Takes the bootstrap's first stderr line (the step's process group id) out of the output.
