@@ -414,3 +414,18 @@ fn a_dry_run_shows_the_target_and_opens_no_connection() {
 fn all(out: &common::binary::Out) -> String {
     format!("{}{}", out.stdout, out.stderr)
 }
+
+#[test]
+fn a_run_on_hosts_is_not_resumed_here() {
+    let hosts = Hosts::start(1);
+    let sb = runbook("  - id: a\n    title: A\n    run: \"false\"\n");
+    let out = run(&sb, &hosts, &["--host", "h1"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    let out = sb.run(&["resume", "run.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        all(&out).contains("is a run on remote hosts: rb cannot resume it yet"),
+        "{}",
+        all(&out)
+    );
+}

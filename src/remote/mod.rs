@@ -75,11 +75,15 @@ pub struct Targets {
 }
 
 impl Targets {
+    /// How [`Targets::describe`] starts (the note that marks a run on hosts in its transcript).
+    pub const NOTE_START: &'static str = "command steps run on ";
+
     /// One line for the operator and the record: where the command steps run.
     pub fn describe(&self) -> String {
         let names: Vec<&str> = self.hosts.iter().map(|h| h.name.as_str()).collect();
         format!(
-            "command steps run on {} host(s): {} ({} at a time); message and manual steps stay here",
+            "{}{} host(s): {} ({} at a time); message and manual steps stay here",
+            Self::NOTE_START,
             names.len(),
             names.join(", "),
             self.forks.min(names.len()).max(1)
