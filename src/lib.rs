@@ -16,6 +16,7 @@ pub mod export;
 pub mod launch;
 pub mod notify;
 pub mod redact;
+pub mod remote;
 pub mod render;
 pub mod report;
 pub mod runbook;

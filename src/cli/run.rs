@@ -48,6 +48,53 @@ pub struct RunArgs {
     /// Who runs this (recorded in the transcript; default $USER).
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
+    /// Run the command steps on this host over ssh (repeatable; an inventory host or group
+    /// when `--inventory` is given).
+    #[arg(long, value_name = "HOST")]
+    pub host: Vec<String>,
+    /// Run the command steps on these hosts: `--hosts web-1,web-2`.
+    #[arg(long, value_name = "HOST,...", value_delimiter = ',')]
+    pub hosts: Vec<String>,
+    /// Hosts and groups from this YAML file (all of them unless `--host`/`--hosts` pick some).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    /// How many hosts run a step at the same time.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+    pub forks: u16,
+}
+
+/// The hosts `--host`, `--hosts` and `--inventory` name, with the ssh config (`RB_SSH_CONFIG`,
+/// else the inventory's); None when the run stays here.
+fn targets(args: &RunArgs) -> Result<Option<crate::remote::Targets>, UserError> {
+    let names: Vec<String> = args.host.iter().chain(&args.hosts).cloned().collect();
+    let env_config = std::env::var_os("RB_SSH_CONFIG").map(PathBuf::from);
+    let (hosts, config) = match &args.inventory {
+        Some(file) => {
+            let inv = crate::remote::inventory::Inventory::read(file).map_err(UserError::usage)?;
+            (
+                inv.select(&names)
+                    .map_err(|e| UserError::usage(format!("{}: {e}", file.display())))?,
+                inv.ssh_config,
+            )
+        }
+        None if names.is_empty() => return Ok(None),
+        None => {
+            let hosts = names
+                .iter()
+                .map(|n| crate::remote::Host::ssh(n))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| UserError::usage(format!("--host: {e}")))?;
+            (hosts, None)
+        }
+    };
+    if hosts.is_empty() {
+        return Err(UserError::usage("the inventory has no host"));
+    }
+    Ok(Some(crate::remote::Targets {
+        hosts,
+        ssh_config: env_config.or(config),
+        forks: usize::from(args.forks),
+    }))
 }
 
 /// Runs `rb run`.
@@ -62,6 +109,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
     let yes = args.yes || args.yes_typed;
     let tty = std::io::stdin().is_terminal();
     launch::preflight::check_terminal(mode, yes, tty)?;
+    let remote = targets(&args)?;
     let doc = super::load_runbook(ctx, &args.name)?;
     let mut op = TerminalOperator::new(launch::operator_name(args.operator), tty);
     let mut ask = ask_secret;
@@ -78,6 +126,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
         transcript: args.transcript,
         transcript_dir: super::config::transcript_dir(),
         notes: super::shadowing(ctx, &args.name).into_iter().collect(),
+        remote,
     };
     launch::start(&doc, request, surroundings(&mut op, tty, &mut ask))
 }

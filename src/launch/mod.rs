@@ -34,6 +34,8 @@ pub struct RunRequest<'a> {
     pub transcript_dir: PathBuf,
     /// Said as warnings at the start and recorded as notes by rb (a runbook shadowing another).
     pub notes: Vec<String>,
+    /// The hosts command steps run on (none: here).
+    pub remote: Option<crate::remote::Targets>,
 }
 
 /// How rb reaches the person running it.
@@ -89,8 +91,13 @@ pub fn start(
             from: req.options.from.as_deref(),
             prompt_secret,
             problems,
+            remote: req.remote.is_some(),
         },
     )?;
+    let remote = match req.remote {
+        Some(t) => Some(remote_preflight(doc, t, req.options.mode)?),
+        None => None,
+    };
     launch(Launch {
         doc,
         params: &params,
@@ -102,7 +109,36 @@ pub fn start(
         target: TranscriptTarget::New(req.transcript, req.transcript_dir),
         resume: None,
         notes: req.notes,
+        remote,
     })
+}
+
+/// Connects to every host before step 1 (not in a dry run: it opens no connection) and checks
+/// `requires:` there; every unreachable host at once, nothing run.
+fn remote_preflight(
+    doc: &Document,
+    t: crate::remote::Targets,
+    mode: Mode,
+) -> Result<(crate::remote::Targets, Option<crate::remote::Link>), UserError> {
+    if mode == Mode::DryRun {
+        return Ok((t, None));
+    }
+    match t.connect(&doc.runbook.requires) {
+        Ok(link) => Ok((t, Some(link))),
+        Err(failed) => {
+            let list: Vec<String> = failed
+                .iter()
+                .map(|u| format!("  {}: {}", u.host, u.why))
+                .collect();
+            Err(UserError::usage(format!(
+                "cannot start the run: {} of {} host(s) failed pre-flight, nothing was run:\n{}",
+                failed.len(),
+                t.hosts.len(),
+                list.join("\n")
+            ))
+            .hint("check that each host is up, that its key is in your known_hosts, and that your key is authorized (`ssh HOST true` with the same config)"))
+        }
+    }
 }
 
 /// Who runs rb: `--operator`, else `$USER`, else the account's name, else `unknown`.
@@ -142,6 +178,8 @@ struct Launch<'a> {
     target: TranscriptTarget,
     resume: Option<Resume>,
     notes: Vec<String>,
+    /// The hosts, and their connections (none in a dry run).
+    remote: Option<(crate::remote::Targets, Option<crate::remote::Link>)>,
 }
 
 /// Opens the transcript, runs the steps, closes the transcript; returns the exit code.
@@ -209,7 +247,28 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
             ),
         );
     }
-    let mut exec = Executor::new(l.doc, l.params, l.opts, op, &mut runner, &mut recorder);
+    let mut remote;
+    let runner: &mut dyn crate::exec::runner::Runner = match l.remote {
+        Some((t, link)) => {
+            let text = t.describe();
+            op.say(Tone::Info, &text);
+            recorder.record(Event::Note {
+                by: crate::domain::Actor::Rb,
+                text,
+                step: None,
+                kind: crate::transcript::NoteKind::Plain,
+            });
+            match link {
+                Some(link) => {
+                    remote = crate::remote::RemoteRunner::new(&mut runner, link, t.hosts, t.forks);
+                    &mut remote
+                }
+                None => &mut runner,
+            }
+        }
+        None => &mut runner,
+    };
+    let mut exec = Executor::new(l.doc, l.params, l.opts, op, runner, &mut recorder);
     if let Some(w) = webhook.as_mut() {
         exec = exec.with_channel(w, hook_secret);
     }

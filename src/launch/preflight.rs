@@ -68,6 +68,8 @@ pub struct Given<'a, 'p> {
     pub prompt_secret: Option<SecretPrompt<'p>>,
     /// Problems found before (unreadable params file, bad `-p`).
     pub problems: Vec<String>,
+    /// Command steps run on hosts: `requires:` is checked there, not here.
+    pub remote: bool,
 }
 
 /// Binds params and checks everything that must hold before step 1: every problem at once.
@@ -94,7 +96,9 @@ pub fn bind_and_preflight(
     problems.extend(bind_problems);
     // A dry run shows the plan even when it could not run: these are only warnings there.
     let mut soft = missing_values(doc, &params);
-    soft.extend(missing_programs(doc));
+    if !given.remote {
+        soft.extend(missing_programs(doc));
+    }
     let warnings = if given.mode == Mode::DryRun {
         soft
     } else {

@@ -200,6 +200,16 @@ pub fn resume(
     let t = transcript::read(&req.transcript)
         .map_err(|e| UserError::io(format!("cannot read `{shown}`"), &e))?;
     let rec = recorded(&t, &shown)?;
+    // A run on hosts must not go on here: resume does not reconnect to them yet.
+    if t.lines.iter().any(|l| {
+        matches!(&l.event, Event::Note { by: crate::domain::Actor::Rb, text, .. }
+            if text.starts_with(crate::remote::Targets::NOTE_START))
+    }) {
+        return Err(UserError::usage(format!(
+            "`{shown}` is a run on remote hosts: rb cannot resume it yet (its steps would run here)"
+        ))
+        .hint("run the remaining steps with `rb run NAME --from STEP --host ...`"));
+    }
     let (display, bytes) = load_source(catalog, &rec.runbook, &rec.source)?;
     let stem = crate::catalog::stem(Path::new(&display)).map(str::to_string);
     let doc = validate(&display, stem.as_deref(), &bytes).map_err(|d| {
@@ -230,6 +240,7 @@ pub fn resume(
             from: None,
             prompt_secret: s.prompt_secret,
             problems: Vec::new(),
+            remote: false,
         },
     )?;
     let plan = plan(&doc, &t, &bound);
@@ -263,6 +274,7 @@ pub fn resume(
         },
         operator: s.operator,
         notes: Vec::new(),
+        remote: None,
         on_problem: s.on_problem,
         on_stopping: s.on_stopping,
         target: TranscriptTarget::Append(req.transcript),

@@ -1,0 +1,431 @@
+//! Running steps on remote hosts (issue 14), against real OpenSSH servers: `tests/hosts/start.sh`
+//! starts each host as an `sshd` in its own UTS, mount and PID namespaces (its own hostname `hI`,
+//! its own tmpfs on /srv, its own processes) on 127.0.0.(I+1), with keys made for the test, and
+//! `stop.sh` ends them (a guard's `Drop`, even when an assertion fails). Needs root, and fails
+//! (never skips) without it; `tests/hosts/prereqs.sh` installs openssh-server when missing.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::binary::Sandbox;
+
+const HOSTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/hosts");
+
+/// Running test hosts; ended on drop.
+struct Hosts {
+    dir: tempfile::TempDir,
+}
+
+impl Hosts {
+    fn start(n: usize) -> Hosts {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let ok = Command::new(format!("{HOSTS}/start.sh"))
+            .arg(dir.path())
+            .arg(n.to_string())
+            .status()
+            .expect("start.sh runs");
+        let hosts = Hosts { dir };
+        assert!(ok.success(), "the test hosts did not start");
+        hosts
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("ssh_config")
+    }
+
+    /// Runs `script` on `host` over ssh (the test's own look at the host); its stdout.
+    fn ssh(&self, host: &str, script: &str) -> String {
+        let out = Command::new("ssh")
+            .arg("-F")
+            .arg(self.config())
+            .args(["-o", "BatchMode=yes", host, script])
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh runs");
+        assert!(
+            out.status.success(),
+            "ssh {host} {script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The pid of host `i`'s namespace holder (`unshare`): killing it ends the whole host.
+    fn holder(&self, i: usize) -> i32 {
+        let pids = std::fs::read_to_string(self.dir.path().join("pids")).expect("pids");
+        pids.lines()
+            .nth(i - 1)
+            .expect("a pid")
+            .trim()
+            .parse()
+            .expect("a number")
+    }
+
+    /// The host's sshd: PID 1 of its namespace, the holder's child.
+    fn sshd(&self, i: usize) -> i32 {
+        let children =
+            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children", p = self.holder(i)))
+                .expect("children");
+        children
+            .split_whitespace()
+            .next()
+            .expect("sshd")
+            .parse()
+            .expect("a number")
+    }
+
+    /// Ends host `i` at once, every process of it (a host lost mid-run).
+    fn kill(&self, i: usize) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.holder(i)),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        let _ = Command::new(format!("{HOSTS}/stop.sh"))
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// A sandbox with `t.yaml` holding `steps` (YAML, indented as list items) and a secret param.
+fn runbook(steps: &str) -> Sandbox {
+    Sandbox::with_runbook(&format!(
+        "version: 1\nname: t\ntitle: remote\nparams:\n  token:\n    description: a secret\n    secret: true\n    env: RB_T_TOKEN\n    default: ''\nsteps:\n{steps}"
+    ))
+}
+
+/// `rb run t.yaml --yes ARGS` against `hosts`.
+fn run(sb: &Sandbox, hosts: &Hosts, args: &[&str]) -> common::binary::Out {
+    sb.rb()
+        .args(["run", "t.yaml", "--yes", "--transcript", "run.jsonl"])
+        .args(args)
+        .env("RB_SSH_CONFIG", hosts.config())
+        .output()
+}
+
+fn transcript_text(sb: &Sandbox) -> String {
+    std::fs::read_to_string(sb.path("run.jsonl")).expect("a transcript")
+}
+
+#[test]
+fn a_step_runs_on_the_host_named() {
+    let hosts = Hosts::start(1);
+    let sb = runbook(
+        "  - id: where\n    title: Where\n    run: echo \"on $(hostname) in '$PWD'\" && df --output=target /srv | tail -n 1\n",
+    );
+    let out = run(&sb, &hosts, &["--host", "h1"]);
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    assert!(all(&out).contains("on h1 in "), "{}", all(&out));
+    assert!(transcript_text(&sb).contains("on h1 in"));
+    // The run ended its master connection: no ssh of rb's is left.
+    let config = hosts.config().display().to_string();
+    let left = Command::new("pgrep")
+        .args(["-af", &config])
+        .output()
+        .expect("pgrep");
+    assert!(
+        left.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+#[test]
+fn fan_out_labels_each_line_and_the_worst_host_decides() {
+    let hosts = Hosts::start(3);
+    let sb =
+        runbook("  - id: each\n    title: Each\n    run: hostname; test \"$(hostname)\" != h2\n");
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2,h3", "--forks", "3"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    for h in ["h1", "h2", "h3"] {
+        assert!(all(&out).contains(&format!("[{h}] {h}")), "{}", all(&out));
+    }
+    let per_host = "rb: per host: h1: exited with status 0; h2: exited with status 1; h3: exited with status 0";
+    assert!(all(&out).contains(per_host), "{}", all(&out));
+    let t = transcript_text(&sb);
+    assert!(
+        t.contains("[h3] h3") && t.contains("h2: exited with status 1"),
+        "{t}"
+    );
+}
+
+#[test]
+fn preflight_names_every_host_it_cannot_use_and_runs_nothing() {
+    let hosts = Hosts::start(2);
+    let mut cfg = std::fs::read_to_string(hosts.config()).expect("config");
+    cfg += "Host ghost\n    HostName 127.0.0.1\n    Port 1\n";
+    std::fs::write(hosts.config(), cfg).expect("config");
+    let sb = runbook("  - id: mark\n    title: Mark\n    run: touch /srv/ran\n");
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2-wrongkey,ghost"]);
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        all(&out).contains("2 of 3 host(s) failed pre-flight"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("h2-wrongkey: root@127.0.0.3: Permission denied (publickey)"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        all(&out).contains("ghost: ") && all(&out).contains("Connection refused"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(hosts.ssh("h1", "ls /srv"), "", "a step ran on h1");
+    // requires: is checked on the host, not here.
+    let sb = Sandbox::with_runbook(
+        "version: 1\nname: t\ntitle: remote\nrequires: [bash, no-such-tool-on-h1]\nsteps:\n  - id: a\n    title: A\n    run: touch /srv/ran\n",
+    );
+    let out = run(&sb, &hosts, &["--host", "h1"]);
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        out.stderr
+            .contains("h1: required program(s) not found on PATH: no-such-tool-on-h1"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Reads lines until one contains each of `wanted`; returns everything read.
+fn wait_for(rx: &std::sync::mpsc::Receiver<String>, wanted: &[&str]) -> String {
+    let mut seen = String::new();
+    while !wanted.iter().all(|w| seen.contains(w)) {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("rb never printed {wanted:?}:\n{seen}"));
+        seen += &line;
+        seen.push('\n');
+    }
+    seen
+}
+
+#[test]
+fn a_host_lost_mid_step_fails_there_only_and_no_secret_is_in_any_argv() {
+    let hosts = Hosts::start(2);
+    let secret = "hunter2-rb-remote-secret";
+    let sb = runbook(
+        "  - id: wait\n    title: Wait\n    run: |\n      echo \"started $(hostname) $(printf %s \"$RB_T_TOKEN\" | wc -c)\"\n      while [ ! -e /srv/go ]; do sleep 0.05; done\n",
+    );
+    let (mut child, rx) = {
+        let mut cmd = sb
+            .rb()
+            .args([
+                "run",
+                "t.yaml",
+                "--yes",
+                "--transcript",
+                "run.jsonl",
+                "--hosts",
+                "h1,h2",
+            ])
+            .command();
+        cmd.env("RB_SSH_CONFIG", hosts.config())
+            .env("RB_T_TOKEN", secret)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("rb starts");
+        let err = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        (child, rx)
+    };
+    wait_for(&rx, &["[h1] started h1 24", "[h2] started h2 24"]);
+    // Both steps run, on both hosts: no process of this machine (every host's processes are
+    // visible from here) has the secret in its command line.
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            assert!(
+                !String::from_utf8_lossy(&cmdline).contains(secret),
+                "the secret is in the argv of {}",
+                entry.path().display()
+            );
+        }
+    }
+    hosts.kill(2);
+    hosts.ssh("h1", "touch /srv/go");
+    let rest: String = rx.iter().collect::<Vec<_>>().join("\n");
+    let status = child.wait().expect("rb ends");
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(
+        rest.contains("h1: exited with status 0; h2: exited with status 255"),
+        "{rest}"
+    );
+    assert!(!transcript_text(&sb).contains(secret));
+}
+
+#[test]
+fn a_timeout_ends_the_step_on_the_host() {
+    let hosts = Hosts::start(1);
+    let sb = runbook(
+        "  - id: hang\n    title: Hang\n    timeout: 1s\n    run: |\n      sleep 4242 &\n      sleep 4243\n",
+    );
+    let out = run(&sb, &hosts, &["--host", "h1"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(all(&out).contains("timed out"), "{}", all(&out));
+    // rb returned only after the host's group was gone: nothing of the step is left.
+    let left = Command::new("pgrep")
+        .args(["-af", "sleep 424[23]"])
+        .output()
+        .expect("pgrep");
+    assert!(
+        left.stdout.is_empty(),
+        "left on the host: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    assert_eq!(hosts.ssh("h1", "echo alive"), "alive\n");
+}
+
+#[test]
+fn disk_full_fixes_a_full_filesystem_on_a_remote_host() {
+    let hosts = Hosts::start(1);
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/disk-full");
+    let work = tempfile::tempdir().expect("a temp dir");
+    let w = work.path().display().to_string();
+    // The incident is made on the host (its own mount namespace: the tmpfs is not seen here).
+    hosts.ssh("h1", &format!("bash {fixture}/setup.sh {w}"));
+    assert!(
+        !Path::new(&format!("{w}/mnt/log")).exists(),
+        "the host's tmpfs is visible here"
+    );
+    let params = std::fs::read_to_string(format!("{w}/params")).expect("params");
+    let sb = Sandbox::new();
+    let mut rb = sb.rb().args([
+        "run",
+        "disk-full",
+        "--yes",
+        "--transcript",
+        "run.jsonl",
+        "--host",
+        "h1",
+    ]);
+    for p in params.lines().filter(|l| !l.is_empty()) {
+        rb = rb.arg("-p").arg(p);
+    }
+    let out = rb.env("RB_SSH_CONFIG", hosts.config()).output();
+    let check = Command::new("ssh")
+        .arg("-F")
+        .arg(hosts.config())
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "h1",
+            &format!("bash {fixture}/check.sh {w}"),
+        ])
+        .output()
+        .expect("ssh");
+    hosts.ssh("h1", &format!("bash {fixture}/teardown.sh {w} || true"));
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+#[test]
+fn the_exec_transport_enters_another_namespace() {
+    let hosts = Hosts::start(2);
+    hosts.ssh("h2", "echo in-h2 > /srv/mark");
+    let sshd = hosts.sshd(2);
+    let sb = runbook(
+        "  - id: look\n    title: Look\n    run: echo \"$(hostname) $(cat /srv/mark) $RB_T_TOKEN\"\n",
+    );
+    sb.write(
+        "inventory.yaml",
+        &format!(
+            "groups:\n  ns:\n    - name: box\n      exec: [nsenter, -t, '{sshd}', -u, -m, -p, --]\n"
+        ),
+    );
+    let out = sb
+        .rb()
+        .args([
+            "run",
+            "t.yaml",
+            "--yes",
+            "--transcript",
+            "run.jsonl",
+            "--inventory",
+            "inventory.yaml",
+            "--host",
+            "ns",
+        ])
+        .env("RB_T_TOKEN", "x'y z")
+        .output();
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    assert!(
+        all(&out).contains("h2 in-h2 ***") || all(&out).contains("h2 in-h2 x'y z"),
+        "{}",
+        out.stderr
+    );
+    // A bad inventory names the file and the fix.
+    sb.write(
+        "bad.yaml",
+        "groups:\n  web:\n    - {name: a, ssh: b, exec: [c]}\n",
+    );
+    let out = sb.run(&["run", "t.yaml", "--inventory", "bad.yaml", "--dry-run"]);
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        out.stderr
+            .contains("bad.yaml: group `web`: host `a`: give `ssh` or `exec`, not both"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_dry_run_shows_the_target_and_opens_no_connection() {
+    let sb = runbook("  - id: a\n    title: A\n    run: echo hi\n");
+    // Nothing listens there: a connection would fail pre-flight.
+    let out = sb
+        .rb()
+        .args([
+            "run",
+            "t.yaml",
+            "--dry-run",
+            "--hosts",
+            "nowhere-1,nowhere-2",
+        ])
+        .output();
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    assert!(
+        all(&out).contains("command steps run on 2 host(s): nowhere-1, nowhere-2"),
+        "{}",
+        all(&out)
+    );
+}
+
+/// What rb printed: the steps' output and rb's messages (stdout), then its errors (stderr).
+fn all(out: &common::binary::Out) -> String {
+    format!("{}{}", out.stdout, out.stderr)
+}
+
+#[test]
+fn a_run_on_hosts_is_not_resumed_here() {
+    let hosts = Hosts::start(1);
+    let sb = runbook("  - id: a\n    title: A\n    run: \"false\"\n");
+    let out = run(&sb, &hosts, &["--host", "h1"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    let out = sb.run(&["resume", "run.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        all(&out).contains("is a run on remote hosts: rb cannot resume it yet"),
+        "{}",
+        all(&out)
+    );
+}
