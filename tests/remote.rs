@@ -308,7 +308,8 @@ fn disk_full_fixes_a_full_filesystem_on_a_remote_host() {
     let mut rb = sb.rb().args([
         "run",
         "disk-full",
-        "--yes",
+        // The runbook wants `truncate` typed before it truncates held-open logs.
+        "--yes-typed",
         "--transcript",
         "run.jsonl",
         "--host",

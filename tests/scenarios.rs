@@ -564,7 +564,12 @@ fn triage_through_a_terminal_records_answers_and_notes() {
         .env("USER", "alice")
         .env("XDG_STATE_HOME", dir.path().join("state"))
         .env_remove("RB_PATH");
-    let session = expectrl::Session::spawn(cmd).expect("spawn rb in a pty");
+    let mut session = expectrl::Session::spawn(cmd).expect("spawn rb in a pty");
+    // Wide enough that no heading wraps (rb wraps narration at the terminal's width).
+    session
+        .get_process_mut()
+        .set_window_size(250, 60)
+        .expect("set the window size");
     let mut p = Pty { session };
     p.session.set_expect_timeout(Some(Duration::from_secs(30)));
 
@@ -1064,7 +1069,12 @@ fn infinite_loop_never_signals_a_process_that_took_over_the_pid() {
     for p in s.params() {
         cmd.arg("-p").arg(p);
     }
-    let session = expectrl::Session::spawn(cmd).expect("spawn rb in a pty");
+    let mut session = expectrl::Session::spawn(cmd).expect("spawn rb in a pty");
+    // Wide enough that no heading wraps (rb wraps narration at the terminal's width).
+    session
+        .get_process_mut()
+        .set_window_size(250, 60)
+        .expect("set the window size");
     let mut p = Pty { session };
     p.session.set_expect_timeout(Some(Duration::from_secs(60)));
     p.answer(
