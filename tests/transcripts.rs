@@ -571,3 +571,38 @@ fn note_kinds_and_a_backdated_detection_reach_the_postmortem_and_an_edited_trans
     );
     assert!(out.stderr.contains("fails verification"), "{}", out.stderr);
 }
+
+/// Issue 9 #6: `verify` wants a first line that starts a run of a known schema version: an empty
+/// file, a file whose only line is garbage, a complete garbage last line and an unknown version
+/// all fail; only an unterminated last line is a torn tail.
+#[test]
+fn verify_refuses_empty_garbage_and_unknown_versions() {
+    let d = Sandbox::new();
+    d.write(
+        "t.yaml",
+        "version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: 'true'\n    read_only: true\n",
+    );
+    let out = d.run(&["run", "t.yaml", "--yes", "--transcript", "good.jsonl"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let good = std::fs::read_to_string(d.path("good.jsonl")).unwrap();
+    d.write("empty.jsonl", "");
+    d.write("garbage.jsonl", "hello world\n");
+    d.write("garbage-last.jsonl", &format!("{good}not a line at all\n"));
+    d.write(
+        "future.jsonl",
+        &good.replacen("\"schema_version\":2", "\"schema_version\":99", 1),
+    );
+    for bad in [
+        "empty.jsonl",
+        "garbage.jsonl",
+        "garbage-last.jsonl",
+        "future.jsonl",
+    ] {
+        let out = d.run(&["transcripts", "verify", bad]);
+        assert_eq!(out.code, Some(1), "{bad}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.contains("BAD"), "{bad}: {}", out.stdout);
+    }
+    d.write("torn.jsonl", &format!("{good}{{\"seq\": 9, \"half"));
+    let out = d.run(&["transcripts", "verify", "torn.jsonl"]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+}

@@ -187,7 +187,6 @@ pub fn verify(path: &Path) -> io::Result<VerifyReport> {
         problem: None,
     };
     let mut expected_prev = GENESIS_PREV.to_owned();
-    let count = raw.lines.len();
     for (i, bytes) in raw.lines.iter().enumerate() {
         let n = i as u64 + 1;
         let problem = |kind, detail: String| {
@@ -202,7 +201,12 @@ pub fn verify(path: &Path) -> io::Result<VerifyReport> {
             .and_then(line::decode);
         let line = match decoded {
             Ok(l) => l,
-            Err(e) if e.starts_with("invalid JSON") && i + 1 == count && !raw.torn_tail => {
+            // A crash can leave a zero-filled block at the very end (the file grew before its data
+            // reached the disk): that is a torn tail. Any other complete line that does not parse
+            // is damage.
+            Err(_)
+                if i + 1 == raw.lines.len() && !raw.torn_tail && bytes.iter().all(|&b| b == 0) =>
+            {
                 report.torn_tail = true;
                 break;
             }
@@ -211,6 +215,18 @@ pub fn verify(path: &Path) -> io::Result<VerifyReport> {
                 break;
             }
         };
+        if let Event::RunStarted { schema_version, .. } = &line.event
+            && !(1..=super::SCHEMA_VERSION).contains(schema_version)
+        {
+            report.problem = problem(
+                ChainProblemKind::NotRunStarted,
+                format!(
+                    "`run_started` says schema version {schema_version}; this rb reads versions 1 to {}",
+                    super::SCHEMA_VERSION
+                ),
+            );
+            break;
+        }
         if n == 1 && !matches!(line.event, Event::RunStarted { .. }) {
             report.problem = problem(
                 ChainProblemKind::NotRunStarted,
@@ -240,6 +256,13 @@ pub fn verify(path: &Path) -> io::Result<VerifyReport> {
         }
         expected_prev = line::sha256_hex(bytes);
         report.lines = n;
+    }
+    if report.problem.is_none() && report.lines == 0 {
+        report.problem = Some(ChainProblem {
+            line: 1,
+            kind: ChainProblemKind::NotRunStarted,
+            detail: "no complete line: a transcript starts with a `run_started` line".to_string(),
+        });
     }
     Ok(report)
 }
@@ -286,10 +309,14 @@ pub fn scan(path: &Path, schema: bool, mut each: impl FnMut(Line)) -> io::Result
                 chain.check(n as u64, &buf, &l);
                 each(l);
             }
-            // Garbage as the very last line is what a crash can leave (a block of zeros).
+            // A complete last line that does not parse is damage, as `verify` says; reading goes
+            // on without it (a draft can still be made, with the warning at its top).
             Err(e) if input.fill_buf()?.is_empty() => {
-                torn_tail = true;
-                chain.unparsable_last(n as u64, e);
+                if buf.iter().all(|&b| b == 0) {
+                    torn_tail = true; // a zero-filled block a crash left: see `verify`
+                } else {
+                    chain.unparsable_last(n as u64, e);
+                }
                 n -= 1;
                 break;
             }
@@ -304,7 +331,7 @@ pub fn scan(path: &Path, schema: bool, mut each: impl FnMut(Line)) -> io::Result
         lines: n,
         torn_tail,
         sha256: hex(&file_hash.finalize()),
-        problem: chain.problem(),
+        problem: chain.problem(n),
     })
 }
 
@@ -370,6 +397,15 @@ impl Chain {
         if self.problem.is_some() {
             return;
         }
+        if let Event::RunStarted { schema_version, .. } = &l.event
+            && !(1..=super::SCHEMA_VERSION).contains(schema_version)
+        {
+            let detail = format!(
+                "`run_started` says schema version {schema_version}; this rb reads versions 1 to {}",
+                super::SCHEMA_VERSION
+            );
+            return self.fail(n, ChainProblemKind::NotRunStarted, detail);
+        }
         if n == 1 && !matches!(l.event, Event::RunStarted { .. }) {
             let detail = format!("the first event is `{}`, not `run_started`", l.event.name());
             return self.fail(n, ChainProblemKind::NotRunStarted, detail);
@@ -391,12 +427,17 @@ impl Chain {
     /// The last complete line does not parse: torn when it is not JSON, unreadable when it is
     /// not UTF-8 (as [`verify`] says).
     fn unparsable_last(&mut self, n: u64, why: String) {
-        if self.problem.is_none() && !why.starts_with("invalid JSON") {
+        if self.problem.is_none() {
             self.fail(n, ChainProblemKind::Unreadable, why);
         }
     }
 
-    fn problem(self) -> Option<ChainProblem> {
-        self.problem.or(self.schema_problem)
+    fn problem(self, lines: usize) -> Option<ChainProblem> {
+        let empty = (lines == 0).then(|| ChainProblem {
+            line: 1,
+            kind: ChainProblemKind::NotRunStarted,
+            detail: "no complete line: a transcript starts with a `run_started` line".to_string(),
+        });
+        self.problem.or(self.schema_problem).or(empty)
     }
 }
