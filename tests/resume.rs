@@ -155,3 +155,46 @@ fn resume_force_after_a_step_was_inserted_runs_no_finished_step_twice() {
     );
     checked_transcript(&d.path("t.jsonl"));
 }
+
+/// Issue 9 #1: `rb resume` while the run writing the transcript is still alive, or a second
+/// resume beside a first, is refused with the live process named; nothing runs twice.
+#[test]
+fn resume_while_the_run_is_alive_is_refused_naming_the_process() {
+    let d = Sandbox::new();
+    d.write("k.yaml", RUNBOOK);
+    let mut child = d
+        .rb()
+        .args(["run", "k.yaml", "--yes", "--transcript", "t.jsonl"])
+        .spawn();
+    wait_for_file(&d.path("long-started"));
+    let out = d.run(&["resume", "t.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("still going") && out.stderr.contains(&format!("pid {}", child.id())),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(d.path("first.log")).unwrap(),
+        "once\n",
+        "nothing ran again"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid = read_pid(&d.path("long.pid"));
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    // The dead run's lock went with it: the run can be continued now.
+    let out = d.run(&["resume", "t.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(d.path("first.log")).unwrap(),
+        "once\n"
+    );
+    assert!(
+        !d.path("t.jsonl.lock").exists(),
+        "the lock file goes with the run"
+    );
+}

@@ -108,6 +108,7 @@ pub fn start(
         on_stopping: s.on_stopping,
         target: TranscriptTarget::New(req.transcript, req.transcript_dir),
         resume: None,
+        lock: None,
         notes: req.notes,
         remote,
     })
@@ -180,6 +181,8 @@ struct Launch<'a> {
     notes: Vec<String>,
     /// The hosts, and their connections (none in a dry run).
     remote: Option<(crate::remote::Targets, Option<crate::remote::Link>)>,
+    /// The run lock, when the caller took it already (`rb resume`; `None` if it could not be made).
+    lock: Option<transcript::RunLock>,
 }
 
 /// Opens the transcript, runs the steps, closes the transcript; returns the exit code.
@@ -197,6 +200,8 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
     let mut secrets = l.params.secret_values(&l.doc.runbook);
     secrets.extend(hook_secret.iter().cloned());
     let redactor = Redactor::new(secrets);
+    // Held until the record is closed: nothing else continues this run meanwhile.
+    let mut run_lock = l.lock;
     let mut recorder = match l.target {
         TranscriptTarget::New(path, dir) => {
             let run_id =
@@ -205,6 +210,10 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
             let path = path.unwrap_or_else(|| {
                 dir.join(transcript::file_name(now, &l.doc.runbook.name, &run_id))
             });
+            run_lock = take_lock(&path)?;
+            if run_lock.is_none() {
+                op.say(Tone::Warning, "cannot lock this run's transcript (is the disk full?): nothing stops a `rb resume` beside it");
+            }
             let mut rec = Recorder::create(&path, redactor, l.on_problem);
             rec.record(run_started(
                 l.doc,
@@ -277,6 +286,8 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
     }
     let outcome = exec.run();
     let closed = recorder.close();
+    // The record is complete: the run may now be continued or looked at by anyone.
+    drop(run_lock);
     for event in &closed.unwritten {
         // Nowhere on disk would take them: stderr is the last place they can survive.
         op.notice(&format!(
@@ -309,6 +320,24 @@ fn webhook(doc: &Document) -> Result<Option<Webhook>, UserError> {
         UserError::usage(format!("cannot start the run: {e}"))
             .hint("unset it to print messages for copy-paste instead of posting them")
     })
+}
+
+/// Takes the run lock of the transcript at `path`, or says which live process holds it. A lock
+/// file that cannot be made (a full or read-only disk) does not stop a run: `None`, and the
+/// caller says so (a disk-full runbook must stay usable on a full disk).
+pub fn take_lock(path: &std::path::Path) -> Result<Option<transcript::RunLock>, UserError> {
+    match transcript::RunLock::acquire(path) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(transcript::LockError::Held(pid)) => {
+            let who = pid.map_or("another rb".to_string(), |p| format!("rb (pid {p})"));
+            Err(UserError::usage(format!(
+                "the run recorded in `{}` is still going: {who} holds it",
+                path.display()
+            ))
+            .hint("wait for that run to end, or stop it (Ctrl-C in its terminal), then continue it with `rb resume`"))
+        }
+        Err(transcript::LockError::Io(_)) => Ok(None),
+    }
 }
 
 /// The line that says what is about to happen.

@@ -197,6 +197,8 @@ pub fn resume(
     s: Surroundings<'_>,
 ) -> Result<Code, UserError> {
     let shown = req.transcript.display().to_string();
+    // First: a run that is still going must not be continued beside itself.
+    let lock = super::take_lock(&req.transcript)?;
     let t = transcript::read(&req.transcript)
         .map_err(|e| UserError::io(format!("cannot read `{shown}`"), &e))?;
     let rec = recorded(&t, &shown)?;
@@ -278,6 +280,7 @@ pub fn resume(
         on_problem: s.on_problem,
         on_stopping: s.on_stopping,
         target: TranscriptTarget::Append(req.transcript),
+        lock,
         resume: Some(Resume {
             done: plan.done,
             captures: t.captured(),

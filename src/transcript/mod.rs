@@ -15,6 +15,7 @@
 
 pub mod event;
 pub mod line;
+pub mod lock;
 pub mod reader;
 pub mod recorder;
 pub mod schema;
@@ -27,6 +28,7 @@ use std::path::PathBuf;
 pub use crate::domain::{Actor, Choice, Milestone, Mode, RunOutcome, StepKind, StepStatus};
 pub use event::{Event, NoteKind, SCHEMA_VERSION, Stream, utf8_complete_len};
 pub use line::Line;
+pub use lock::{LockError, RunLock};
 pub use reader::{
     ChainProblem, ChainProblemKind, Scanned, Transcript, VerifyReport, read, scan, verify,
 };
