@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use super::facts::{Facts, MessageFact, RunFact};
 use super::mermaid;
-use super::steps::StepFact;
+use super::model::StepFact;
+use super::model::{Facts, MessageFact, RunFact};
 use super::text::{cell, cell_text, fmt_ts, join};
 use super::timeline::{Shown, within_budget};
 use super::{ROW_BUDGET, SLOW_STEP_MS, human_duration};
@@ -274,7 +274,7 @@ fn timeline(out: &mut String, f: &Facts) {
         match s {
             Shown::Row(r) => {
                 let what = r.what.markdown();
-                let what = if r.kind == super::timeline::RowKind::Milestone {
+                let what = if r.kind == super::model::RowKind::Milestone {
                     format!("**{}**", what.trim())
                 } else {
                     what
@@ -470,7 +470,7 @@ fn went_well(out: &mut String, f: &Facts) {
     let ok: Vec<&StepFact> = f
         .steps
         .iter()
-        .filter(|s| super::facts::is_success(s.status))
+        .filter(|s| super::model::is_success(s.status))
         .collect();
     let retried = ok.iter().filter(|s| s.attempts > 1).count();
     let _ = write!(out, "- {} of {} steps succeeded", ok.len(), f.steps.len());

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 
-use super::facts::Facts;
-use super::steps::WatchFact;
+use super::model::Facts;
+use super::model::WatchFact;
 use super::text::clock;
 
 /// At most this many steps in the gantt chart (a runbook rarely has more).
@@ -72,7 +72,7 @@ pub(super) fn gantt(f: &Facts) -> Option<String> {
             let to = to.max(from + jiff::SignedDuration::from_secs(1));
             let tag = if s.went_wrong() {
                 "crit, "
-            } else if super::facts::is_success(s.status) {
+            } else if super::model::is_success(s.status) {
                 "done, "
             } else {
                 ""

@@ -12,20 +12,21 @@
 mod facts;
 mod markdown;
 mod mermaid;
+mod model;
 mod steps;
 mod text;
 mod timeline;
 
 use std::path::PathBuf;
 
-pub use facts::{
-    DecisionFact, DroppedFact, FACTS_VERSION, Facts, FactsBuilder, Interval, MessageFact,
-    MilestoneFact, NoteFact, RetryFact, RunFact, TranscriptFact, facts,
-};
+pub use facts::{FactsBuilder, facts};
 pub use markdown::render_markdown;
-pub use steps::{AttemptFact, Sample, StepFact, WatchFact};
+pub use model::{AttemptFact, RowKind, Sample, StepFact, TimelineRow, WatchFact};
+pub use model::{
+    DecisionFact, DroppedFact, FACTS_VERSION, Facts, Interval, MessageFact, MilestoneFact,
+    NoteFact, RetryFact, RunFact, TranscriptFact,
+};
 pub use text::Words;
-pub use timeline::{RowKind, TimelineRow};
 
 use super::human_duration;
 use crate::transcript::Transcript;

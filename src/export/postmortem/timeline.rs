@@ -7,49 +7,13 @@
 use std::collections::BTreeSet;
 
 use jiff::Timestamp;
-use serde::Serialize;
 
-use super::facts::{Facts, MessageFact, ser_ts};
 use super::human_duration;
-use super::steps::{StepFact, WatchFact, is_breach_note};
+use super::model::*;
+use super::steps::is_breach_note;
 use super::text::{Words, mode_name, ms_between};
 use crate::domain::{Choice, DeliveryStatus, MessagePurpose, StepKind};
 use crate::transcript::{Event, Line, NoteKind};
-
-/// What a row is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RowKind {
-    RunStarted,
-    Milestone,
-    Decision,
-    Step,
-    Watch,
-    Note,
-    Message,
-    Interrupted,
-    OutputDropped,
-    RunFinished,
-}
-
-/// One row of the timeline.
-#[derive(Debug, Clone, Serialize)]
-pub struct TimelineRow {
-    #[serde(serialize_with = "ser_ts")]
-    pub at: Timestamp,
-    /// An operator, or `rb`.
-    pub who: String,
-    /// What happened, in plain words.
-    pub what: Words,
-    pub kind: RowKind,
-    pub step: Option<String>,
-    pub transcript: usize,
-    /// The evidence: lines `first_seq` to `seq` of the transcript (one line when equal).
-    pub first_seq: u64,
-    pub seq: u64,
-    /// 0 (always shown) to 2 (first left out when the timeline is over its budget).
-    pub rank: u8,
-}
 
 /// The timeline: `rows` (the rows of every transcript's lines, as [`event_row`] made them, in
 /// transcript and line order) with a row per step, watch and milestone, merged by time (ties in
@@ -311,7 +275,7 @@ fn watch_row(w: &WatchFact) -> TimelineRow {
         transcript: w.transcript,
         first_seq: w.samples.first().map_or(w.seq, |s| s.seq),
         seq: w.seq,
-        rank: if super::facts::is_success(w.status) {
+        rank: if super::model::is_success(w.status) {
             1
         } else {
             0
