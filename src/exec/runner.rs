@@ -490,62 +490,15 @@ async fn supervise(
     let mut stderr = child.stderr.take();
     let mut out_buf = vec![0u8; CHUNK];
     let mut err_buf = vec![0u8; CHUNK];
-    let deadline = step.timeout.and_then(|t| started.checked_add(t));
-    let mut status: Option<ExitStatus> = None;
-    let mut stopping: Option<Stopping> = None;
-    let mut by: Option<Interrupt> = None;
-    // When the step was over: main process reaped and, if we were ending the group, the group
-    // gone. From then on we only drain the pipes, for at most `step.drain`.
-    let mut over_at: Option<Instant> = None;
-    let mut left_background = false;
-    let mut forced = false;
+    let mut st = Supervision::new(started, &step, pgid);
     let mut timer = pin!(tokio::time::sleep(Duration::ZERO));
 
     loop {
         let now = Instant::now();
-        if status.is_none() && stopping.is_none() && deadline.is_some_and(|d| now >= d) {
-            stopping = Some(Stopping::begin(
-                ProcessEnd::TimedOut,
-                Signal::SIGTERM,
-                pgid,
-                step.grace,
-            ));
+        if st.advance(now, &step, stdout.is_none() && stderr.is_none()) {
+            break;
         }
-        if let Some(s) = &mut stopping {
-            s.escalate(now, pgid, step.grace);
-        }
-        if status.is_some() && over_at.is_none() {
-            let over = match &stopping {
-                None => true,
-                Some(s) => !group_alive(pgid) || s.killed_at.is_some_and(|k| now >= k + AFTER_KILL),
-            };
-            if over {
-                over_at = Some(now);
-            }
-        }
-        if let Some(at) = over_at {
-            if stdout.is_none() && stderr.is_none() {
-                break;
-            }
-            if now >= at + step.drain {
-                left_background = true;
-                break;
-            }
-        }
-
-        let wake = [
-            deadline.filter(|_| status.is_none() && stopping.is_none()),
-            stopping
-                .as_ref()
-                .filter(|s| !s.rest.is_empty())
-                .map(|s| s.next_at),
-            // While ending the group after the main process exited, look again soon.
-            (status.is_some() && stopping.is_some() && over_at.is_none()).then(|| now + GROUP_POLL),
-            over_at.map(|at| at + step.drain),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
+        let wake = st.wake(now, &step);
         if let Some(w) = wake {
             let w = tokio::time::Instant::from_std(w);
             if timer.deadline() != w {
@@ -564,57 +517,160 @@ async fn supervise(
                     on_output(Stream::Stderr, &err_buf[..n]);
                 }
             }
-            s = child.wait(), if status.is_none() => {
-                status = Some(s?);
+            s = child.wait(), if st.status.is_none() => {
+                st.status = Some(s?);
             }
             // Signals are not taken while merely draining after a normal exit: they stay
             // pending for the executor, which decides what an interrupt between steps means.
-            i = signals.recv(), if status.is_none() || stopping.is_some() => {
-                match &mut stopping {
-                    None => {
-                        by = Some(i);
-                        stopping = Some(Stopping::begin(
-                            ProcessEnd::Interrupted,
-                            i.signal(),
-                            pgid,
-                            step.grace,
-                        ));
-                        notice(i, step.grace);
-                    }
-                    // A second Ctrl-C means "now".
-                    Some(s) if i == Interrupt::CtrlC => {
-                        by = by.or(Some(i));
-                        forced = true;
-                        s.send(Signal::SIGKILL, pgid);
-                    }
-                    // SIGTERM/SIGHUP while already ending: the escalation is under way.
-                    Some(_) => {}
-                }
+            i = signals.recv(), if st.status.is_none() || st.stopping.is_some() => {
+                st.signal(i, &step, notice);
             }
             () = &mut timer, if wake.is_some() => {}
         }
     }
 
     guard.armed = false;
-    let ended = match (&stopping, status) {
-        (Some(s), _) => s.reason,
-        (None, Some(status)) => match (status.code(), status.signal()) {
-            (Some(code), _) => ProcessEnd::Exited(code),
-            (None, Some(signal)) => ProcessEnd::Signaled(signal),
-            // wait() reports only exits and deaths by signal; keep a value rather than panic.
+    Ok(st.finish(started))
+}
+
+/// Where the supervision of one step stands.
+struct Supervision {
+    pgid: Pid,
+    deadline: Option<Instant>,
+    status: Option<ExitStatus>,
+    stopping: Option<Stopping>,
+    by: Option<Interrupt>,
+    /// When the step was over: main process reaped and, if we were ending the group, the group
+    /// gone. From then on we only drain the pipes, for at most `step.drain`.
+    over_at: Option<Instant>,
+    left_background: bool,
+    forced: bool,
+}
+
+impl Supervision {
+    fn new(started: Instant, step: &Step<'_>, pgid: Pid) -> Supervision {
+        Supervision {
+            pgid,
+            deadline: step.timeout.and_then(|t| started.checked_add(t)),
+            status: None,
+            stopping: None,
+            by: None,
+            over_at: None,
+            left_background: false,
+            forced: false,
+        }
+    }
+
+    /// Starts or escalates ending the group when due; true when supervision is over (the step
+    /// is over and its pipes are closed, or drained for long enough).
+    fn advance(&mut self, now: Instant, step: &Step<'_>, pipes_closed: bool) -> bool {
+        let pgid = self.pgid;
+        if self.status.is_none()
+            && self.stopping.is_none()
+            && self.deadline.is_some_and(|d| now >= d)
+        {
+            self.stopping = Some(Stopping::begin(
+                ProcessEnd::TimedOut,
+                Signal::SIGTERM,
+                pgid,
+                step.grace,
+            ));
+        }
+        if let Some(s) = &mut self.stopping {
+            s.escalate(now, pgid, step.grace);
+        }
+        if self.status.is_some() && self.over_at.is_none() {
+            let over = match &self.stopping {
+                None => true,
+                Some(s) => !group_alive(pgid) || s.killed_at.is_some_and(|k| now >= k + AFTER_KILL),
+            };
+            if over {
+                self.over_at = Some(now);
+            }
+        }
+        let Some(at) = self.over_at else {
+            return false;
+        };
+        if pipes_closed {
+            return true;
+        }
+        if now >= at + step.drain {
+            self.left_background = true;
+            return true;
+        }
+        false
+    }
+
+    /// When to look again even if nothing arrives.
+    fn wake(&self, now: Instant, step: &Step<'_>) -> Option<Instant> {
+        [
+            self.deadline
+                .filter(|_| self.status.is_none() && self.stopping.is_none()),
+            self.stopping
+                .as_ref()
+                .filter(|s| !s.rest.is_empty())
+                .map(|s| s.next_at),
+            // While ending the group after the main process exited, look again soon.
+            (self.status.is_some() && self.stopping.is_some() && self.over_at.is_none())
+                .then(|| now + GROUP_POLL),
+            self.over_at.map(|at| at + step.drain),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// A signal to rb while the step runs: end the group politely, or at once on a second Ctrl-C.
+    fn signal(
+        &mut self,
+        i: Interrupt,
+        step: &Step<'_>,
+        notice: &mut dyn FnMut(Interrupt, Duration),
+    ) {
+        match &mut self.stopping {
+            None => {
+                self.by = Some(i);
+                self.stopping = Some(Stopping::begin(
+                    ProcessEnd::Interrupted,
+                    i.signal(),
+                    self.pgid,
+                    step.grace,
+                ));
+                notice(i, step.grace);
+            }
+            // A second Ctrl-C means "now".
+            Some(s) if i == Interrupt::CtrlC => {
+                self.by = self.by.or(Some(i));
+                self.forced = true;
+                s.send(Signal::SIGKILL, self.pgid);
+            }
+            // SIGTERM/SIGHUP while already ending: the escalation is under way.
+            Some(_) => {}
+        }
+    }
+
+    fn finish(self, started: Instant) -> (Outcome, Option<Interrupt>) {
+        let ended = match (&self.stopping, self.status) {
+            (Some(s), _) => s.reason,
+            (None, Some(status)) => match (status.code(), status.signal()) {
+                (Some(code), _) => ProcessEnd::Exited(code),
+                (None, Some(signal)) => ProcessEnd::Signaled(signal),
+                // wait() reports only exits and deaths by signal; keep a value rather than panic.
+                (None, None) => ProcessEnd::Signaled(0),
+            },
+            // The loop ends only after the main process was reaped; keep a value regardless.
             (None, None) => ProcessEnd::Signaled(0),
-        },
-        (None, None) => unreachable!("the loop ends only after the main process was reaped"),
-    };
-    Ok((
-        Outcome {
-            ended,
-            duration: started.elapsed(),
-            left_background,
-            forced,
-        },
-        by.filter(|_| ended == ProcessEnd::Interrupted),
-    ))
+        };
+        (
+            Outcome {
+                ended,
+                duration: started.elapsed(),
+                left_background: self.left_background,
+                forced: self.forced,
+            },
+            self.by.filter(|_| ended == ProcessEnd::Interrupted),
+        )
+    }
 }
 
 /// Starts the first command that can be started; the error is the last one's.
