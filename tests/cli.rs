@@ -229,11 +229,14 @@ fn validate_json_is_machine_readable() {
     assert_eq!(d["message"], "unknown key `timout` in a step");
     assert_eq!(d["hints"], serde_json::json!(["did you mean `timeout`?"]));
     assert_eq!(d["pointer"], "/steps/0/timout");
-    assert_eq!(
-        files[1]["diagnostics"].as_array().map(Vec::len),
-        Some(1),
-        "schema errors stop before semantic checks"
-    );
+    // Every stage reports in one run: the schema's unknown key and the semantic duplicate id.
+    let codes: Vec<&str> = files[1]["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["unknown-key", "duplicate-id"]);
 
     let out = tmp.run(&["validate", "--format", "json", "good.yaml"]);
     assert_eq!(out.code, Some(0));
@@ -269,4 +272,24 @@ fn exit_codes_tell_usage_from_a_refusing_system() {
         "{}",
         out.stderr
     );
+}
+
+/// Issue 15: one `rb validate` shows a typo'd key, a watch missing `until` and an undefined
+/// `{{ mnt }}` together (the semantic checks run on what could be typed).
+#[test]
+fn validate_reports_every_stage_in_one_run() {
+    let tmp = Sandbox::new();
+    tmp.write(
+        "staged.yaml",
+        "version: 1\nname: staged\ntitle: Staged\nparams:\n  mount: { default: / }\nsteps:\n  - id: usage\n    run: df -- {{ mount }}\n    read_only: true\n    timout: 5m\n  - id: watch\n    kind: watch\n    run: df -- {{ mnt }}\n    for: 1m\n",
+    );
+    let out = tmp.run(&["validate", "staged.yaml"]);
+    assert_eq!(out.code, Some(2));
+    for code in ["unknown-key", "missing-key", "undefined-variable"] {
+        assert!(
+            out.stderr.contains(&format!("error[{code}]")),
+            "{code}: {}",
+            out.stderr
+        );
+    }
 }

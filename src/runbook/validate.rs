@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::check;
@@ -38,7 +39,9 @@ pub fn validate(file: &str, stem: Option<&str>, bytes: &[u8]) -> Result<Document
 
     let mut diags = schema_errors::diagnostics(file, &value, &map);
     if !diags.is_empty() {
+        diags.extend(semantics_despite(file, stem, &value, &map, &diags));
         diag::sort(&mut diags);
+        diags.dedup_by(|a, b| a.headline() == b.headline());
         return Err(diags);
     }
     let file_form: format::Runbook = match serde_path_to_error::deserialize(&value) {
@@ -86,6 +89,52 @@ pub fn validate(file: &str, stem: Option<&str>, bytes: &[u8]) -> Result<Document
         map,
         sha256,
     })
+}
+
+/// The semantic checks of a runbook the schema refused, on what can be typed once the refused
+/// keys are set aside: so one `rb validate` shows a typo'd key, a watch missing `until` and an
+/// undefined `{{ mnt }}` together. Nothing when even that cannot be typed.
+fn semantics_despite(
+    file: &str,
+    stem: Option<&str>,
+    value: &Value,
+    map: &SourceMap,
+    schema: &[Diagnostic],
+) -> Vec<Diagnostic> {
+    let mut cleaned = value.clone();
+    for d in schema {
+        let Some(pointer) = d.pointer.as_deref() else {
+            continue;
+        };
+        // A missing key points at its parent: keep the parent. Anything else is set aside.
+        if d.code == DiagCode::MissingKey || pointer.is_empty() {
+            continue;
+        }
+        remove(&mut cleaned, pointer);
+    }
+    let Ok(file_form) = serde_json::from_value::<format::Runbook>(cleaned) else {
+        return Vec::new();
+    };
+    let mut out = check::kind_fields(file, &file_form, map);
+    out.extend(check::check(
+        file,
+        stem,
+        &Runbook::from_format_lenient(file_form),
+        map,
+    ));
+    out
+}
+
+/// Removes the node at a JSON pointer (a key of a mapping; an item of a list is left alone, so
+/// indices stay the file's).
+fn remove(value: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    if let Some(Value::Object(map)) = value.pointer_mut(parent) {
+        map.remove(&key);
+    }
 }
 
 /// Lowercase hex of bytes.
