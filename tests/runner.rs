@@ -253,3 +253,38 @@ fn panic_in_output_callback_kills_the_group() {
     }
     assert_eq!(live_members(pgid), vec![]);
 }
+
+/// Issue 9 #13: a daemon that calls `setsid` (leaving the step's process group) does not survive
+/// the step's timeout; after a normal finish it is reported, not killed.
+#[test]
+fn a_setsid_daemon_dies_with_a_timed_out_step_and_is_reported_after_a_normal_one() {
+    let mut runner = ProcessRunner::new().unwrap();
+    let gone = |marker: &str| {
+        !std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+                && !std::fs::read_to_string(e.path().join("stat")).is_ok_and(|s| s.contains(") Z "))
+        })
+    };
+    let spec = with_timeout(
+        bash("setsid sleep 1234.25 & sleep 1000"),
+        Duration::from_millis(500),
+    );
+    let (outcome, _, _) = collect(&mut runner, &spec);
+    assert_eq!(outcome.ended, ProcessEnd::TimedOut);
+    assert!(gone("1234.25"), "the setsid daemon survived the timeout");
+
+    let (outcome, _, _) = collect(
+        &mut runner,
+        &bash("setsid sleep 2345.25 > /dev/null 2>&1 & true"),
+    );
+    assert_eq!(outcome.ended, ProcessEnd::Exited(0));
+    assert_eq!(outcome.left_running.len(), 1, "{:?}", outcome.left_running);
+    let (pid, cmd) = &outcome.left_running[0];
+    assert!(cmd.contains("sleep 2345.25"), "{cmd}");
+    assert!(!gone("2345.25"), "a normal finish kills nothing");
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(*pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}

@@ -68,6 +68,28 @@ impl Keeper {
 }
 
 impl Executor<'_> {
+    /// Processes a step left running after it ended normally (a daemon it started): listed, in
+    /// the record and on the terminal, never killed.
+    fn record_left_running(&mut self, step: &Step, left: &[(u32, String)]) {
+        let list: Vec<String> = left
+            .iter()
+            .map(|(pid, cmd)| format!("pid {pid} ({cmd})"))
+            .collect();
+        let text = format!(
+            "the step left {} process(es) running: {}",
+            left.len(),
+            list.join(", ")
+        );
+        self.say(Tone::Warning, &text);
+        let by = self.by();
+        self.rec(Event::Note {
+            by,
+            text,
+            step: Some(step.id.clone()),
+            kind: crate::transcript::NoteKind::Plain,
+        });
+    }
+
     /// After a step's process: what was left out of the middle (said), then the tail.
     fn record_tail(&mut self, step: &Step, kept: Keeper) {
         if kept.dropped > 0 {
@@ -189,6 +211,9 @@ impl Executor<'_> {
                 Err(Stop::Outcome(RunOutcome::Interrupted))
             }
             Ok(outcome) => {
+                if !outcome.left_running.is_empty() {
+                    self.record_left_running(step, &outcome.left_running);
+                }
                 if outcome.left_background {
                     self.say(Tone::Warning, "the command left a background process holding its output; rb did not wait for it");
                 }

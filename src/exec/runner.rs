@@ -31,6 +31,7 @@
 //! no grandchild survives a timeout or an interrupt.
 
 mod direct;
+pub mod escaped;
 
 use std::ffi::OsString;
 use std::future::{Future, poll_fn};
@@ -77,6 +78,9 @@ pub struct Outcome {
     pub left_background: bool,
     /// True when a second Ctrl-C killed the group at once: the operator wants the run to stop now.
     pub forced: bool,
+    /// Processes the step started that still run after it finished normally (pid, command line):
+    /// a step may start a daemon on purpose, so they are reported, not killed.
+    pub left_running: Vec<(u32, String)>,
 }
 
 /// Which signal interrupted rb.
@@ -307,6 +311,7 @@ impl Runner for ProcessRunner {
                 duration: Duration::ZERO,
                 left_background: false,
                 forced: false,
+                left_running: Vec::new(),
             });
         }
         let env = direct::Env { extra: &spec.env };
@@ -323,9 +328,14 @@ impl Runner for ProcessRunner {
         };
         cmd.arg0(program).args(args);
         tries.push((cmd, Vec::new()));
+        // Every process of the step, even one that leaves its group, carries this token.
+        let token = escaped::new_token();
         let tries = tries
             .into_iter()
-            .map(|(cmd, vars)| prepare(cmd, spec, vars))
+            .map(|(mut cmd, vars)| {
+                cmd.env(escaped::TOKEN_VAR, &token);
+                prepare(cmd, spec, vars)
+            })
             .collect();
         let step = Step {
             program,
@@ -336,11 +346,21 @@ impl Runner for ProcessRunner {
         };
         let signals = &mut self.signals;
         let notice = &mut *self.notice;
-        let (outcome, by) = self
+        let (mut outcome, by) = self
             .rt
             .block_on(supervise(tries, step, signals, on_output, notice))?;
         if by.is_some() {
             self.last_interrupt = by;
+        }
+        // After a timeout or an interrupt no process of the step survives, `setsid` included;
+        // after a normal end, what it left running is reported.
+        if matches!(
+            outcome.ended,
+            ProcessEnd::TimedOut | ProcessEnd::Interrupted
+        ) {
+            escaped::end_all(&token);
+        } else {
+            outcome.left_running = escaped::holders(&token);
         }
         Ok(outcome)
     }
@@ -667,6 +687,7 @@ impl Supervision {
                 duration: started.elapsed(),
                 left_background: self.left_background,
                 forced: self.forced,
+                left_running: Vec::new(),
             },
             self.by.filter(|_| ended == ProcessEnd::Interrupted),
         )

@@ -43,6 +43,7 @@ impl Runner for FakeRunner {
             duration: Duration::from_millis(5),
             left_background: false,
             forced: false,
+            left_running: Vec::new(),
         })
     }
     fn last_interrupt(&self) -> super::runner::Interrupt {

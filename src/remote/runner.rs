@@ -55,6 +55,7 @@ impl Runner for RemoteRunner<'_> {
                 duration: Duration::ZERO,
                 left_background: false,
                 forced: false,
+                left_running: Vec::new(),
             });
         }
         fan_out(&self.link, &self.hosts, self.forks, spec, on_output)
@@ -292,6 +293,7 @@ fn worst(results: Vec<Option<io::Result<Outcome>>>) -> io::Result<Outcome> {
                 duration: w.duration.max(o.duration),
                 left_background: w.left_background || o.left_background,
                 forced: w.forced || o.forced,
+                left_running: Vec::new(),
             },
         });
     }
