@@ -198,3 +198,40 @@ fn resume_while_the_run_is_alive_is_refused_naming_the_process() {
         "the lock file goes with the run"
     );
 }
+
+/// Issue 9 #1: after rb is SIGKILLed, the interrupted step's processes keep running (their own
+/// group); `rb resume` finds them (every step's processes carry the run's id) and refuses to start
+/// the step again beside them, naming them. Once they are gone, it continues.
+#[test]
+fn resume_refuses_while_an_attempt_of_the_killed_run_still_runs() {
+    let d = Sandbox::new();
+    d.write("k.yaml", RUNBOOK);
+    let mut child = d
+        .rb()
+        .args(["run", "k.yaml", "--yes", "--transcript", "t.jsonl"])
+        .spawn();
+    wait_for_file(&d.path("long-started"));
+    wait_for_file(&d.path("long.pid"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid = read_pid(&d.path("long.pid"));
+    let out = d.run(&["resume", "t.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("still running") && out.stderr.contains(&format!("pid {pid}")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !d.path("long-done").exists(),
+        "the step did not start again"
+    );
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    common::wait_for(&d.path("t.jsonl"), |_| !common::alive(pid));
+    let out = d.run(&["resume", "t.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(d.path("long-done").exists());
+}

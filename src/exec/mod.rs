@@ -61,6 +61,8 @@ pub struct Resume {
     pub done: BTreeSet<String>,
     /// Captures recorded before the interruption.
     pub captures: BTreeMap<String, String>,
+    /// The run's id, as `run_started` recorded it.
+    pub run_id: Option<String>,
     /// Recorded as a note when the run continues.
     pub note: Option<String>,
 }
@@ -121,6 +123,8 @@ pub struct Executor<'a> {
     statuses: BTreeMap<String, StepStatus>,
     /// Milestones this run recorded, with when.
     milestones: Vec<(crate::domain::Milestone, Instant)>,
+    /// Added to every step's environment (the run id, so a later `rb resume` can find them).
+    run_env: Vec<(String, String)>,
 }
 
 impl<'a> Executor<'a> {
@@ -145,6 +149,7 @@ impl<'a> Executor<'a> {
             captures: BTreeMap::new(),
             unknown: BTreeSet::new(),
             resume: Resume::default(),
+            run_env: Vec::new(),
             channel: None,
             started: Instant::now(),
             last_update: Instant::now(),
@@ -159,6 +164,12 @@ impl<'a> Executor<'a> {
         all.extend(secrets);
         self.redactor = Redactor::new(all);
         self.channel = Some(channel);
+        self
+    }
+
+    /// Marks every step's processes with the run's id (`RB_RUN_ID`).
+    pub fn with_run_id(mut self, id: &str) -> Self {
+        self.run_env = vec![(runner::escaped::RUN_VAR.to_string(), id.to_string())];
         self
     }
 

@@ -132,9 +132,11 @@ impl Executor<'_> {
         let rb = &self.doc.runbook;
         let mut argv: Vec<String> = rb.shell.argv().iter().map(|s| s.to_string()).collect();
         argv.push(command.to_string());
+        let mut env = self.params.env_for(rb, command);
+        env.extend(self.run_env.iter().cloned());
         CommandSpec {
             argv,
-            env: self.params.env_for(rb, command),
+            env,
             timeout: limits.timeout,
             interactive: limits.interactive,
             cwd: None,

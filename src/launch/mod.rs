@@ -202,10 +202,12 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
     let redactor = Redactor::new(secrets);
     // Held until the record is closed: nothing else continues this run meanwhile.
     let mut run_lock = l.lock;
+    let mut run_id_env = l.resume.as_ref().and_then(|r| r.run_id.clone());
     let mut recorder = match l.target {
         TranscriptTarget::New(path, dir) => {
             let run_id =
                 transcript::new_run_id().map_err(|e| UserError::io("cannot make a run id", &e))?;
+            run_id_env = Some(run_id.clone());
             let now = jiff::Timestamp::now();
             let path = path.unwrap_or_else(|| {
                 dir.join(transcript::file_name(now, &l.doc.runbook.name, &run_id))
@@ -278,6 +280,9 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
         None => &mut runner,
     };
     let mut exec = Executor::new(l.doc, l.params, l.opts, op, runner, &mut recorder);
+    if let Some(id) = &run_id_env {
+        exec = exec.with_run_id(id);
+    }
     if let Some(w) = webhook.as_mut() {
         exec = exec.with_channel(w, hook_secret);
     }

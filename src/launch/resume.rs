@@ -120,6 +120,7 @@ fn context(bound: &params::Params, captures: &BTreeMap<String, String>) -> Conte
 
 /// The run recorded in a transcript, as far as resuming needs it.
 struct Recorded {
+    run_id: Option<String>,
     runbook: String,
     source: String,
     sha256: String,
@@ -154,12 +155,33 @@ fn recorded(t: &transcript::Transcript, shown: &str) -> Result<Recorded, UserErr
         Some(Event::RunStarted { params, .. }) => params.clone(),
         _ => BTreeMap::new(),
     };
+    still_running(summary.run_id.as_deref(), shown)?;
     Ok(Recorded {
+        run_id: summary.run_id.clone(),
         runbook,
         source,
         sha256,
         params,
     })
+}
+
+/// After rb itself was killed, an attempt of the run may still be running (its own process
+/// group survives rb): resuming beside it would run the step twice. Refused, naming them.
+fn still_running(run_id: Option<&str>, shown: &str) -> Result<(), UserError> {
+    let Some(id) = run_id else { return Ok(()) };
+    let left = crate::exec::runner::escaped::holders_of(crate::exec::runner::escaped::RUN_VAR, id);
+    if left.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = left
+        .iter()
+        .map(|(pid, cmd)| format!("pid {pid} ({cmd})"))
+        .collect();
+    Err(UserError::usage(format!(
+        "a step of the run in `{shown}` is still running: {}",
+        list.join(", ")
+    ))
+    .hint("wait for it to end, or end it (`kill -TERM PID`), or mark it done by hand with `rb note`; then resume"))
 }
 
 /// The runbook's bytes, from the recorded source (a path, or one built into rb).
@@ -282,6 +304,7 @@ pub fn resume(
         target: TranscriptTarget::Append(req.transcript),
         lock,
         resume: Some(Resume {
+            run_id: rec.run_id.clone(),
             done: plan.done,
             captures: t.captured(),
             note: Some(note),

@@ -25,9 +25,18 @@ pub fn new_token() -> String {
     )
 }
 
+/// The environment variable that marks every process of a run (its run id), so `rb resume`
+/// finds an attempt still running after rb itself was killed.
+pub const RUN_VAR: &str = "RB_RUN_ID";
+
 /// Live processes whose environment carries `token`: (pid, command line).
 pub fn holders(token: &str) -> Vec<(u32, String)> {
-    let needle = format!("{TOKEN_VAR}={token}");
+    holders_of(TOKEN_VAR, token)
+}
+
+/// Live processes whose environment has `var=value`: (pid, command line).
+pub fn holders_of(var: &str, value: &str) -> Vec<(u32, String)> {
+    let needle = format!("{var}={value}");
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
