@@ -80,8 +80,13 @@ fn run(dir: &Path, steps: &[(&str, &str)], env: &[(&str, &str)]) -> Run {
     Run { events }
 }
 
+/// The lines of `env` output, sorted, without the token that marks each step's processes (it
+/// differs from step to step by design).
 fn sorted_lines(s: &str) -> Vec<&str> {
-    let mut v: Vec<&str> = s.lines().collect();
+    let mut v: Vec<&str> = s
+        .lines()
+        .filter(|l| !l.starts_with("RB_STEP_TOKEN="))
+        .collect();
     v.sort_unstable();
     v
 }
