@@ -23,8 +23,9 @@ steps:
     read_only: true
 ";
 
-#[test]
-fn sigkill_mid_step_then_resume_finishes_from_the_interrupted_step() {
+/// `k.yaml` run with `--yes` and SIGKILLed while its `long` step runs (no chance to clean up or to
+/// finish the transcript); returns the sandbox and the pid of that step's shell, still running.
+fn killed_mid_step() -> (Sandbox, i32) {
     let d = Sandbox::new();
     d.write("k.yaml", RUNBOOK);
     let mut child = d
@@ -33,14 +34,25 @@ fn sigkill_mid_step_then_resume_finishes_from_the_interrupted_step() {
         .spawn();
     wait_for_file(&d.path("long-started"));
     wait_for_file(&d.path("long.pid"));
-    child.kill().unwrap(); // SIGKILL: no chance to clean up or to finish the transcript
+    child.kill().unwrap();
     child.wait().unwrap();
-    // The step's shell outlives rb (its own process group); end it as an operator would.
     let pid = read_pid(&d.path("long.pid"));
+    (d, pid)
+}
+
+/// Ends the step's process group, as an operator would (it outlives a killed rb).
+fn end_group(pid: i32) {
     let _ = nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,
     );
+}
+
+#[test]
+fn sigkill_mid_step_then_resume_finishes_from_the_interrupted_step() {
+    let (d, pid) = killed_mid_step();
+    // The step's shell outlives rb (its own process group); end it as an operator would.
+    end_group(pid);
 
     // Every line parses and matches the schema, the chain holds, no run_finished yet.
     let t = checked_transcript(&d.path("t.jsonl"));
@@ -113,21 +125,8 @@ fn resume_refuses_a_changed_runbook_unless_forced() {
 /// changed before it continues.
 #[test]
 fn resume_force_after_a_step_was_inserted_runs_no_finished_step_twice() {
-    let d = Sandbox::new();
-    d.write("k.yaml", RUNBOOK);
-    let mut child = d
-        .rb()
-        .args(["run", "k.yaml", "--yes", "--transcript", "t.jsonl"])
-        .spawn();
-    wait_for_file(&d.path("long-started"));
-    wait_for_file(&d.path("long.pid"));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let pid = read_pid(&d.path("long.pid"));
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    let (d, pid) = killed_mid_step();
+    end_group(pid);
     let inserted = RUNBOOK.replace(
         "steps:\n",
         "steps:\n  - id: inserted\n    run: echo new >> inserted.log\n    read_only: true\n",
@@ -182,10 +181,7 @@ fn resume_while_the_run_is_alive_is_refused_naming_the_process() {
     child.kill().unwrap();
     child.wait().unwrap();
     let pid = read_pid(&d.path("long.pid"));
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    end_group(pid);
     // The dead run's lock went with it: the run can be continued now.
     let out = d.run(&["resume", "t.jsonl", "--yes"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -204,17 +200,7 @@ fn resume_while_the_run_is_alive_is_refused_naming_the_process() {
 /// the step again beside them, naming them. Once they are gone, it continues.
 #[test]
 fn resume_refuses_while_an_attempt_of_the_killed_run_still_runs() {
-    let d = Sandbox::new();
-    d.write("k.yaml", RUNBOOK);
-    let mut child = d
-        .rb()
-        .args(["run", "k.yaml", "--yes", "--transcript", "t.jsonl"])
-        .spawn();
-    wait_for_file(&d.path("long-started"));
-    wait_for_file(&d.path("long.pid"));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let pid = read_pid(&d.path("long.pid"));
+    let (d, pid) = killed_mid_step();
     let out = d.run(&["resume", "t.jsonl", "--yes"]);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(
@@ -226,10 +212,7 @@ fn resume_refuses_while_an_attempt_of_the_killed_run_still_runs() {
         !d.path("long-done").exists(),
         "the step did not start again"
     );
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    );
+    end_group(pid);
     common::wait_for(&d.path("t.jsonl"), |_| !common::alive(pid));
     let out = d.run(&["resume", "t.jsonl", "--yes"]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);

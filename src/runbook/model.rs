@@ -125,57 +125,32 @@ impl Runbook {
 
 impl Runbook {
     /// Types what can be typed of a runbook the schema refused, so the semantic checks still run
-    /// on the rest in the same `rb validate` (every problem of every stage at once). A step that
-    /// lacks a required key (already reported) stands in as an empty manual step with its id, so
-    /// every other step keeps its index.
-    pub fn from_format_lenient(f: format::Runbook) -> Runbook {
-        let steps = f
-            .steps
-            .into_iter()
-            .map(|mut s| {
-                // Missing required keys (reported by the schema) get neutral values, so the
-                // step's other templates are still checked.
-                match s.kind {
-                    StepKind::Command => {
-                        s.run.get_or_insert_with(String::new);
-                    }
-                    StepKind::Message => {
-                        s.text.get_or_insert_with(String::new);
-                    }
-                    StepKind::Manual => {
-                        s.instructions.get_or_insert_with(String::new);
-                    }
-                    StepKind::Watch => {
-                        s.run.get_or_insert_with(String::new);
-                        s.until.get_or_insert_with(|| "true".to_string());
-                        s.hold_for
-                            .get_or_insert(DurationSpec::Literal(Duration(DEFAULT_EVERY)));
-                    }
-                }
-                let (id, title, when) = (s.id.clone(), s.title.clone(), s.when.clone());
-                Step::from_format(s).unwrap_or(Step {
-                    id,
-                    title,
-                    description: None,
-                    when,
-                    marks: None,
-                    body: StepBody::Manual {
-                        instructions: String::new(),
-                    },
-                })
-            })
-            .collect();
-        Runbook {
-            name: f.name,
-            title: f.title,
-            summary: f.summary,
-            tags: f.tags,
-            requires: f.requires,
-            shell: f.shell.unwrap_or_default(),
-            params: f.params,
-            notify: f.notify,
-            update_every: f.update_every.map(Duration::get),
-            steps,
+    /// on the rest in the same `rb validate` (every problem of every stage at once). Required keys
+    /// that are missing (already reported) get neutral values, so every step keeps its index and
+    /// its other templates are still checked.
+    pub fn from_format_lenient(mut f: format::Runbook) -> Option<Runbook> {
+        f.steps.iter_mut().for_each(fill_required);
+        Runbook::from_format(f).ok()
+    }
+}
+
+/// Gives a step's missing required keys neutral values (see [`Runbook::from_format_lenient`]).
+fn fill_required(s: &mut format::Step) {
+    match s.kind {
+        StepKind::Command => {
+            s.run.get_or_insert_with(String::new);
+        }
+        StepKind::Message => {
+            s.text.get_or_insert_with(String::new);
+        }
+        StepKind::Manual => {
+            s.instructions.get_or_insert_with(String::new);
+        }
+        StepKind::Watch => {
+            s.run.get_or_insert_with(String::new);
+            s.until.get_or_insert_with(|| "true".to_string());
+            s.hold_for
+                .get_or_insert(DurationSpec::Literal(Duration(DEFAULT_EVERY)));
         }
     }
 }

@@ -116,12 +116,9 @@ fn semantics_despite(
         return Vec::new();
     };
     let mut out = check::kind_fields(file, &file_form, map);
-    out.extend(check::check(
-        file,
-        stem,
-        &Runbook::from_format_lenient(file_form),
-        map,
-    ));
+    if let Some(runbook) = Runbook::from_format_lenient(file_form) {
+        out.extend(check::check(file, stem, &runbook, map));
+    }
     out
 }
 
