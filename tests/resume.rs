@@ -218,3 +218,34 @@ fn resume_refuses_while_an_attempt_of_the_killed_run_still_runs() {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(d.path("long-done").exists());
 }
+
+/// Issue 9: the transcript names the process of each attempt. `step_started` is on disk before
+/// the process exists, so its pid and group follow in `step_spawned`, right after the spawn;
+/// after a SIGKILLed rb they are there for the attempt still running.
+#[test]
+fn step_spawned_records_the_pid_and_group_of_the_attempt_after_its_start() {
+    let (d, pid) = killed_mid_step();
+    let t = checked_transcript(&d.path("t.jsonl"));
+    let names: Vec<(&str, Option<&str>)> = t.events().map(|e| (e.name(), e.step())).collect();
+    let started = names
+        .iter()
+        .position(|n| *n == ("step_started", Some("long")))
+        .expect("long started");
+    let spawned = names
+        .iter()
+        .position(|n| *n == ("step_spawned", Some("long")))
+        .expect("long's spawn recorded");
+    assert!(started < spawned, "{names:?}");
+    let recorded = t.events().find_map(|e| match e {
+        rb::transcript::Event::StepSpawned {
+            step,
+            attempt,
+            pid,
+            pgid,
+        } if step == "long" => Some((*attempt, *pid, *pgid)),
+        _ => None,
+    });
+    // The step's shell is the process rb started, and the leader of its own group.
+    assert_eq!(recorded, Some((1, pid as u32, pid as u32)));
+    end_group(pid);
+}

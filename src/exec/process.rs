@@ -4,7 +4,7 @@
 use std::time::Duration as StdDuration;
 
 use super::operator::Tone;
-use super::runner::{CommandSpec, ProcessEnd, Stream};
+use super::runner::{CommandSpec, ProcessEnd, Report, Stream};
 use std::collections::VecDeque;
 
 use super::{CAPTURE_LIMIT, Executor, Flow, RunOutcome, Stop};
@@ -113,6 +113,17 @@ impl Executor<'_> {
     }
 
     /// `step_started`: on disk before the process is spawned.
+    ///
+    /// So the pid cannot be in it: the process does not exist yet. The runner reports the pid
+    /// and group as soon as the process exists and `step_spawned` follows (`execute`). Why that
+    /// line needs no fsync of its own: rb writes every line to the kernel at once, so a killed rb
+    /// loses none that it wrote; only a crash of the machine loses unsynced lines, and that
+    /// crash ends the step's processes too, so there is no pid left to find. The one gap is a
+    /// kill between the spawn and the write (microseconds); then `rb resume` still finds the
+    /// attempt by the run id every step's processes carry in their environment
+    /// (`RB_RUN_ID`, [`super::runner::escaped`]). The pid is an aid (which step, which group),
+    /// never the guard: a pid is reused once its process ends, so resume acts only on processes
+    /// that carry the run's id.
     fn record_start(&mut self, step: &Step, command: &str, attempt: u32) {
         let rb = &self.doc.runbook;
         self.rec(Event::StepStarted {
@@ -170,28 +181,39 @@ impl Executor<'_> {
             update_due: due,
         }));
         let journal = &mut *self.journal;
-        let mut emit = |stream: Stream, bytes: &[u8], kept: &mut Keeper| {
-            if bytes.is_empty() {
-                return;
-            }
-            op.output(stream, bytes);
-            if kept.head(bytes.len()) {
-                journal.record(Event::output(id.as_str(), stream, bytes));
-            } else {
-                kept.tail(stream, bytes);
+        let mut emit = |what: Report<'_>, kept: &mut Keeper| match what {
+            // Written at once, not fsynced on its own: see `record_start`.
+            Report::Spawned { pid, pgid } => journal.record(Event::StepSpawned {
+                step: id.clone(),
+                attempt,
+                pid,
+                pgid,
+            }),
+            Report::Output(_, []) => {}
+            Report::Output(stream, bytes) => {
+                op.output(stream, bytes);
+                if kept.head(bytes.len()) {
+                    journal.record(Event::output(id.as_str(), stream, bytes));
+                } else {
+                    kept.tail(stream, bytes);
+                }
             }
         };
-        let result = self.runner.run(&spec, &mut |stream, chunk| {
+        let result = self.runner.run_reporting(&spec, &mut |r| {
+            let Report::Output(stream, chunk) = r else {
+                emit(r, &mut kept);
+                return;
+            };
             if keep_stdout && stream == Stream::Stdout && stdout.len() < CAPTURE_LIMIT {
                 let room = CAPTURE_LIMIT - stdout.len();
                 stdout.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
             for (stream, safe) in red.push(stream, chunk) {
-                emit(stream, &safe, &mut kept);
+                emit(Report::Output(stream, &safe), &mut kept);
             }
         });
         for (stream, rest) in red.finish() {
-            emit(stream, &rest, &mut kept);
+            emit(Report::Output(stream, &rest), &mut kept);
         }
         self.op.activity(None);
         self.record_tail(step, kept);

@@ -124,6 +124,15 @@ impl Interrupt {
     }
 }
 
+/// What a runner tells while it runs a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report<'a> {
+    /// The process exists (reported once, before any output): its pid and its process group.
+    Spawned { pid: u32, pgid: u32 },
+    /// A chunk of its output.
+    Output(Stream, &'a [u8]),
+}
+
 pub trait Runner {
     /// Runs `spec`, calling `on_output` for each chunk as it arrives (chunks are raw bytes, up to
     /// 64 KiB; the output is never buffered whole, so memory stays bounded whatever the step
@@ -133,6 +142,18 @@ pub trait Runner {
         spec: &CommandSpec,
         on_output: &mut dyn FnMut(Stream, &[u8]),
     ) -> io::Result<Outcome>;
+
+    /// Like [`Runner::run`], and also reports the process's pid and group as soon as it exists.
+    /// A runner whose processes are not local (a remote host) reports output only.
+    fn run_reporting(
+        &mut self,
+        spec: &CommandSpec,
+        report: &mut dyn FnMut(Report<'_>),
+    ) -> io::Result<Outcome> {
+        self.run(spec, &mut |stream, bytes| {
+            report(Report::Output(stream, bytes))
+        })
+    }
 
     /// Waits `d` (between watch checks and retries). Returns false if Ctrl-C arrived meanwhile.
     fn sleep(&mut self, d: Duration) -> bool;
@@ -301,6 +322,18 @@ impl Runner for ProcessRunner {
         spec: &CommandSpec,
         on_output: &mut dyn FnMut(Stream, &[u8]),
     ) -> io::Result<Outcome> {
+        self.run_reporting(spec, &mut |r| {
+            if let Report::Output(stream, bytes) = r {
+                on_output(stream, bytes);
+            }
+        })
+    }
+
+    fn run_reporting(
+        &mut self,
+        spec: &CommandSpec,
+        report: &mut dyn FnMut(Report<'_>),
+    ) -> io::Result<Outcome> {
         let (program, args) = spec
             .argv
             .split_first()
@@ -348,7 +381,7 @@ impl Runner for ProcessRunner {
         let notice = &mut *self.notice;
         let (mut outcome, by) = self
             .rt
-            .block_on(supervise(tries, step, signals, on_output, notice))?;
+            .block_on(supervise(tries, step, signals, report, notice))?;
         if by.is_some() {
             self.last_interrupt = by;
         }
@@ -491,7 +524,7 @@ async fn supervise(
     tries: Vec<tokio::process::Command>,
     step: Step<'_>,
     signals: &mut Signals,
-    on_output: &mut dyn FnMut(Stream, &[u8]),
+    report: &mut dyn FnMut(Report<'_>),
     notice: &mut dyn FnMut(Interrupt, Duration),
 ) -> io::Result<(Outcome, Option<Interrupt>)> {
     let started = Instant::now();
@@ -504,6 +537,7 @@ async fn supervise(
     // process_group(0): the child leads a new group whose id is its pid.
     let pgid = Pid::from_raw(pid as i32);
     let mut guard = GroupGuard { pgid, armed: true };
+    report(Report::Spawned { pid, pgid: pid });
     let _terminal = step.interactive.then(|| Foreground::give(pgid)).flatten();
 
     let mut stdout = child.stdout.take();
@@ -529,12 +563,12 @@ async fn supervise(
         tokio::select! {
             r = read_some(&mut stdout, &mut out_buf) => {
                 if let Some(n) = chunk(r, &mut stdout)? {
-                    on_output(Stream::Stdout, &out_buf[..n]);
+                    report(Report::Output(Stream::Stdout, &out_buf[..n]));
                 }
             }
             r = read_some(&mut stderr, &mut err_buf) => {
                 if let Some(n) = chunk(r, &mut stderr)? {
-                    on_output(Stream::Stderr, &err_buf[..n]);
+                    report(Report::Output(Stream::Stderr, &err_buf[..n]));
                 }
             }
             s = child.wait(), if st.status.is_none() => {

@@ -134,6 +134,21 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         read_only: bool,
     },
+    /// A step's process exists (written right after the spawn, so after `step_started`, which
+    /// must be on disk before it): its pid and process group, so that `rb resume` after a killed
+    /// rb can name and end an attempt still running. An aid, not the guard: the pid may be reused
+    /// once the attempt ends, so resume acts only on processes that carry the run's id (see
+    /// `exec/process.rs`). Absent when the step runs on a remote host.
+    StepSpawned {
+        /// The step's id.
+        step: String,
+        /// The attempt, as in `step_started` (0 for a rollback).
+        attempt: u32,
+        /// The pid of the step's first process.
+        pid: u32,
+        /// Its process group (rb starts every step in a group of its own).
+        pgid: u32,
+    },
     /// rb asked the operator something.
     Prompt {
         /// The step the question is about, if any.
@@ -309,6 +324,7 @@ impl Event {
         match self {
             Event::RunStarted { .. } => "run_started",
             Event::StepStarted { .. } => "step_started",
+            Event::StepSpawned { .. } => "step_spawned",
             Event::Prompt { .. } => "prompt",
             Event::Decision { .. } => "decision",
             Event::Output { .. } => "output",
@@ -366,6 +382,7 @@ impl Event {
     pub fn step(&self) -> Option<&str> {
         match self {
             Event::StepStarted { step, .. }
+            | Event::StepSpawned { step, .. }
             | Event::Output { step, .. }
             | Event::Captured { step, .. }
             | Event::Retry { step, .. }
@@ -423,7 +440,10 @@ impl Event {
                 o(text);
             }
             Event::Interrupted { what, .. } => s(what),
-            Event::OutputDropped { .. } | Event::Milestone { .. } | Event::RunFinished { .. } => {}
+            Event::OutputDropped { .. }
+            | Event::StepSpawned { .. }
+            | Event::Milestone { .. }
+            | Event::RunFinished { .. } => {}
         }
     }
 }

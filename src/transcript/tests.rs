@@ -44,6 +44,12 @@ fn every_event() -> Vec<Event> {
             attempt: 1,
             read_only: false,
         },
+        Event::StepSpawned {
+            step: "check".into(),
+            attempt: 1,
+            pid: 4242,
+            pgid: 4242,
+        },
         Event::output("check", Stream::Stdout, b"/dev/sda1 99%\n"),
         Event::output("check", Stream::Stderr, b"\xff\xfe binary"),
         Event::Captured {
