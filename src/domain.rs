@@ -204,6 +204,10 @@ pub enum Choice {
     Copy,
     /// Change the text before posting it.
     Edit,
+    /// `rb resume`: wait until an attempt a killed rb left running ends.
+    Wait,
+    /// `rb resume`: end an attempt a killed rb left running (SIGTERM, then SIGKILL).
+    End,
 }
 words!(Choice {
     Run => "run",
@@ -220,6 +224,8 @@ words!(Choice {
     Post => "post",
     Copy => "copy",
     Edit => "edit",
+    Wait => "wait",
+    End => "end",
 });
 
 impl Choice {
@@ -241,6 +247,9 @@ impl Choice {
             Choice::Post => 'p',
             Choice::Copy => 'o',
             Choice::Edit => 'e',
+            Choice::Wait => 'w',
+            // e, n and d are taken: k as in kill, which is what it comes to.
+            Choice::End => 'k',
         }
     }
 

@@ -204,7 +204,12 @@ fn resume_refuses_while_an_attempt_of_the_killed_run_still_runs() {
     let out = d.run(&["resume", "t.jsonl", "--yes"]);
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(
-        out.stderr.contains("still running") && out.stderr.contains(&format!("pid {pid}")),
+        out.stderr.contains("still running")
+            && out.stderr.contains("step `long` (attempt 1)")
+            && out.stderr.contains(&format!("pid {pid}"))
+            && out.stderr.contains("--running wait")
+            && out.stderr.contains("--running end")
+            && out.stderr.contains("--running mark-done"),
         "{}",
         out.stderr
     );
@@ -212,6 +217,7 @@ fn resume_refuses_while_an_attempt_of_the_killed_run_still_runs() {
         !d.path("long-done").exists(),
         "the step did not start again"
     );
+    assert!(common::alive(pid), "an unattended resume touches nothing");
     end_group(pid);
     common::wait_for(&d.path("t.jsonl"), |_| !common::alive(pid));
     let out = d.run(&["resume", "t.jsonl", "--yes"]);
@@ -248,4 +254,149 @@ fn step_spawned_records_the_pid_and_group_of_the_attempt_after_its_start() {
     // The step's shell is the process rb started, and the leader of its own group.
     assert_eq!(recorded, Some((1, pid as u32, pid as u32)));
     end_group(pid);
+}
+
+/// The transcript's events about step `long` from the first `decision` on (what resume recorded).
+fn settled_events(t: &rb::transcript::Transcript) -> Vec<rb::transcript::Event> {
+    t.events()
+        .skip_while(|e| !matches!(e, rb::transcript::Event::Decision { .. }))
+        .cloned()
+        .collect()
+}
+
+/// Issue 9: `--running end` ends the attempt the killed rb left running (its group and the
+/// processes carrying the run's id: none survives), records that rb ended it, and only then runs
+/// the step again.
+#[test]
+fn resume_running_end_ends_the_attempt_then_runs_the_step_again() {
+    use rb::transcript::{Event, StepStatus};
+    let (d, pid) = killed_mid_step();
+    let id = common::run_id(&checked_transcript(&d.path("t.jsonl")));
+    assert!(common::run_processes(&id).contains(&pid));
+    let out = d.run(&["resume", "t.jsonl", "--yes", "--running", "end"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!common::alive(pid), "the attempt's shell was ended");
+    assert!(
+        common::run_processes(&id).is_empty(),
+        "no process of the run is left"
+    );
+    assert!(d.path("long-done").exists(), "the step ran again, after");
+    let t = checked_transcript(&d.path("t.jsonl"));
+    let after = settled_events(&t);
+    assert!(
+        matches!(&after[0], Event::Decision { step: Some(s), by, choice: rb::domain::Choice::End, text: Some(x) }
+            if s == "long" && by.to_string() == "ana" && x == "--running end"),
+        "{after:?}"
+    );
+    assert!(
+        matches!(&after[1], Event::Note { text, .. } if text.contains("rb resume ended step `long`") && text.contains(&format!("pid {pid}"))),
+        "{after:?}"
+    );
+    assert!(
+        matches!(&after[2], Event::StepFinished { step, status: StepStatus::Interrupted, .. } if step == "long"),
+        "{after:?}"
+    );
+    assert!(
+        after[3..]
+            .iter()
+            .any(|e| matches!(e, Event::StepStarted { step, .. } if step == "long")),
+        "{after:?}"
+    );
+}
+
+/// Issue 9: `--running mark-done` counts the step finished by the operator's word (a decision
+/// by them, the step's end), never runs it again, and leaves its processes alone, listed.
+#[test]
+fn resume_running_mark_done_counts_the_step_done_and_leaves_its_processes() {
+    use rb::transcript::{Event, StepStatus};
+    let (d, pid) = killed_mid_step();
+    let out = d.run(&["resume", "t.jsonl", "--yes", "--running", "mark-done"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let said = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        said.contains("marked done by hand") && said.contains(&format!("pid {pid}")),
+        "{said}"
+    );
+    assert!(common::alive(pid), "its processes are left alone");
+    assert!(!d.path("long-done").exists(), "the step did not run again");
+    assert_eq!(
+        std::fs::read_to_string(d.path("last.out")).unwrap(),
+        "last saw captured-value\n",
+        "the run went on after it"
+    );
+    let t = checked_transcript(&d.path("t.jsonl"));
+    let after = settled_events(&t);
+    assert!(
+        matches!(&after[0], Event::Decision { step: Some(s), by, choice: rb::domain::Choice::Done, .. }
+            if s == "long" && by.to_string() == "ana"),
+        "{after:?}"
+    );
+    assert!(
+        matches!(&after[1], Event::StepFinished { step, status: StepStatus::Succeeded, reason: Some(r), .. }
+            if step == "long" && r.contains("marked done by hand by ana") && r.contains(&format!("pid {pid}"))),
+        "{after:?}"
+    );
+    assert!(
+        !after[2..]
+            .iter()
+            .any(|e| matches!(e, Event::StepStarted { step, .. } if step == "long")),
+        "{after:?}"
+    );
+    end_group(pid);
+}
+
+/// Issue 9: `--running wait` starts nothing while the attempt runs; once its processes are gone
+/// the step runs again (its result was not seen) and the run finishes.
+#[test]
+fn resume_running_wait_waits_for_the_attempt_to_end_then_runs_the_step() {
+    let (d, pid) = killed_mid_step();
+    let log = std::fs::File::create(d.path("resume.out")).unwrap();
+    let mut cmd = d
+        .rb()
+        .args(["resume", "t.jsonl", "--yes", "--running", "wait"])
+        .command();
+    cmd.stdout(log.try_clone().unwrap()).stderr(log);
+    let mut resume = cmd.spawn().unwrap();
+    common::wait_for(&d.path("resume.out"), |t| {
+        t.contains("waiting for step `long`")
+    });
+    assert!(resume.try_wait().unwrap().is_none(), "it waits");
+    assert!(
+        !d.path("long-done").exists(),
+        "nothing starts beside the attempt"
+    );
+    end_group(pid);
+    assert_eq!(common::wait_exit(&mut resume), 0);
+    assert!(d.path("long-done").exists());
+    let t = checked_transcript(&d.path("t.jsonl"));
+    assert!(
+        t.events()
+            .any(|e| matches!(e, rb::transcript::Event::Note { text, .. }
+        if text.contains("ended on its own") && text.contains("result is unknown")))
+    );
+}
+
+/// Issue 9, on a terminal: rb names the attempt and asks; Ctrl-C while waiting stops the wait
+/// and resumes nothing (the attempt untouched); asked again, `k` ends it and the run finishes.
+#[test]
+fn resume_on_a_terminal_asks_what_to_do_with_the_attempt_still_running() {
+    let (d, pid) = killed_mid_step();
+    let mut p = d.pty(&["resume", "t.jsonl"]);
+    p.expect(&format!("pid {pid}"));
+    p.expect("[w]ait");
+    p.key("w");
+    p.expect("Ctrl-C stops waiting");
+    p.key("\x03");
+    p.expect("stopped waiting: nothing was resumed");
+    assert_eq!(p.exit_code(), 130);
+    assert!(common::alive(pid) && !d.path("long-done").exists());
+
+    let mut p = d.pty(&["resume", "t.jsonl"]);
+    p.expect("[y] done");
+    p.key("k");
+    p.expect("rb resume ended step `long`");
+    p.expect("Run finished");
+    assert_eq!(p.exit_code(), 0);
+    assert!(!common::alive(pid) && d.path("long-done").exists());
+    checked_transcript(&d.path("t.jsonl"));
 }

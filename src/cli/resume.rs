@@ -32,6 +32,32 @@ pub struct ResumeArgs {
     /// Who continues the run (default $USER).
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
+    /// What to do with an attempt the killed rb left running: wait for it to end, end it
+    /// (SIGTERM, then SIGKILL after 5 s), or mark its step done by hand (its processes are left
+    /// running). Without it rb asks; an unattended resume refuses.
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub running: Option<Running>,
+}
+
+/// The values of `--running`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Running {
+    /// Wait until its processes are gone; the step then runs again.
+    Wait,
+    /// SIGTERM its process group and processes, SIGKILL after 5 s; the step then runs again.
+    End,
+    /// Count the step done; its processes are left running.
+    MarkDone,
+}
+
+impl From<Running> for launch::attempt::Settle {
+    fn from(r: Running) -> Self {
+        match r {
+            Running::Wait => Self::Wait,
+            Running::End => Self::End,
+            Running::MarkDone => Self::MarkDone,
+        }
+    }
 }
 
 /// Runs `rb resume`.
@@ -46,6 +72,7 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<Code, UserError> {
         force: args.force,
         yes: args.yes,
         yes_typed: args.yes_typed,
+        running: args.running.map(Into::into),
     };
     launch::resume::resume(&ctx.catalog, request, surroundings(&mut op, tty, &mut ask))
 }

@@ -65,6 +65,9 @@ pub struct Resume {
     pub run_id: Option<String>,
     /// Recorded as a note when the run continues.
     pub note: Option<String>,
+    /// Recorded first: what became of an attempt the killed rb left running (a decision, its
+    /// end), see `launch::attempt`.
+    pub settled: Vec<Event>,
 }
 
 /// Receives every event of a run (the transcript in production; a Vec in tests).
@@ -175,6 +178,9 @@ impl<'a> Executor<'a> {
 
     /// Continue an interrupted run from `resume`.
     pub fn resuming(mut self, resume: Resume) -> Self {
+        for e in &resume.settled {
+            self.rec(e.clone());
+        }
         if let Some(text) = &resume.note {
             let by = self.by();
             self.rec(Event::Note {

@@ -166,6 +166,8 @@ mod tests {
             Choice::Post,
             Choice::Copy,
             Choice::Edit,
+            Choice::Wait,
+            Choice::End,
         ];
         let keys: std::collections::HashSet<char> = all.iter().map(|c| c.key()).collect();
         assert_eq!(keys.len(), all.len());

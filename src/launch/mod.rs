@@ -6,6 +6,7 @@
 //! transcript and goes through the same [`launch`]. The command line only parses arguments, makes
 //! the terminal operator, calls one function here, and prints what it returns.
 
+pub mod attempt;
 pub mod preflight;
 pub mod resume;
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::{Launch, Surroundings, TranscriptTarget, launch, preflight};
+use super::{Launch, Surroundings, TranscriptTarget, attempt, launch, preflight};
 use crate::catalog::{Catalog, Origin};
 use crate::exec::params;
 use crate::exec::{Mode, Options, Resume};
@@ -23,6 +23,9 @@ pub struct ResumeRequest {
     pub force: bool,
     pub yes: bool,
     pub yes_typed: bool,
+    /// What to do with an attempt the killed rb left running (`--running`); unset, the operator
+    /// is asked, and an unattended resume refuses.
+    pub running: Option<super::attempt::Settle>,
 }
 
 /// How the runbook now stands against what the interrupted run did.
@@ -155,7 +158,6 @@ fn recorded(t: &transcript::Transcript, shown: &str) -> Result<Recorded, UserErr
         Some(Event::RunStarted { params, .. }) => params.clone(),
         _ => BTreeMap::new(),
     };
-    still_running(summary.run_id.as_deref(), shown)?;
     Ok(Recorded {
         run_id: summary.run_id.clone(),
         runbook,
@@ -163,25 +165,6 @@ fn recorded(t: &transcript::Transcript, shown: &str) -> Result<Recorded, UserErr
         sha256,
         params,
     })
-}
-
-/// After rb itself was killed, an attempt of the run may still be running (its own process
-/// group survives rb): resuming beside it would run the step twice. Refused, naming them.
-fn still_running(run_id: Option<&str>, shown: &str) -> Result<(), UserError> {
-    let Some(id) = run_id else { return Ok(()) };
-    let left = crate::exec::runner::escaped::holders_of(crate::exec::runner::escaped::RUN_VAR, id);
-    if left.is_empty() {
-        return Ok(());
-    }
-    let list: Vec<String> = left
-        .iter()
-        .map(|(pid, cmd)| format!("pid {pid} ({cmd})"))
-        .collect();
-    Err(UserError::usage(format!(
-        "a step of the run in `{shown}` is still running: {}",
-        list.join(", ")
-    ))
-    .hint("wait for it to end, or end it (`kill -TERM PID`), or mark it done by hand with `rb note`; then resume"))
 }
 
 /// The runbook's bytes, from the recorded source (a path, or one built into rb).
@@ -267,16 +250,33 @@ pub fn resume(
             remote: false,
         },
     )?;
-    let plan = plan(&doc, &t, &bound);
-    let Some(first) = plan.first(&doc) else {
+    let mut plan = plan(&doc, &t, &bound);
+    // Last, once nothing else refuses: an attempt the killed rb left running is settled (never
+    // run beside), and what was decided is recorded first when the run continues.
+    let settled = match rec.run_id.as_deref().and_then(|id| attempt::find(&t, id)) {
+        Some(r) => attempt::settle(
+            &r,
+            req.running,
+            req.yes || req.yes_typed,
+            s.operator,
+            &shown,
+        )?,
+        None => attempt::Settled::default(),
+    };
+    plan.done.extend(settled.done.clone());
+    let first = plan.first(&doc);
+    if first.is_none() && settled.events.is_empty() {
         return Err(UserError::usage(format!(
             "every step in `{shown}` is done; there is nothing to resume"
         )));
+    }
+    let mut note = match first {
+        Some(i) => format!(
+            "run resumed at step `{}` with `rb resume`",
+            doc.runbook.steps[i].id
+        ),
+        None => "run resumed with `rb resume`: no step is left to run".to_string(),
     };
-    let mut note = format!(
-        "run resumed at step `{}` with `rb resume`",
-        doc.runbook.steps[first].id
-    );
     if changed {
         let what = plan_changes(&plan);
         s.operator.say(
@@ -308,6 +308,7 @@ pub fn resume(
             done: plan.done,
             captures: t.captured(),
             note: Some(note),
+            settled: settled.events,
         }),
     })
 }

@@ -179,3 +179,32 @@ impl Drop for Tmpfs {
         let _ = std::process::Command::new("umount").arg(&self.0).status();
     }
 }
+
+/// Live processes whose environment carries `RB_RUN_ID=run_id` (every process of that run's
+/// steps, however it detached), as rb itself finds them.
+pub fn run_processes(run_id: &str) -> Vec<i32> {
+    let needle = format!("RB_RUN_ID={run_id}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if env.split(|&b| b == 0).any(|v| v == needle.as_bytes()) && alive(pid) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// The run id in a transcript's `run_started`.
+pub fn run_id(t: &::rb::transcript::Transcript) -> String {
+    t.events()
+        .find_map(|e| match e {
+            ::rb::transcript::Event::RunStarted { run_id, .. } => Some(run_id.clone()),
+            _ => None,
+        })
+        .expect("run_started")
+}

@@ -88,3 +88,49 @@ pub fn end_all(token: &str) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// The process group of `pid`, from `/proc` (`None` once it is gone).
+pub fn group_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (in parentheses, which may hold anything): state, ppid, pgrp.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(2)?.parse().ok()
+}
+
+/// Ends every live process whose environment has `var=value`, as a timeout ends a step: SIGTERM
+/// to them and to `group` (the attempt's process group as recorded, but only while one of them
+/// still leads or belongs to it, since a recorded group id may be reused), then SIGKILL to those
+/// left after `grace`. Returns those still alive after that (none, unless the kernel holds them).
+pub fn end_holders(
+    var: &str,
+    value: &str,
+    group: Option<u32>,
+    grace: Duration,
+) -> Vec<(u32, String)> {
+    let left = holders_of(var, value);
+    let ours = group.filter(|g| left.iter().any(|(pid, _)| group_of(*pid) == Some(*g)));
+    if let Some(g) = ours {
+        let _ = nix::sys::signal::killpg(Pid::from_raw(g as i32), Signal::SIGTERM);
+    }
+    for (pid, _) in &left {
+        let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGTERM);
+    }
+    let gone = |until: Instant| loop {
+        let left = holders_of(var, value);
+        if left.is_empty() || Instant::now() >= until {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let left = gone(Instant::now() + grace);
+    if left.is_empty() {
+        return left;
+    }
+    if let Some(g) = ours {
+        let _ = nix::sys::signal::killpg(Pid::from_raw(g as i32), Signal::SIGKILL);
+    }
+    for (pid, _) in &left {
+        let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+    }
+    gone(Instant::now() + Duration::from_secs(2))
+}
