@@ -332,7 +332,35 @@ fn webhook(doc: &Document) -> Result<Option<Webhook>, UserError> {
 /// file that cannot be made (a full or read-only disk) does not stop a run: `None`, and the
 /// caller says so (a disk-full runbook must stay usable on a full disk).
 pub fn take_lock(path: &std::path::Path) -> Result<Option<transcript::RunLock>, UserError> {
-    match transcript::RunLock::acquire(path) {
+    // The kernel may release the lock of a holder that was killed some milliseconds after the
+    // holder is gone (measured: up to ~12 ms on a loaded machine, with no process left holding
+    // the file): a holder that no longer exists is waited for, briefly, before refusing.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match transcript::RunLock::acquire(path) {
+            Err(transcript::LockError::Held(Some(pid)))
+                if !process_exists(pid) && std::time::Instant::now() < until =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return lock_taken(path, other),
+        }
+    }
+}
+
+/// Whether a process (a zombie included) has `pid`.
+fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = i32::try_from(pid) else {
+        return false;
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) != Err(nix::errno::Errno::ESRCH)
+}
+
+fn lock_taken(
+    path: &std::path::Path,
+    got: Result<transcript::RunLock, transcript::LockError>,
+) -> Result<Option<transcript::RunLock>, UserError> {
+    match got {
         Ok(lock) => Ok(Some(lock)),
         Err(transcript::LockError::Held(pid)) => {
             let who = pid.map_or("another rb".to_string(), |p| format!("rb (pid {p})"));
