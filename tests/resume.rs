@@ -382,8 +382,12 @@ fn resume_running_wait_waits_for_the_attempt_to_end_then_runs_the_step() {
 fn resume_on_a_terminal_asks_what_to_do_with_the_attempt_still_running() {
     let (d, pid) = killed_mid_step();
     let mut p = d.pty(&["resume", "t.jsonl"]);
-    p.expect(&format!("pid {pid}"));
-    p.expect("[w]ait");
+    // The terminal wraps the long line anywhere: compare without the white space.
+    let shown: String = p.expect_before("[w]ait").split_whitespace().collect();
+    assert!(
+        shown.contains(&format!("pid{pid}(bash")) && shown.contains("(sleep1000)"),
+        "{shown}"
+    );
     p.key("w");
     p.expect("Ctrl-C stops waiting");
     p.key("\x03");
@@ -399,4 +403,39 @@ fn resume_on_a_terminal_asks_what_to_do_with_the_attempt_still_running() {
     assert_eq!(p.exit_code(), 0);
     assert!(!common::alive(pid) && d.path("long-done").exists());
     checked_transcript(&d.path("t.jsonl"));
+}
+
+/// Marking the last step done by hand leaves nothing to run: the run is recorded as finished.
+#[test]
+fn resume_running_mark_done_on_the_last_step_finishes_the_run() {
+    let d = Sandbox::new();
+    d.write(
+        "one.yaml",
+        "version: 1\nname: one\ntitle: One\nsteps:\n  - id: only\n    run: echo $$ > only.pid; sleep 1000\n    read_only: true\n",
+    );
+    let mut child = d
+        .rb()
+        .args(["run", "one.yaml", "--yes", "--transcript", "t.jsonl"])
+        .spawn();
+    wait_for_file(&d.path("only.pid"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let pid = read_pid(&d.path("only.pid"));
+    let out = d.run(&["resume", "t.jsonl", "--yes", "--running", "mark-done"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("no step is left to run"),
+        "{}",
+        out.stdout
+    );
+    let t = checked_transcript(&d.path("t.jsonl"));
+    assert!(matches!(
+        t.run_finished().map(|l| &l.event),
+        Some(rb::transcript::Event::RunFinished {
+            outcome: rb::transcript::RunOutcome::Finished,
+            ..
+        })
+    ));
+    assert!(common::alive(pid), "left running, as asked");
+    end_group(pid);
 }

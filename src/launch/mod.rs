@@ -378,15 +378,20 @@ fn lock_taken(
 fn header(doc: &Document, mode: Mode, resume: Option<&Resume>) -> String {
     let (name, source) = (&doc.runbook.name, &doc.source.name);
     match (mode, resume) {
-        (_, Some(r)) => format!(
-            "Resuming `{name}` ({source}) at step {} of {}.",
-            doc.runbook
-                .steps
-                .iter()
-                .position(|s| !r.done.contains(&s.id))
-                .map_or(doc.runbook.steps.len(), |i| i + 1),
-            doc.runbook.steps.len()
-        ),
+        (_, Some(r)) => match doc
+            .runbook
+            .steps
+            .iter()
+            .position(|s| !r.done.contains(&s.id))
+        {
+            Some(i) => format!(
+                "Resuming `{name}` ({source}) at step {} of {}.",
+                i + 1,
+                doc.runbook.steps.len()
+            ),
+            // The last step was marked done by hand: only the run's end is left to record.
+            None => format!("Resuming `{name}` ({source}): no step is left to run."),
+        },
         (Mode::DryRun, _) => {
             format!("Dry run of `{name}` ({source}): nothing will be executed.")
         }
