@@ -439,3 +439,63 @@ fn resume_running_mark_done_on_the_last_step_finishes_the_run() {
     assert!(common::alive(pid), "left running, as asked");
     end_group(pid);
 }
+
+/// `RUNBOOK` with a first step that starts a daemon on purpose (in its own group, listed when
+/// the step ends), killed like `killed_mid_step`; returns the sandbox, the pid of `long`'s shell
+/// and the daemon's pid.
+fn killed_mid_step_with_a_daemon() -> (Sandbox, i32, i32) {
+    let d = Sandbox::new();
+    let book = RUNBOOK.replace(
+        "steps:\n",
+        "steps:\n  - id: daemon\n    run: sleep 1000 >/dev/null 2>&1 & echo $! > daemon.pid\n    read_only: true\n",
+    );
+    d.write("k.yaml", &book);
+    let mut child = d
+        .rb()
+        .args(["run", "k.yaml", "--yes", "--transcript", "t.jsonl"])
+        .spawn();
+    wait_for_file(&d.path("long.pid"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (pid, daemon) = (
+        read_pid(&d.path("long.pid")),
+        read_pid(&d.path("daemon.pid")),
+    );
+    (d, pid, daemon)
+}
+
+/// What a finished step left running on purpose is not the interrupted attempt: `--running end`
+/// ends the attempt only, and the daemon alone does not stop a resume.
+#[test]
+fn resume_ends_the_attempt_but_never_a_daemon_a_finished_step_left() {
+    let (d, pid, daemon) = killed_mid_step_with_a_daemon();
+    let out = d.run(&["resume", "t.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("not touched") && out.stderr.contains(&format!("pid {daemon}")),
+        "{}",
+        out.stderr
+    );
+    let out = d.run(&["resume", "t.jsonl", "--yes", "--running", "end"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!common::alive(pid), "the attempt was ended");
+    assert!(common::alive(daemon), "the daemon was not");
+    assert!(d.path("long-done").exists());
+    end_process(daemon);
+
+    let (d, pid, daemon) = killed_mid_step_with_a_daemon();
+    end_group(pid);
+    common::wait_for(&d.path("t.jsonl"), |_| !common::alive(pid));
+    let out = d.run(&["resume", "t.jsonl", "--yes"]);
+    assert_eq!(out.code, Some(0), "only the daemon runs: {}", out.stderr);
+    assert!(common::alive(daemon));
+    end_process(daemon);
+}
+
+/// Ends one process (a daemon is in its step's group, not the leader of one).
+fn end_process(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}

@@ -8,6 +8,7 @@
 //! group is used only while a process carrying the run's id is in it: a recorded id may have
 //! been reused since.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -55,7 +56,7 @@ impl Settle {
 }
 
 /// The unfinished attempt and the run's processes that still run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Running {
     /// The step whose last attempt has no end in the transcript (none: every step that started
     /// ended, and the processes are ones a finished step left behind).
@@ -65,23 +66,29 @@ pub struct Running {
     pub started: Option<Timestamp>,
     /// Its process group, as `step_spawned` recorded it.
     pub pgid: Option<u32>,
-    /// (pid, command line) of every live process carrying the run's id.
+    /// (pid, command line) of the attempt's live processes (they carry the run's id).
     pub procs: Vec<(u32, String)>,
+    /// Processes finished steps left running on purpose: shown, never touched.
+    pub left: Vec<(u32, String)>,
     /// The run's id, which they carry.
     pub run_id: String,
 }
 
-/// The run's processes still running, if any, and the attempt they belong to.
+/// The run's processes still running, if any, and the attempt they belong to. Processes in the
+/// group of a step that finished are what that step left running on purpose (a daemon; it was
+/// listed when the step ended): they are not the attempt's, and are neither waited for nor ended.
 pub fn find(t: &Transcript, run_id: &str) -> Option<Running> {
     let me = std::process::id();
-    let procs: Vec<(u32, String)> = escaped::holders_of(RUN_VAR, run_id)
+    let all: Vec<(u32, String)> = escaped::holders_of(RUN_VAR, run_id)
         .into_iter()
         .filter(|(pid, _)| *pid != me)
         .collect();
-    if procs.is_empty() {
+    if all.is_empty() {
         return None;
     }
     let mut open: Option<Running> = None;
+    // Each recorded group, and the step whose attempt had it last.
+    let mut groups: BTreeMap<u32, String> = BTreeMap::new();
     for line in &t.lines {
         match &line.event {
             Event::StepStarted { step, attempt, .. } => {
@@ -89,12 +96,11 @@ pub fn find(t: &Transcript, run_id: &str) -> Option<Running> {
                     step: Some(step.clone()),
                     attempt: *attempt,
                     started: Some(line.ts),
-                    pgid: None,
-                    procs: Vec::new(),
-                    run_id: String::new(),
+                    ..Running::default()
                 });
             }
             Event::StepSpawned { step, pgid, .. } => {
+                groups.insert(*pgid, step.clone());
                 if let Some(o) = open.as_mut().filter(|o| o.step.as_ref() == Some(step)) {
                     o.pgid = Some(*pgid);
                 }
@@ -107,15 +113,17 @@ pub fn find(t: &Transcript, run_id: &str) -> Option<Running> {
             _ => {}
         }
     }
-    let mut running = open.unwrap_or(Running {
-        step: None,
-        attempt: 0,
-        started: None,
-        pgid: None,
-        procs: Vec::new(),
-        run_id: String::new(),
+    let mut running = open.unwrap_or_default();
+    let (left, procs): (Vec<_>, Vec<_>) = all.into_iter().partition(|(pid, _)| {
+        escaped::group_of(*pid)
+            .and_then(|g| groups.get(&g))
+            .is_some_and(|s| Some(s) != running.step.as_ref())
     });
+    if procs.is_empty() {
+        return None;
+    }
     running.procs = procs;
+    running.left = left;
     running.run_id = run_id.to_string();
     Some(running)
 }
@@ -129,9 +137,27 @@ impl Running {
         }
     }
 
-    /// `pid 12 (bash -c …), pid 13 (sleep 1000)`.
+    /// `pid 12 (bash -c …), pid 13 (sleep 1000)`, and what finished steps left, apart.
     fn list(&self) -> String {
-        list(&self.procs)
+        let mut s = list(&self.procs);
+        if !self.left.is_empty() {
+            s += &format!(
+                " (also running, left on purpose by finished steps and not touched: {})",
+                list(&self.left)
+            );
+        }
+        s
+    }
+
+    /// The attempt's processes alive now: those found, and any new one in its group.
+    fn alive(&self) -> Vec<(u32, String)> {
+        escaped::holders_of(RUN_VAR, &self.run_id)
+            .into_iter()
+            .filter(|(pid, _)| {
+                self.procs.iter().any(|(p, _)| p == pid)
+                    || self.pgid.is_some() && escaped::group_of(*pid) == self.pgid
+            })
+            .collect()
     }
 
     /// The answers that make sense: marking done needs a step.
@@ -280,7 +306,7 @@ fn wait(r: &Running, op: &mut dyn Operator, events: &mut Vec<Event>) -> Result<(
     let mut signals =
         ProcessRunner::new().map_err(|e| UserError::io("cannot set up signal handling", &e))?;
     let since = Instant::now();
-    while !escaped::holders_of(RUN_VAR, &r.run_id).is_empty() {
+    while !r.alive().is_empty() {
         if !signals.sleep(WAIT_POLL) {
             return Err(nothing_resumed("stopped waiting"));
         }
@@ -305,7 +331,7 @@ fn end(r: &Running, op: &mut dyn Operator, events: &mut Vec<Event>) -> Result<()
             END_GRACE.as_secs()
         ),
     );
-    let left = escaped::end_holders(RUN_VAR, &r.run_id, r.pgid, END_GRACE);
+    let left = escaped::end_processes(r.pgid, &|| r.alive(), END_GRACE);
     if !left.is_empty() {
         return Err(UserError::environment(format!(
             "cannot end {}: still running after SIGKILL: {}",
@@ -317,7 +343,7 @@ fn end(r: &Running, op: &mut dyn Operator, events: &mut Vec<Event>) -> Result<()
     let text = format!(
         "rb resume ended {} that the killed rb left running: {}",
         r.what(),
-        r.list()
+        list(&r.procs)
     );
     op.say(Tone::Info, &text);
     events.push(note(r, text));

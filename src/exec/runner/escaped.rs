@@ -97,40 +97,37 @@ pub fn group_of(pid: u32) -> Option<u32> {
     rest.split_ascii_whitespace().nth(2)?.parse().ok()
 }
 
-/// Ends every live process whose environment has `var=value`, as a timeout ends a step: SIGTERM
-/// to them and to `group` (the attempt's process group as recorded, but only while one of them
-/// still leads or belongs to it, since a recorded group id may be reused), then SIGKILL to those
-/// left after `grace`. Returns those still alive after that (none, unless the kernel holds them).
-pub fn end_holders(
-    var: &str,
-    value: &str,
+/// Ends the processes `current` lists (it is asked again as they go), as a timeout ends a step:
+/// SIGTERM to them and to `group` (the attempt's process group as recorded, but only while one
+/// of them is in it, since a recorded group id may have been reused), then SIGKILL to those left
+/// after `grace`. Returns those still alive after that (none, unless the kernel holds them).
+pub fn end_processes(
     group: Option<u32>,
+    current: &dyn Fn() -> Vec<(u32, String)>,
     grace: Duration,
 ) -> Vec<(u32, String)> {
-    let left = holders_of(var, value);
+    let left = current();
     let ours = group.filter(|g| left.iter().any(|(pid, _)| group_of(*pid) == Some(*g)));
-    if let Some(g) = ours {
-        let _ = nix::sys::signal::killpg(Pid::from_raw(g as i32), Signal::SIGTERM);
-    }
-    for (pid, _) in &left {
-        let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGTERM);
-    }
+    let signal = |left: &[(u32, String)], s: Signal| {
+        if let Some(g) = ours {
+            let _ = nix::sys::signal::killpg(Pid::from_raw(g as i32), s);
+        }
+        for (pid, _) in left {
+            let _ = kill(Pid::from_raw(*pid as i32), s);
+        }
+    };
     let gone = |until: Instant| loop {
-        let left = holders_of(var, value);
+        let left = current();
         if left.is_empty() || Instant::now() >= until {
             return left;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
+    signal(&left, Signal::SIGTERM);
     let left = gone(Instant::now() + grace);
     if left.is_empty() {
         return left;
     }
-    if let Some(g) = ours {
-        let _ = nix::sys::signal::killpg(Pid::from_raw(g as i32), Signal::SIGKILL);
-    }
-    for (pid, _) in &left {
-        let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
-    }
+    signal(&left, Signal::SIGKILL);
     gone(Instant::now() + Duration::from_secs(2))
 }
