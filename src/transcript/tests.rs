@@ -493,6 +493,7 @@ fn one_fsync_covers_a_step_s_end_and_the_next_start_which_is_synced_before_appen
         "output",
         "output_dropped",
         "step_finished",
+        "step_spawned",
     ]);
     assert_eq!(waited, expected);
     let end = events.iter().find(|e| e.name() == "step_finished").unwrap();

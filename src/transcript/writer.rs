@@ -9,6 +9,7 @@
 //!   `step_started`, `prompt`, `retry`, `interrupted`, `run_finished`, notes, milestones...) are
 //!   fsynced before `append` returns, and that fsync covers every line before them;
 //! - the events that rb follows at once with one of those ([`waits_for_next_sync`]: output, a
+//!   step's pid (a SIGKILL loses no written line, and a power cut ends the process anyway), a
 //!   step's end, a decision, a capture, a message) are group-committed: fsynced with the next
 //!   event that is, or when the last fsync is older than [`GROUP_COMMIT_INTERVAL`] or more than
 //!   [`GROUP_COMMIT_BYTES`] are unsynced, or by [`TranscriptWriter::sync`] (and on drop). So one
@@ -283,6 +284,7 @@ pub fn waits_for_next_sync(event: &Event) -> bool {
         event,
         Event::Output { .. }
             | Event::OutputDropped { .. }
+            | Event::StepSpawned { .. }
             | Event::StepFinished { .. }
             | Event::Decision { .. }
             | Event::Captured { .. }
