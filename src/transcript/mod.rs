@@ -18,6 +18,7 @@ pub mod line;
 pub mod lock;
 pub mod reader;
 pub mod recorder;
+pub mod recover;
 pub mod schema;
 pub mod summary;
 pub mod writer;
@@ -33,6 +34,7 @@ pub use reader::{
     ChainProblem, ChainProblemKind, Scanned, Transcript, VerifyReport, read, scan, verify,
 };
 pub use recorder::{Closed, ProblemSink, Recorder};
+pub use recover::{Damage, Recovery};
 pub use summary::Summary;
 pub use writer::{Repair, TranscriptWriter};
 
