@@ -368,7 +368,10 @@ fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_fi
     let report = out.stdout;
     let lines = good.lines().count();
     assert!(
-        report.contains(&format!("good.jsonl: OK ({lines} lines)")),
+        report.contains(&format!(
+            "good.jsonl: OK ({lines} lines), complete: it ends with `run_finished`, whose count ({}) and hash match the lines before it",
+            lines - 1
+        )),
         "{report}"
     );
     assert!(
@@ -392,6 +395,45 @@ fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_fi
             "schema.jsonl: BAD at line {lines}: does not match the transcript schema"
         )),
         "{report}"
+    );
+
+    // The last line is not covered by the chain (nothing follows it), but `run_finished` counts
+    // the lines before it: a changed count is a finding.
+    let recount = good.replacen(
+        &format!("\"events\":{}", lines - 1),
+        &format!("\"events\":{}", lines + 4),
+        1,
+    );
+    assert_ne!(recount, good);
+    d.write("recount.jsonl", &recount);
+    let out = d.run(&["transcripts", "verify", "recount.jsonl"]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "recount.jsonl: BAD at line {lines}: `run_finished` counts {} events before it, but {} lines come before it",
+            lines + 4,
+            lines - 1
+        )),
+        "{}",
+        out.stdout
+    );
+
+    // Without `run_finished`, the record is intact but unfinished.
+    let cut: String = good
+        .lines()
+        .take(lines - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    d.write("cut.jsonl", &cut);
+    let out = d.run(&["transcripts", "verify", "cut.jsonl"]);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "cut.jsonl: OK ({} lines), unfinished: it does not end with `run_finished`",
+            lines - 1
+        )),
+        "{}",
+        out.stdout
     );
 
     // A torn last line is a warning, not a failure.
@@ -590,7 +632,11 @@ fn verify_refuses_empty_garbage_and_unknown_versions() {
     d.write("garbage-last.jsonl", &format!("{good}not a line at all\n"));
     d.write(
         "future.jsonl",
-        &good.replacen("\"schema_version\":2", "\"schema_version\":99", 1),
+        &good.replacen(
+            &format!("\"schema_version\":{}", rb::transcript::SCHEMA_VERSION),
+            "\"schema_version\":99",
+            1,
+        ),
     );
     for bad in [
         "empty.jsonl",

@@ -26,7 +26,9 @@ pub struct TranscriptsArgs {
 pub enum Action {
     /// List recent runs, newest first (the default).
     List(ListArgs),
-    /// Check transcripts: the hash chain, `seq`, and every line against the schema.
+    /// Check transcripts: the hash chain, `seq`, the count and hash in `run_finished`, and every
+    /// line against the schema; then say whether each record is complete (it ends with a
+    /// `run_finished` that matches) or unfinished.
     ///
     /// Exit 0 when every file is intact, 1 when a file has a bad line (edited, removed or
     /// invalid), 2 when a file cannot be read. A torn last line (rb killed mid-write) is a
@@ -308,6 +310,18 @@ pub(crate) fn check(
     Ok((report, problem))
 }
 
+/// What `rb transcripts verify` says of how an intact transcript of `lines` lines ends.
+fn ending_words(ending: transcript::Ending, lines: u64) -> String {
+    match ending {
+        transcript::Ending::Complete => format!(
+            "complete: it ends with `run_finished`, whose count ({}) and hash match the lines before it",
+            lines.saturating_sub(1)
+        ),
+        transcript::Ending::FinishedUncounted => "finished: it ends with `run_finished` (written by an rb before schema version 3, so without a count and hash to check)".to_string(),
+        transcript::Ending::Unfinished => "unfinished: it does not end with `run_finished` (the run is going on, rb was killed, or lines were cut off the end)".to_string(),
+    }
+}
+
 /// `rb transcripts verify FILE...`.
 fn verify(files: &[PathBuf]) -> Result<Code, UserError> {
     let mut code = Code::Ok;
@@ -338,7 +352,8 @@ fn verify(files: &[PathBuf]) -> Result<Code, UserError> {
                 }
             }
             None => {
-                let _ = writeln!(out, "{shown}: OK ({} lines)", report.lines);
+                let ending = ending_words(report.ending, report.lines);
+                let _ = writeln!(out, "{shown}: OK ({} lines), {ending}", report.lines);
                 if report.torn_tail {
                     let _ = writeln!(
                         out,

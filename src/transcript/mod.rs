@@ -31,7 +31,7 @@ pub use event::{Event, NoteKind, SCHEMA_VERSION, Stream, utf8_complete_len};
 pub use line::Line;
 pub use lock::{LockError, RunLock};
 pub use reader::{
-    ChainProblem, ChainProblemKind, Scanned, Transcript, VerifyReport, read, scan, verify,
+    ChainProblem, ChainProblemKind, Ending, Scanned, Transcript, VerifyReport, read, scan, verify,
 };
 pub use recorder::{Closed, ProblemSink, Recorder};
 pub use recover::{Damage, Recovery};

@@ -20,6 +20,8 @@
 //!   writers (the running rb, `rb note` from another terminal) keep `seq` and `prev` consistent;
 //! - a torn last line (a writer killed mid-`write`, a failed write) is cut off under the lock
 //!   before appending, and counted ([`TranscriptWriter::repaired_bytes`]);
+//! - `run_finished` is written with `events` (the lines before it) and `last_hash` (the hash of
+//!   the line before it), whatever the caller put there;
 //! - before each append, under the lock, the file at the path must still be the one this writer
 //!   holds open, still linked, and what it left followed only by lines that continue the hash
 //!   chain (see [`super::recover`]). When it is not (deleted, truncated, replaced, overwritten),
@@ -251,6 +253,24 @@ impl TranscriptWriter {
                 ),
             ));
         }
+        let chained;
+        let event = match event {
+            // What came before it, as this file has it (lines others appended included).
+            Event::RunFinished {
+                outcome,
+                duration_ms,
+                ..
+            } => {
+                chained = Event::RunFinished {
+                    outcome: *outcome,
+                    duration_ms: *duration_ms,
+                    events: Some(self.seq),
+                    last_hash: Some(self.prev.clone()),
+                };
+                &chained
+            }
+            other => other,
+        };
         let text = line::encode(self.seq + 1, ts, &self.prev, event);
         let mut bytes = text.into_bytes();
         let hash = line::sha256_hex(&bytes);
