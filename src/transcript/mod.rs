@@ -32,6 +32,7 @@ pub use line::Line;
 pub use lock::{LockError, RunLock};
 pub use reader::{
     ChainProblem, ChainProblemKind, Ending, Scanned, Transcript, VerifyReport, read, scan, verify,
+    verify_bytes,
 };
 pub use recorder::{Closed, ProblemSink, Recorder};
 pub use recover::{Damage, Recovery};

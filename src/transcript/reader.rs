@@ -239,8 +239,12 @@ impl fmt::Display for ChainProblem {
 
 /// Checks the hash chain and `seq` of the transcript at `path`; names the first bad line.
 pub fn verify(path: &Path) -> io::Result<VerifyReport> {
-    let bytes = std::fs::read(path)?;
-    let raw = split_lines(&bytes);
+    Ok(verify_bytes(&std::fs::read(path)?))
+}
+
+/// [`verify`] of a transcript's bytes already read (so what is checked is what is signed).
+pub fn verify_bytes(bytes: &[u8]) -> VerifyReport {
+    let raw = split_lines(bytes);
     let mut report = VerifyReport {
         lines: 0,
         torn_tail: raw.torn_tail,
@@ -330,7 +334,7 @@ pub fn verify(path: &Path) -> io::Result<VerifyReport> {
             detail: "no complete line: a transcript starts with a `run_started` line".to_string(),
         });
     }
-    Ok(report)
+    report
 }
 
 /// What one pass of [`scan`] over a transcript found.
