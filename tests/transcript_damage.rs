@@ -156,3 +156,74 @@ fn a_transcript_replaced_mid_run_is_left_alone_and_the_run_moves() {
     check_recovered(&d, &out, "was replaced by another file");
     assert_eq!(std::fs::read_to_string(&path).unwrap(), OTHER);
 }
+
+/// Reads all of `r` in a thread (so a full pipe never blocks rb).
+fn drain(mut r: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
+}
+
+#[test]
+fn the_recovered_file_holds_the_run_lock_and_is_what_rb_resume_continues() {
+    let d = Sandbox::new();
+    d.write(
+        "waits.yaml",
+        "version: 1\nname: waits\ntitle: Waits\nsteps:\n  - id: wait\n    run: if [ -e done ]; then echo resumed; else echo waiting; read -r line < fifo; echo \"got $line\"; read -r line < fifo; fi\n    read_only: true\n  - id: after\n    run: echo after\n    read_only: true\n",
+    );
+    nix::unistd::mkfifo(&d.path("fifo"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+    let mut cmd = d
+        .rb()
+        .args(["run", "waits.yaml", "--yes", "--transcript", "t.jsonl"])
+        .command();
+    let mut rb = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (out, err) = (
+        drain(rb.stdout.take().unwrap()),
+        drain(rb.stderr.take().unwrap()),
+    );
+    wait_for(&d.path("t.jsonl"), |t| t.contains(r#""text":"waiting\n""#));
+    std::fs::remove_file(d.path("t.jsonl")).unwrap();
+    release(&d.path("fifo"));
+    let recovered = d.path("t.recovered-1.jsonl");
+    wait_for(&recovered, |t| t.contains(r#""text":"got go\n""#));
+
+    // The run is live in its new file: resuming it beside rb is refused.
+    let out_resume = d.run(&["resume", "t.recovered-1.jsonl", "--yes"]);
+    assert_eq!(out_resume.code, Some(2), "{}", out_resume.stderr);
+    assert!(
+        out_resume.stderr.contains("is still going"),
+        "{}",
+        out_resume.stderr
+    );
+
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(rb.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert_eq!(common::wait_exit(&mut rb), 130);
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    assert!(
+        out.contains("next: rb resume t.recovered-1.jsonl   (continues where the run stopped)"),
+        "{out}\n{err}"
+    );
+    assert!(err.ends_with("transcript: t.recovered-1.jsonl\n"), "{err}");
+
+    d.write("done", "");
+    let resumed = d.run(&["resume", "t.recovered-1.jsonl", "--yes"]);
+    assert_eq!(resumed.code, Some(0), "{}", resumed.stderr);
+    let t = checked_transcript(&recovered);
+    assert!(
+        t.events()
+            .any(|e| matches!(e, Event::Output { text: Some(t), .. } if t == "resumed\n"))
+    );
+    let verify = d.run(&["transcripts", "verify", "t.recovered-1.jsonl"]);
+    assert!(verify.stdout.contains("complete"), "{}", verify.stdout);
+    assert!(!d.path("t.jsonl").exists());
+}
