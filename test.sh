@@ -13,7 +13,8 @@ command -v man >/dev/null || (apt-get update -qq && apt-get install -y -qq man-d
 command -v git >/dev/null || (apt-get update -qq && apt-get install -y -qq git)
 # The scenario tests (tests/scenarios.rs) need PostgreSQL, procps, curl, python3 (installed when missing; root).
 tests/scenarios/prereqs.sh
-# The remote tests (tests/remote.rs) start real sshd hosts: Debian's openssh-server (installed when missing).
+# The remote tests (tests/remote.rs) start real sshd hosts: Debian's openssh-server (installed when missing);
+# the signing tests (tests/transcripts.rs) use ssh-keygen from openssh-client, installed by the same script.
 tests/hosts/prereqs.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -368,7 +368,10 @@ fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_fi
     let report = out.stdout;
     let lines = good.lines().count();
     assert!(
-        report.contains(&format!("good.jsonl: OK ({lines} lines)")),
+        report.contains(&format!(
+            "good.jsonl: OK ({lines} lines), complete: it ends with `run_finished`, whose count ({}) and hash match the lines before it",
+            lines - 1
+        )),
         "{report}"
     );
     assert!(
@@ -392,6 +395,45 @@ fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_fi
             "schema.jsonl: BAD at line {lines}: does not match the transcript schema"
         )),
         "{report}"
+    );
+
+    // The last line is not covered by the chain (nothing follows it), but `run_finished` counts
+    // the lines before it: a changed count is a finding.
+    let recount = good.replacen(
+        &format!("\"events\":{}", lines - 1),
+        &format!("\"events\":{}", lines + 4),
+        1,
+    );
+    assert_ne!(recount, good);
+    d.write("recount.jsonl", &recount);
+    let out = d.run(&["transcripts", "verify", "recount.jsonl"]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "recount.jsonl: BAD at line {lines}: `run_finished` counts {} events before it, but {} lines come before it",
+            lines + 4,
+            lines - 1
+        )),
+        "{}",
+        out.stdout
+    );
+
+    // Without `run_finished`, the record is intact but unfinished.
+    let cut: String = good
+        .lines()
+        .take(lines - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    d.write("cut.jsonl", &cut);
+    let out = d.run(&["transcripts", "verify", "cut.jsonl"]);
+    assert_eq!(out.code, Some(0), "{}", out.stdout);
+    assert!(
+        out.stdout.contains(&format!(
+            "cut.jsonl: OK ({} lines), unfinished: it does not end with `run_finished`",
+            lines - 1
+        )),
+        "{}",
+        out.stdout
     );
 
     // A torn last line is a warning, not a failure.
@@ -590,7 +632,11 @@ fn verify_refuses_empty_garbage_and_unknown_versions() {
     d.write("garbage-last.jsonl", &format!("{good}not a line at all\n"));
     d.write(
         "future.jsonl",
-        &good.replacen("\"schema_version\":2", "\"schema_version\":99", 1),
+        &good.replacen(
+            &format!("\"schema_version\":{}", rb::transcript::SCHEMA_VERSION),
+            "\"schema_version\":99",
+            1,
+        ),
     );
     for bad in [
         "empty.jsonl",
@@ -605,4 +651,327 @@ fn verify_refuses_empty_garbage_and_unknown_versions() {
     d.write("torn.jsonl", &format!("{good}{{\"seq\": 9, \"half"));
     let out = d.run(&["transcripts", "verify", "torn.jsonl"]);
     assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+}
+
+/// `ssh-keygen` (OpenSSH's client, installed by `tests/hosts/prereqs.sh` as `test.sh` runs it; a
+/// missing one fails the test) makes an ed25519 key `NAME` for `IDENTITY` in `dir`; returns the
+/// allowed-signers line for it.
+fn ssh_key(dir: &Path, name: &str, identity: &str) -> String {
+    let key = dir.join(name);
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", identity, "-f"])
+        .arg(&key)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("ssh-keygen runs (openssh-client: tests/hosts/prereqs.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    format!("{identity} namespaces=\"rb-transcript\" {}", public.trim())
+}
+
+/// A sandbox holding a finished run's transcript `good.jsonl`.
+fn finished_run() -> Sandbox {
+    let d = Sandbox::new();
+    d.write("restart-app.yaml", RESTART);
+    let out = d.run(&[
+        "run",
+        "restart-app.yaml",
+        "--yes",
+        "--transcript",
+        "good.jsonl",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    d
+}
+
+#[test]
+fn a_signed_transcript_verifies_and_an_edit_the_chain_cannot_see_breaks_the_signature() {
+    let d = finished_run();
+    let allowed = ssh_key(d.root(), "key", "ana@example.com");
+    d.write("allowed", &format!("{allowed}\n"));
+    let out = d.run(&["transcripts", "sign", "good.jsonl", "--key", "key"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "signed good.jsonl with key: good.jsonl.sig\n");
+    assert!(
+        std::fs::read_to_string(d.path("good.jsonl.sig"))
+            .unwrap()
+            .starts_with("-----BEGIN SSH SIGNATURE-----")
+    );
+    let verify = |file: &str, signer: &str| {
+        d.run(&[
+            "transcripts",
+            "verify",
+            file,
+            "--signer",
+            signer,
+            "--allowed-signers",
+            "allowed",
+        ])
+    };
+    let out = verify("good.jsonl", "ana@example.com");
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("good.jsonl: signed by ana@example.com (ED25519 key SHA256:"),
+        "{}",
+        out.stdout
+    );
+
+    // Someone else's identity: the signature is not theirs.
+    let out = verify("good.jsonl", "bo@example.com");
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("good.jsonl: BAD signature: `good.jsonl.sig` is not a valid signature of this file by bo@example.com"), "{}", out.stdout);
+
+    // One byte of the last line: nothing follows it, so the chain still holds; the signature
+    // does not.
+    let good = std::fs::read_to_string(d.path("good.jsonl")).unwrap();
+    let at = good.rfind("\"duration_ms\":").unwrap() + "\"duration_ms\":".len();
+    let mut edited = good.into_bytes();
+    edited[at] = if edited[at] == b'9' { b'8' } else { b'9' };
+    std::fs::write(d.path("good.jsonl"), &edited).unwrap();
+    let out = verify("good.jsonl", "ana@example.com");
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(out.stdout.contains("good.jsonl: OK ("), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("good.jsonl: BAD signature: `good.jsonl.sig` is not a valid signature"),
+        "{}",
+        out.stdout
+    );
+
+    // No signature at all.
+    std::fs::copy(d.path("good.jsonl"), d.path("copy.jsonl")).unwrap();
+    let out = verify("copy.jsonl", "ana@example.com");
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("copy.jsonl: BAD signature: there is no `copy.jsonl.sig` (sign it with `rb transcripts sign copy.jsonl`)"),
+        "{}",
+        out.stdout
+    );
+    // A missing allowed-signers file is a usage error naming it.
+    let out = d.run(&[
+        "transcripts",
+        "verify",
+        "good.jsonl",
+        "--signer",
+        "ana@example.com",
+        "--allowed-signers",
+        "nope",
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("cannot read the allowed signers `nope`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn sign_refuses_a_broken_chain_an_unfinished_run_and_an_existing_signature() {
+    let d = finished_run();
+    ssh_key(d.root(), "key", "ana@example.com");
+    let good = std::fs::read_to_string(d.path("good.jsonl")).unwrap();
+
+    d.write(
+        "edited.jsonl",
+        &good.replacen("\"restarted\\n\"", "\"not restarted\\n\"", 1),
+    );
+    let out = d.run(&["transcripts", "sign", "edited.jsonl", "--key", "key"]);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("not signing `edited.jsonl`: it does not verify: BAD at line"),
+        "{}",
+        out.stderr
+    );
+    assert!(!d.path("edited.jsonl.sig").exists());
+
+    let lines: Vec<&str> = good.lines().collect();
+    d.write("cut.jsonl", &(lines[..lines.len() - 1].join("\n") + "\n"));
+    let out = d.run(&["transcripts", "sign", "cut.jsonl", "--key", "key"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the run is unfinished"),
+        "{}",
+        out.stderr
+    );
+    assert!(!d.path("cut.jsonl.sig").exists());
+    let out = d.run(&[
+        "transcripts",
+        "sign",
+        "cut.jsonl",
+        "--key",
+        "key",
+        "--unfinished",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+
+    let out = d.run(&["transcripts", "sign", "good.jsonl", "--key", "key"]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let first = std::fs::read(d.path("good.jsonl.sig")).unwrap();
+    let out = d.run(&["transcripts", "sign", "good.jsonl", "--key", "key"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("`good.jsonl.sig` already exists"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read(d.path("good.jsonl.sig")).unwrap(),
+        first,
+        "left as it was"
+    );
+    let out = d.run(&[
+        "transcripts",
+        "sign",
+        "good.jsonl",
+        "--key",
+        "key",
+        "--force",
+    ]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+
+    let out = d.run(&["transcripts", "sign", "good.jsonl", "--key", "no-such-key"]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the key `no-such-key` does not exist"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn sign_and_verify_use_the_key_and_allowed_signers_in_home_by_default() {
+    let d = finished_run();
+    let home = d.path("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    let out = d
+        .rb()
+        .env("HOME", &home)
+        .args(["transcripts", "sign", "good.jsonl"])
+        .output();
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no SSH key to sign with: none of"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains(".ssh/id_ed25519`"), "{}", out.stderr);
+
+    let allowed = ssh_key(&home.join(".ssh"), "id_ed25519", "ana@example.com");
+    std::fs::write(home.join(".ssh/allowed_signers"), format!("{allowed}\n")).unwrap();
+    let out = d
+        .rb()
+        .env("HOME", &home)
+        .args(["transcripts", "sign", "good.jsonl"])
+        .output();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains(".ssh/id_ed25519: good.jsonl.sig"),
+        "{}",
+        out.stdout
+    );
+    let out = d
+        .rb()
+        .env("HOME", &home)
+        .args([
+            "transcripts",
+            "verify",
+            "good.jsonl",
+            "--signer",
+            "ana@example.com",
+        ])
+        .output();
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("good.jsonl: signed by ana@example.com"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn a_key_held_only_by_ssh_agent_signs_through_its_pub_file() {
+    let d = finished_run();
+    let allowed = ssh_key(d.root(), "key", "ana@example.com");
+    d.write("allowed", &format!("{allowed}\n"));
+    let sock = d.path("agent.sock");
+    /// Ends the agent this test started, however the test ends.
+    struct Agent(std::process::Child);
+    impl Drop for Agent {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _agent = Agent(
+        std::process::Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("ssh-agent (openssh-client) starts"),
+    );
+    let start = std::time::Instant::now();
+    while !sock.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "ssh-agent never listened"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let added = std::process::Command::new("ssh-add")
+        .arg(d.path("key"))
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    // Only the agent holds the private key now.
+    std::fs::remove_file(d.path("key")).unwrap();
+    let out = d
+        .rb()
+        .env("SSH_AUTH_SOCK", &sock)
+        .args(["transcripts", "sign", "good.jsonl", "--key", "key.pub"])
+        .output();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = d.run(&[
+        "transcripts",
+        "verify",
+        "good.jsonl",
+        "--signer",
+        "ana@example.com",
+        "--allowed-signers",
+        "allowed",
+    ]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    // Without the agent, the `.pub` file alone cannot sign: ssh-keygen's refusal is shown.
+    let out = d
+        .rb()
+        .env_remove("SSH_AUTH_SOCK")
+        .args([
+            "transcripts",
+            "sign",
+            "good.jsonl",
+            "--key",
+            "key.pub",
+            "--force",
+        ])
+        .output();
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`ssh-keygen -Y sign -f key.pub` failed: "),
+        "{}",
+        out.stderr
+    );
 }

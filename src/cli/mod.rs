@@ -30,6 +30,7 @@ mod resume;
 mod run;
 mod scaffold;
 mod show;
+mod signature;
 mod terminal;
 mod transcripts;
 mod validate;

@@ -1,5 +1,5 @@
-//! `rb transcripts [list]` and `rb transcripts verify`: what runs were recorded, and whether a
-//! transcript is intact.
+//! `rb transcripts [list]`, `rb transcripts verify` and `rb transcripts sign`: what runs were
+//! recorded, whether a transcript is intact (and signed by whom), and signing one.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::Serialize;
 
+use super::signature::{self, SigCheck};
 use super::{Format, print_stdout};
 use crate::exit::{Code, UserError};
 use crate::export::human_duration;
@@ -26,7 +27,9 @@ pub struct TranscriptsArgs {
 pub enum Action {
     /// List recent runs, newest first (the default).
     List(ListArgs),
-    /// Check transcripts: the hash chain, `seq`, and every line against the schema.
+    /// Check transcripts: the hash chain, `seq`, the count and hash in `run_finished`, and every
+    /// line against the schema; then say whether each record is complete (it ends with a
+    /// `run_finished` that matches) or unfinished.
     ///
     /// Exit 0 when every file is intact, 1 when a file has a bad line (edited, removed or
     /// invalid), 2 when a file cannot be read. A torn last line (rb killed mid-write) is a
@@ -35,6 +38,35 @@ pub enum Action {
         /// Transcript files to check.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Also check each FILE.sig: a signature of the file by IDENTITY, as listed in the allowed
+        /// signers (`ssh-keygen -Y verify`). A missing or bad signature exits 1.
+        #[arg(long, value_name = "IDENTITY")]
+        signer: Option<String>,
+        /// The allowed signers file (ssh-keygen(1) format; default ~/.ssh/allowed_signers).
+        #[arg(long, value_name = "FILE", requires = "signer")]
+        allowed_signers: Option<PathBuf>,
+    },
+    /// Sign transcripts with your SSH key: writes FILE.sig (`ssh-keygen -Y sign`, namespace
+    /// `rb-transcript`).
+    ///
+    /// Only a transcript that verifies, and whose run finished (unless --unfinished), is signed;
+    /// the signature covers its exact bytes, so anything appended later (`rb resume`, `rb note`)
+    /// makes it invalid. Exit 0 when every file is signed, 1 when one does not verify or
+    /// ssh-keygen fails, 2 for anything to fix first.
+    Sign {
+        /// Transcript files to sign.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The private key, or a `.pub` file to sign with the key in your ssh-agent (default: the
+        /// first of ~/.ssh/id_ed25519, id_ecdsa, id_rsa).
+        #[arg(long, value_name = "KEY")]
+        key: Option<PathBuf>,
+        /// Sign a run that has not finished (no `run_finished` at the end) as it is now.
+        #[arg(long)]
+        unfinished: bool,
+        /// Replace an existing FILE.sig.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -58,7 +90,35 @@ pub fn run(args: TranscriptsArgs) -> Result<Code, UserError> {
     match args.action {
         None => list(&args.list),
         Some(Action::List(a)) => list(&a),
-        Some(Action::Verify { files }) => verify(&files),
+        Some(Action::Verify {
+            files,
+            signer,
+            allowed_signers,
+        }) => {
+            let signature = match signer {
+                Some(who) => Some(SignerCheck {
+                    allowed: match allowed_signers {
+                        Some(f) => f,
+                        None => signature::default_allowed_signers()?,
+                    },
+                    who,
+                }),
+                None => None,
+            };
+            verify(&files, signature.as_ref())
+        }
+        Some(Action::Sign {
+            files,
+            key,
+            unfinished,
+            force,
+        }) => {
+            let key = match key {
+                Some(k) => k,
+                None => signature::default_key()?,
+            };
+            sign(&files, &key, unfinished, force)
+        }
     }
 }
 
@@ -291,25 +351,50 @@ fn human_cells(r: &Row) -> [String; 7] {
     ]
 }
 
-/// Checks a transcript as `rb transcripts verify` does (`bytes` are the file's): the hash chain,
-/// `seq` and the first line, then every complete line against the schema. Returns the report and
+/// Checks a transcript's bytes as `rb transcripts verify` does: the hash chain, `seq`, the first
+/// line and `run_finished`, then every complete line against the schema. Returns the report and
 /// the first bad line with why, if any.
-pub(crate) fn check(
-    path: &Path,
-    bytes: &[u8],
-) -> std::io::Result<(transcript::VerifyReport, Option<(u64, String)>)> {
-    let report = transcript::verify(path)?;
+fn check(bytes: &[u8]) -> (transcript::VerifyReport, Option<(u64, String)>) {
+    let report = transcript::verify_bytes(bytes);
     let problem = match &report.problem {
         Some(p) => Some((p.line, p.detail.clone())),
         None => crate::transcript::schema::validate_first_lines(bytes, report.lines)
             .err()
             .map(|(n, why)| (n, format!("does not match the transcript schema: {why}"))),
     };
-    Ok((report, problem))
+    (report, problem)
 }
 
-/// `rb transcripts verify FILE...`.
-fn verify(files: &[PathBuf]) -> Result<Code, UserError> {
+/// What `rb transcripts verify` says of how an intact transcript of `lines` lines ends.
+fn ending_words(ending: transcript::Ending, lines: u64) -> String {
+    match ending {
+        transcript::Ending::Complete => format!(
+            "complete: it ends with `run_finished`, whose count ({}) and hash match the lines before it",
+            lines.saturating_sub(1)
+        ),
+        transcript::Ending::FinishedUncounted => "finished: it ends with `run_finished` (written by an rb before schema version 3, so without a count and hash to check)".to_string(),
+        transcript::Ending::Unfinished => "unfinished: it does not end with `run_finished` (the run is going on, rb was killed, or lines were cut off the end)".to_string(),
+    }
+}
+
+/// Whose signature `rb transcripts verify --signer` wants, and where that signer is listed.
+struct SignerCheck {
+    who: String,
+    allowed: PathBuf,
+}
+
+/// The worse of two exit codes (a usage problem outranks a bad file).
+fn worse(a: Code, b: Code) -> Code {
+    let rank = |c: Code| match c {
+        Code::Ok => 0,
+        Code::Failed => 1,
+        _ => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// `rb transcripts verify FILE... [--signer IDENTITY]`.
+fn verify(files: &[PathBuf], signer: Option<&SignerCheck>) -> Result<Code, UserError> {
     let mut code = Code::Ok;
     let mut out = String::new();
     for path in files {
@@ -318,36 +403,133 @@ fn verify(files: &[PathBuf]) -> Result<Code, UserError> {
             Ok(b) => b,
             Err(e) => {
                 errln!("error: cannot read `{shown}`: {e}");
-                code = Code::Usage;
+                code = worse(code, Code::Usage);
                 continue;
             }
         };
-        let (report, problem) = match check(path, &bytes) {
-            Ok(r) => r,
-            Err(e) => {
-                errln!("error: cannot read `{shown}`: {e}");
-                code = Code::Usage;
-                continue;
-            }
-        };
-        match problem {
-            Some((n, why)) => {
-                let _ = writeln!(out, "{shown}: BAD at line {n}: {why}");
-                if code == Code::Ok {
-                    code = Code::Failed;
+        let (report, problem) = check(&bytes);
+        if let Some((n, why)) = problem {
+            let _ = writeln!(out, "{shown}: BAD at line {n}: {why}");
+            code = worse(code, Code::Failed);
+            continue;
+        }
+        let ending = ending_words(report.ending, report.lines);
+        let _ = writeln!(out, "{shown}: OK ({} lines), {ending}", report.lines);
+        if report.torn_tail {
+            let _ = writeln!(
+                out,
+                "{shown}: warning: the last line is torn (rb was killed while writing it); it is left out, and the next append cuts it off"
+            );
+        }
+        if let Some(s) = signer {
+            let sig = signature::sig_path(path);
+            let (line, ok) = match signature::verify(&s.allowed, &s.who, &sig, &bytes) {
+                Ok(SigCheck::Good { key }) => (format!("signed by {} ({key})", s.who), true),
+                Ok(SigCheck::Missing) => (
+                    format!(
+                        "BAD signature: there is no `{}` (sign it with `rb transcripts sign {shown}`)",
+                        sig.display()
+                    ),
+                    false,
+                ),
+                Ok(SigCheck::Invalid(why)) => (
+                    format!(
+                        "BAD signature: `{}` is not a valid signature of this file by {} listed in `{}` (ssh-keygen: {why})",
+                        sig.display(),
+                        s.who,
+                        s.allowed.display()
+                    ),
+                    false,
+                ),
+                Err(e) => {
+                    print_stdout(&out);
+                    return Err(e);
                 }
-            }
-            None => {
-                let _ = writeln!(out, "{shown}: OK ({} lines)", report.lines);
-                if report.torn_tail {
-                    let _ = writeln!(
-                        out,
-                        "{shown}: warning: the last line is torn (rb was killed while writing it); it is left out, and the next append cuts it off"
-                    );
-                }
+            };
+            let _ = writeln!(out, "{shown}: {line}");
+            if !ok {
+                code = worse(code, Code::Failed);
             }
         }
     }
     print_stdout(&out);
     Ok(code)
+}
+
+/// `rb transcripts sign FILE... [--key KEY] [--unfinished] [--force]`: each file is checked,
+/// then signed as the bytes checked.
+fn sign(files: &[PathBuf], key: &Path, unfinished: bool, force: bool) -> Result<Code, UserError> {
+    if !key.exists() {
+        return Err(
+            UserError::usage(format!("the key `{}` does not exist", key.display())).hint(
+                "name an existing private key, or a `.pub` file whose key is in your ssh-agent",
+            ),
+        );
+    }
+    let mut code = Code::Ok;
+    for path in files {
+        let shown = path.display();
+        let bytes =
+            std::fs::read(path).map_err(|e| UserError::io(format!("cannot read `{shown}`"), &e))?;
+        let (report, problem) = check(&bytes);
+        if let Some((n, why)) = problem {
+            errln!("error: not signing `{shown}`: it does not verify: BAD at line {n}: {why}");
+            code = worse(code, Code::Failed);
+            continue;
+        }
+        if report.torn_tail {
+            return Err(UserError::usage(format!("not signing `{shown}`: its last line is torn (a writer was killed while writing it), and the next append cuts it off"))
+                .hint("sign it after the run that owns it has appended again, or after `rb resume` ends it"));
+        }
+        if report.ending == transcript::Ending::Unfinished && !unfinished {
+            return Err(UserError::usage(format!("not signing `{shown}`: the run is unfinished (no `run_finished` at the end), and anything appended later would make the signature invalid"))
+                .hint("sign it once the run has ended (`rb resume` finishes an interrupted one), or pass `--unfinished` to sign it as it is now"));
+        }
+        let armored = signature::sign(key, &bytes)?;
+        let sig = signature::sig_path(path);
+        write_sig(&sig, &armored, force)?;
+        print_stdout(&format!(
+            "signed {shown} with {}: {}\n",
+            key.display(),
+            sig.display()
+        ));
+    }
+    Ok(code)
+}
+
+/// Writes `sig` whole or not at all: a temporary file beside it, then moved into place (never
+/// over an existing one unless `force`).
+fn write_sig(sig: &Path, armored: &[u8], force: bool) -> Result<(), UserError> {
+    use std::io::Write as _;
+    let tmp = PathBuf::from(format!("{}.tmp-{}", sig.display(), std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(armored).and_then(|()| f.sync_all()));
+    let placed = written.and_then(|()| {
+        if force {
+            std::fs::rename(&tmp, sig)
+        } else {
+            // A hard link fails when `sig` exists: no window where another file is replaced.
+            std::fs::hard_link(&tmp, sig).and_then(|()| std::fs::remove_file(&tmp))
+        }
+    });
+    match placed {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Err(
+                    UserError::usage(format!("`{}` already exists", sig.display()))
+                        .hint("pass `--force` to replace it"),
+                )
+            } else {
+                Err(UserError::io(
+                    format!("cannot write `{}`", sig.display()),
+                    &e,
+                ))
+            }
+        }
+    }
 }

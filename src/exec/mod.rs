@@ -226,10 +226,7 @@ impl<'a> Executor<'a> {
         if outcome != RunOutcome::Interrupted {
             self.resolution();
         }
-        self.rec(Event::RunFinished {
-            outcome,
-            duration_ms: ms(self.started.elapsed()),
-        });
+        self.rec(Event::run_finished(outcome, ms(self.started.elapsed())));
         self.summary(outcome);
         outcome
     }

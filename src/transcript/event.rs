@@ -17,9 +17,9 @@ pub use crate::domain::{
 use crate::redact::{Redactor, base64_decode, base64_encode};
 
 /// The version of the transcript format written by this rb. Version 2 added `kind` to `note` and
-/// `at` to `milestone` (a version 1 reader rejects unknown fields); version 1 transcripts are
-/// version 2 transcripts without them, so this rb reads both.
-pub const SCHEMA_VERSION: u32 = 2;
+/// `at` to `milestone`, version 3 `events` and `last_hash` to `run_finished` (an older reader
+/// rejects unknown fields); older transcripts are newer ones without them, so this rb reads all.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// What a note is, for the post-mortem: a plain note goes to the timeline only; a hypothesis to
 /// the root cause; an action to the action items; comms to the messaging section.
@@ -315,6 +315,14 @@ pub enum Event {
         outcome: RunOutcome,
         /// How long the whole run took.
         duration_ms: u64,
+        /// Lines in the transcript before this one (its `seq` minus one). Set by the writer.
+        /// Since schema version 3.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        events: Option<u64>,
+        /// Hex SHA-256 of the line before this one (its `prev`). Set by the writer. Since
+        /// schema version 3.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_hash: Option<String>,
     },
 }
 
@@ -339,6 +347,16 @@ impl Event {
             Event::Milestone { .. } => "milestone",
             Event::Interrupted { .. } => "interrupted",
             Event::RunFinished { .. } => "run_finished",
+        }
+    }
+
+    /// A `run_finished` event; the writer fills in `events` and `last_hash` as it writes it.
+    pub fn run_finished(outcome: RunOutcome, duration_ms: u64) -> Event {
+        Event::RunFinished {
+            outcome,
+            duration_ms,
+            events: None,
+            last_hash: None,
         }
     }
 

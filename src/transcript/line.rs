@@ -102,10 +102,7 @@ mod tests {
     #[test]
     fn a_line_round_trips_with_the_envelope_first() {
         let ts: Timestamp = "2026-11-24T23:05:01.042789Z".parse().unwrap();
-        let event = Event::RunFinished {
-            outcome: crate::domain::RunOutcome::Finished,
-            duration_ms: 12,
-        };
+        let event = Event::run_finished(crate::domain::RunOutcome::Finished, 12);
         let text = encode(7, ts, GENESIS_PREV, &event);
         assert_eq!(
             text,

@@ -18,6 +18,7 @@ pub mod line;
 pub mod lock;
 pub mod reader;
 pub mod recorder;
+pub mod recover;
 pub mod schema;
 pub mod summary;
 pub mod writer;
@@ -30,9 +31,11 @@ pub use event::{Event, NoteKind, SCHEMA_VERSION, Stream, utf8_complete_len};
 pub use line::Line;
 pub use lock::{LockError, RunLock};
 pub use reader::{
-    ChainProblem, ChainProblemKind, Scanned, Transcript, VerifyReport, read, scan, verify,
+    ChainProblem, ChainProblemKind, Ending, Scanned, Transcript, VerifyReport, read, scan, verify,
+    verify_bytes,
 };
 pub use recorder::{Closed, ProblemSink, Recorder};
+pub use recover::{Damage, Recovery};
 pub use summary::Summary;
 pub use writer::{Repair, TranscriptWriter};
 

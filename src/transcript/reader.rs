@@ -4,7 +4,9 @@
 //! newline, or not JSON, at the very end) is what a killed writer leaves and is reported as
 //! [`Transcript::torn_tail`]; any other bad line is an error naming its line number.
 //! [`verify`] checks what an edit or a gap would break: `seq` is 1, 2, 3, …, every `prev` is the
-//! SHA-256 of the line before, and the first line is `run_started`.
+//! SHA-256 of the line before, the first line is `run_started`, and a `run_finished` that counts
+//! the lines before it and names the last one's hash (schema version 3) is right; it also says
+//! whether the record is complete ([`Ending`]).
 //! [`scan`] does both in one pass over the file, handing each line over as it is decoded, so a
 //! reader that only folds the events (the post-mortem) never holds the whole transcript.
 
@@ -137,6 +139,37 @@ pub struct VerifyReport {
     pub torn_tail: bool,
     /// The first problem found, if any.
     pub problem: Option<ChainProblem>,
+    /// How the checked lines end.
+    pub ending: Ending,
+}
+
+/// How a transcript ends, as far as its complete lines tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The last line is `run_finished`, and its `events` and `last_hash` match the lines before
+    /// it.
+    Complete,
+    /// The last line is `run_finished` written before schema version 3, without `events` and
+    /// `last_hash`.
+    FinishedUncounted,
+    /// The last line is not `run_finished`: the run is going on, rb was killed, or lines were cut
+    /// off the end.
+    Unfinished,
+}
+
+impl Ending {
+    /// The ending of a chain whose last line (checked already) is `last`.
+    fn of(last: Option<&Event>) -> Ending {
+        match last {
+            Some(Event::RunFinished {
+                events: Some(_),
+                last_hash: Some(_),
+                ..
+            }) => Ending::Complete,
+            Some(Event::RunFinished { .. }) => Ending::FinishedUncounted,
+            _ => Ending::Unfinished,
+        }
+    }
 }
 
 impl VerifyReport {
@@ -158,6 +191,33 @@ pub enum ChainProblemKind {
     /// `prev` is not the SHA-256 of the previous line: the previous line was edited, or lines
     /// are missing between them.
     BadPrev,
+    /// `run_finished` says a number of lines or a last hash that is not what comes before it.
+    BadRunFinished,
+}
+
+/// Why a `run_finished` on line `n`, after a line hashing to `prev`, does not match what comes
+/// before it (only the fields it has are checked: versions before 3 have neither).
+fn run_finished_problem(n: u64, prev: &str, event: &Event) -> Option<String> {
+    let Event::RunFinished {
+        events, last_hash, ..
+    } = event
+    else {
+        return None;
+    };
+    if let Some(e) = events
+        && *e != n - 1
+    {
+        return Some(format!(
+            "`run_finished` counts {e} events before it, but {} lines come before it",
+            n - 1
+        ));
+    }
+    match last_hash {
+        Some(h) if h != prev => Some(format!(
+            "`run_finished` says the line before it hashes to {h}, but it hashes to {prev}"
+        )),
+        _ => None,
+    }
 }
 
 /// The first bad line of a transcript.
@@ -179,12 +239,17 @@ impl fmt::Display for ChainProblem {
 
 /// Checks the hash chain and `seq` of the transcript at `path`; names the first bad line.
 pub fn verify(path: &Path) -> io::Result<VerifyReport> {
-    let bytes = std::fs::read(path)?;
-    let raw = split_lines(&bytes);
+    Ok(verify_bytes(&std::fs::read(path)?))
+}
+
+/// [`verify`] of a transcript's bytes already read (so what is checked is what is signed).
+pub fn verify_bytes(bytes: &[u8]) -> VerifyReport {
+    let raw = split_lines(bytes);
     let mut report = VerifyReport {
         lines: 0,
         torn_tail: raw.torn_tail,
         problem: None,
+        ending: Ending::Unfinished,
     };
     let mut expected_prev = GENESIS_PREV.to_owned();
     for (i, bytes) in raw.lines.iter().enumerate() {
@@ -254,8 +319,13 @@ pub fn verify(path: &Path) -> io::Result<VerifyReport> {
             );
             break;
         }
+        if let Some(why) = run_finished_problem(n, &expected_prev, &line.event) {
+            report.problem = problem(ChainProblemKind::BadRunFinished, why);
+            break;
+        }
         expected_prev = line::sha256_hex(bytes);
         report.lines = n;
+        report.ending = Ending::of(Some(&line.event));
     }
     if report.problem.is_none() && report.lines == 0 {
         report.problem = Some(ChainProblem {
@@ -264,7 +334,7 @@ pub fn verify(path: &Path) -> io::Result<VerifyReport> {
             detail: "no complete line: a transcript starts with a `run_started` line".to_string(),
         });
     }
-    Ok(report)
+    report
 }
 
 /// What one pass of [`scan`] over a transcript found.
@@ -420,6 +490,9 @@ impl Chain {
                 l.prev, self.expected_prev
             );
             return self.fail(n, ChainProblemKind::BadPrev, detail);
+        }
+        if let Some(why) = run_finished_problem(n, &self.expected_prev, &l.event) {
+            return self.fail(n, ChainProblemKind::BadRunFinished, why);
         }
         self.expected_prev = hex(&Sha256::digest(bytes));
     }

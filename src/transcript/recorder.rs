@@ -20,7 +20,11 @@
 //!    [`MAX_QUEUED_OUTPUT`] bytes of output, further `output` events are dropped and counted in an
 //!    `output_dropped` event put in their place (consecutive drops of a step are merged). Control
 //!    events are never dropped.
-//! 7. [`Recorder::close`] makes a last attempt and hands back whatever is still unwritten, for the
+//! 7. When the file at the path was deleted, truncated or replaced while rb ran, the writer moves
+//!    the whole run to `NAME.recovered-N.jsonl` beside it (see [`super::writer`]); the recorder
+//!    reports that at once, with both paths, and from then on names the new one (so the
+//!    end-of-run messages and `rb resume` hints do).
+//! 8. [`Recorder::close`] makes a last attempt and hands back whatever is still unwritten, for the
 //!    caller to print (for example as JSON lines on stderr) rather than lose.
 
 use std::collections::VecDeque;
@@ -220,6 +224,7 @@ impl Recorder {
             };
             match result {
                 Ok(()) => {
+                    self.report_recovery();
                     if let Some((_, Event::Output { .. })) = self.queue.front() {
                         let size = self.queue[0].1.output_bytes().map_or(0, |b| b.len());
                         self.queued_output = self.queued_output.saturating_sub(size);
@@ -242,6 +247,26 @@ impl Recorder {
             );
             (self.on_problem)(&msg);
         }
+    }
+
+    /// Reports a move of the run to a recovered file, and follows it.
+    fn report_recovery(&mut self) {
+        let Some(r) = self
+            .writer
+            .as_mut()
+            .and_then(TranscriptWriter::take_recovery)
+        else {
+            return;
+        };
+        let msg = format!(
+            "the transcript {} {} while rb was running; rb wrote the whole run so far ({} lines) to {} and continues there",
+            r.from.display(),
+            r.damage,
+            r.lines,
+            r.to.display()
+        );
+        (self.on_problem)(&msg);
+        self.target = r.to;
     }
 
     /// Opens `target` if there is no writer yet.
@@ -285,14 +310,18 @@ impl Recorder {
             .primary
             .file_name()
             .map_or_else(|| "transcript.jsonl".into(), |n| n.to_owned());
-        // What is already on disk, up to its last complete line.
-        let written: Vec<u8> = std::fs::read(&self.target)
-            .map(|mut b| {
-                let end = b.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
-                b.truncate(end);
-                b
-            })
-            .unwrap_or_default();
+        // The lines written so far: as the writer knows them (the file may have been damaged),
+        // else what is on disk up to its last complete line.
+        let written: Vec<u8> = match &self.writer {
+            Some(w) => w.known_lines().unwrap_or_default(),
+            None => std::fs::read(&self.target)
+                .map(|mut b| {
+                    let end = b.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+                    b.truncate(end);
+                    b
+                })
+                .unwrap_or_default(),
+        };
         while self.tried < self.fallback_dirs.len() {
             let dir = self.fallback_dirs[self.tried].clone();
             self.tried += 1;

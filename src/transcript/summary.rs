@@ -101,6 +101,7 @@ impl Summary {
             Some(Event::RunFinished {
                 outcome,
                 duration_ms,
+                ..
             }) => {
                 s.outcome = Some(*outcome);
                 s.duration_ms = Some(*duration_ms);
@@ -196,14 +197,7 @@ mod tests {
                     at: None,
                 },
             ),
-            line(
-                3,
-                9,
-                Event::RunFinished {
-                    outcome: RunOutcome::Failed,
-                    duration_ms: 10_000,
-                },
-            ),
+            line(3, 9, Event::run_finished(RunOutcome::Failed, 10_000)),
         ]);
         let s = Summary::of(&t);
         assert!(s.finished());

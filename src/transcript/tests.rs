@@ -115,10 +115,7 @@ fn every_event() -> Vec<Event> {
             step: None,
             what: "SIGINT".into(),
         },
-        Event::RunFinished {
-            outcome: crate::domain::RunOutcome::Interrupted,
-            duration_ms: 1234,
-        },
+        Event::run_finished(crate::domain::RunOutcome::Interrupted, 1234),
     ]
 }
 
@@ -129,6 +126,21 @@ fn note(by: &str, n: usize) -> Event {
         step: None,
         kind: crate::transcript::NoteKind::Plain,
     }
+}
+
+/// The events of `t` as the recorder was given them: without the count and hash the writer puts
+/// in `run_finished` (checked by `verify`).
+fn as_recorded(t: &Transcript) -> Vec<Event> {
+    t.events()
+        .map(|e| match e {
+            Event::RunFinished {
+                outcome,
+                duration_ms,
+                ..
+            } => Event::run_finished(*outcome, *duration_ms),
+            other => other.clone(),
+        })
+        .collect()
 }
 
 fn new_transcript(dir: &Path) -> (PathBuf, TranscriptWriter) {
@@ -158,7 +170,7 @@ fn every_event_round_trips_with_a_valid_chain_schema_and_modes() {
     drop(w);
     let t = read(&path).unwrap();
     assert!(!t.torn_tail);
-    assert_eq!(t.events().cloned().collect::<Vec<_>>(), every_event());
+    assert_eq!(as_recorded(&t), every_event());
     assert_eq!(
         t.lines.iter().map(|l| l.seq).collect::<Vec<_>>(),
         (1..=every_event().len() as u64).collect::<Vec<_>>()
@@ -376,7 +388,7 @@ fn the_recorder_switches_to_a_fallback_when_the_path_cannot_be_created() {
         seen[2]
     );
     let t = read(&closed.path).unwrap();
-    assert_eq!(t.events().cloned().collect::<Vec<_>>(), events);
+    assert_eq!(as_recorded(&t), events);
     assert!(verify(&closed.path).unwrap().is_ok());
 }
 
@@ -532,7 +544,7 @@ fn a_fallback_never_touches_an_existing_file_of_the_same_name() {
     );
     assert_eq!(closed.path, fallback.join("run.jsonl.2"));
     let t = read(&closed.path).unwrap();
-    assert_eq!(t.events().cloned().collect::<Vec<_>>(), events);
+    assert_eq!(as_recorded(&t), events);
 }
 
 /// `scan` says what `read` and `verify` say, in one pass: the lines, the file's hash, a torn
@@ -571,4 +583,96 @@ fn scan_agrees_with_read_and_verify() {
         s.problem.map(|p| (p.line, p.kind)),
         Some((4, ChainProblemKind::BadPrev))
     );
+}
+
+#[test]
+fn run_finished_is_written_with_the_count_and_hash_of_what_came_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut w) = new_transcript(dir.path());
+    w.append(&note("ana", 1)).unwrap();
+    // Another appender's line counts too: the writer fills the fields in as it writes.
+    let mut other = TranscriptWriter::open_append(&path, Repair::Never).unwrap();
+    other.append(&note("bo", 2)).unwrap();
+    w.append(&Event::run_finished(RunOutcome::Finished, 5))
+        .unwrap();
+    drop(w);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let third = text.lines().nth(2).unwrap();
+    let t = read(&path).unwrap();
+    assert_eq!(
+        t.lines[3].event,
+        Event::RunFinished {
+            outcome: RunOutcome::Finished,
+            duration_ms: 5,
+            events: Some(3),
+            last_hash: Some(line::sha256_hex(third.as_bytes())),
+        }
+    );
+    let report = verify(&path).unwrap();
+    assert_eq!((report.problem, report.ending), (None, Ending::Complete));
+    validate_file(&path).unwrap();
+}
+
+/// A transcript of `run_started`, a note and `run_finished` with these fields (an empty
+/// `last_hash` is the right one), chained right. Version 2 without the fields, as it was written.
+fn finished_with(dir: &Path, events: Option<u64>, last_hash: Option<String>) -> PathBuf {
+    let path = dir.join("f.jsonl");
+    let ts = jiff::Timestamp::now();
+    let mut start = run_started();
+    if let (Event::RunStarted { schema_version, .. }, None) = (&mut start, events) {
+        *schema_version = 2;
+    }
+    let first = line::encode(1, ts, line::GENESIS_PREV, &start);
+    let second = line::encode(2, ts, &line::sha256_hex(first.as_bytes()), &note("ana", 1));
+    let hash = line::sha256_hex(second.as_bytes());
+    let last_hash = last_hash.map(|h| if h.is_empty() { hash.clone() } else { h });
+    let finished = Event::RunFinished {
+        outcome: RunOutcome::Finished,
+        duration_ms: 5,
+        events,
+        last_hash,
+    };
+    let third = line::encode(3, ts, &hash, &finished);
+    std::fs::write(&path, format!("{first}\n{second}\n{third}\n")).unwrap();
+    path
+}
+
+#[test]
+fn verify_checks_the_count_and_hash_of_run_finished_and_says_how_the_record_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let right = finished_with(dir.path(), Some(2), Some(String::new()));
+    assert_eq!(verify(&right).unwrap().ending, Ending::Complete);
+
+    let miscounted = finished_with(dir.path(), Some(7), Some(String::new()));
+    for problem in [
+        verify(&miscounted).unwrap().problem,
+        scan(&miscounted, false, |_| {}).unwrap().problem,
+    ] {
+        let p = problem.expect("a miscounted run_finished is a finding");
+        assert_eq!((p.line, p.kind), (3, ChainProblemKind::BadRunFinished));
+        assert!(
+            p.detail.contains("counts 7 events before it, but 2 lines"),
+            "{p}"
+        );
+    }
+
+    let rehashed = finished_with(dir.path(), Some(2), Some("ab".repeat(32)));
+    let p = verify(&rehashed).unwrap().problem.unwrap();
+    assert_eq!((p.line, p.kind), (3, ChainProblemKind::BadRunFinished));
+    assert!(p.detail.contains("hashes to"), "{p}");
+
+    // Written by version 2: intact, finished, nothing to compare.
+    let older = finished_with(dir.path(), None, None);
+    let report = verify(&older).unwrap();
+    assert_eq!(
+        (report.problem, report.ending),
+        (None, Ending::FinishedUncounted)
+    );
+
+    // Without its last line, the same record is unfinished.
+    let text = std::fs::read_to_string(&right).unwrap();
+    let cut: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(&right, cut.join("\n") + "\n").unwrap();
+    let report = verify(&right).unwrap();
+    assert_eq!((report.problem, report.ending), (None, Ending::Unfinished));
 }

@@ -167,6 +167,11 @@ impl Rb {
         self
     }
 
+    pub fn env_remove(mut self, key: &str) -> Rb {
+        self.cmd.env_remove(key);
+        self
+    }
+
     /// A run that has not ended within `t` fails the test (a hang must not block the suite).
     pub fn timeout(mut self, t: Duration) -> Rb {
         self.timeout = t;

@@ -110,10 +110,7 @@ pub(crate) fn decision(step: &str, by: &str, choice: Choice, text: Option<&str>)
 }
 
 pub(crate) fn run_finished(outcome: RunOutcome, duration_ms: u64) -> Event {
-    Event::RunFinished {
-        outcome,
-        duration_ms,
-    }
+    Event::run_finished(outcome, duration_ms)
 }
 
 pub(crate) fn disk_full_run() -> (PathBuf, Transcript) {
