@@ -68,7 +68,8 @@ fn release(fifo: &Path) {
     }
 }
 
-/// The run ended well, rb said what happened and where the run went, that file holds the whole
+/// The run ended well (run_started, step_started, step_spawned and the first output were written
+/// before the damage), rb said what happened and where the run went, that file holds the whole
 /// run and verifies, and the end of the run names it. Returns the recovered file's path.
 fn check_recovered(d: &Sandbox, out: &Out, what: &str) -> PathBuf {
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -77,7 +78,7 @@ fn check_recovered(d: &Sandbox, out: &Out, what: &str) -> PathBuf {
     assert!(out.stderr.contains(&said), "{}", out.stderr);
     assert!(
         out.stderr.contains(
-            "while rb was running; rb wrote the whole run so far (3 lines) to t.recovered-1.jsonl and continues there"
+            "while rb was running; rb wrote the whole run so far (4 lines) to t.recovered-1.jsonl and continues there"
         ),
         "{}",
         out.stderr
