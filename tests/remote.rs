@@ -147,13 +147,56 @@ fn fan_out_labels_each_line_and_the_worst_host_decides() {
     for h in ["h1", "h2", "h3"] {
         assert!(all(&out).contains(&format!("[{h}] {h}")), "{}", all(&out));
     }
-    let per_host = "rb: per host: h1: exited with status 0; h2: exited with status 1; h3: exited with status 0";
-    assert!(all(&out).contains(per_host), "{}", all(&out));
-    let t = transcript_text(&sb);
     assert!(
-        t.contains("[h3] h3") && t.contains("h2: exited with status 1"),
-        "{t}"
+        all(&out).contains("per host: h1: succeeded (")
+            && all(&out).contains("; h2: failed (exited with status 1); h3: succeeded ("),
+        "{}",
+        all(&out)
     );
+    let t = transcript_text(&sb);
+    assert!(t.contains("[h3] h3"), "{t}");
+    // Each host's result is in the record, and the run names its targets.
+    let events = events(&sb);
+    assert_eq!(events[0]["targets"], serde_json::json!(["h1", "h2", "h3"]));
+    let hosts: Vec<(String, String, serde_json::Value)> = events
+        .iter()
+        .filter(|e| e["event"] == "host_finished")
+        .map(|e| {
+            assert_eq!(e["step"], "each");
+            (
+                e["host"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+                e["exit_code"].clone(),
+            )
+        })
+        .collect();
+    let expect = |h: &str, st: &str, c: i32| (h.to_string(), st.to_string(), serde_json::json!(c));
+    assert_eq!(
+        hosts,
+        vec![
+            expect("h1", "succeeded", 0),
+            expect("h2", "failed", 1),
+            expect("h3", "succeeded", 0)
+        ]
+    );
+    // The post-mortem shows them, step by host.
+    let pm = sb.run(&["postmortem", "run.jsonl"]);
+    assert_eq!(pm.code, Some(0), "{}", all(&pm));
+    assert!(
+        pm.stdout.contains(
+            "## Results per host\n\n| step | h1 | h2 | h3 |\n|---|---|---|---|\n| `each` | succeeded | failed (exit 1) | succeeded |\n"
+        ),
+        "{}",
+        pm.stdout
+    );
+}
+
+/// The transcript's events, as JSON.
+fn events(sb: &Sandbox) -> Vec<serde_json::Value> {
+    transcript_text(sb)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
 }
 
 #[test]
@@ -263,7 +306,8 @@ fn a_host_lost_mid_step_fails_there_only_and_no_secret_is_in_any_argv() {
     let status = child.wait().expect("rb ends");
     assert_eq!(status.code(), Some(1), "{rest}");
     assert!(
-        rest.contains("h1: exited with status 0; h2: exited with status 255"),
+        rest.contains("per host: h1: succeeded (")
+            && rest.contains("; h2: failed (exited with status 255)"),
         "{rest}"
     );
     assert!(!transcript_text(&sb).contains(secret));

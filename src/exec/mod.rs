@@ -8,6 +8,7 @@
 pub mod channel;
 mod command;
 mod comms;
+mod hosts;
 mod manual;
 pub mod operator;
 pub mod params;
@@ -125,6 +126,12 @@ pub struct Executor<'a> {
     milestones: Vec<(crate::domain::Milestone, Instant)>,
     /// Added to every step's environment (the run id, so a later `rb resume` can find them).
     run_env: Vec<(String, String)>,
+    /// The remote hosts of the run, by name (none: every step runs here).
+    hosts: Vec<String>,
+    /// Where the processes of the step being run go (none: here); set for each attempt.
+    on_hosts: Vec<String>,
+    /// Hosts out of the rest of the run (a failure `max_fail` tolerated), with why.
+    left: BTreeMap<String, String>,
 }
 
 impl<'a> Executor<'a> {
@@ -150,6 +157,9 @@ impl<'a> Executor<'a> {
             unknown: BTreeSet::new(),
             resume: Resume::default(),
             run_env: Vec::new(),
+            hosts: Vec::new(),
+            on_hosts: Vec::new(),
+            left: BTreeMap::new(),
             channel: None,
             started: Instant::now(),
             last_update: Instant::now(),
@@ -170,6 +180,13 @@ impl<'a> Executor<'a> {
     /// Marks every step's processes with the run's id (`RB_RUN_ID`).
     pub fn with_run_id(mut self, id: &str) -> Self {
         self.run_env = vec![(runner::escaped::RUN_VAR.to_string(), id.to_string())];
+        self
+    }
+
+    /// Runs command and watch steps on these hosts (by name, as the runner knows them), except
+    /// steps that say `on: local`.
+    pub fn with_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.hosts = hosts;
         self
     }
 
@@ -499,6 +516,7 @@ impl<'a> Executor<'a> {
             }
         }
 
+        self.say_where(step);
         match &step.body {
             StepBody::Message { text } => self.message_step(step, text),
             StepBody::Manual { instructions } => self.manual_step(step, instructions),

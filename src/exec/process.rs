@@ -19,12 +19,14 @@ pub(super) struct Limits {
     pub interactive: bool,
 }
 
-/// What one process did.
+/// What one process did (on several hosts: the worst host's end, the longest time).
 pub(super) struct Ran {
     pub ended: ProcessEnd,
     pub took: StdDuration,
     /// Raw stdout, bounded by [`CAPTURE_LIMIT`], when asked for.
     pub stdout: Vec<u8>,
+    /// Each host's, when the step ran on remote hosts (empty when it ran here).
+    pub per_host: Vec<super::hosts::HostRan>,
 }
 
 /// How much of a step's output the record keeps from its start, as it comes.
@@ -181,20 +183,59 @@ impl Executor<'_> {
                 kept.tail(stream, bytes);
             }
         };
-        let result = self.runner.run(&spec, &mut |stream, chunk| {
-            if keep_stdout && stream == Stream::Stdout && stdout.len() < CAPTURE_LIMIT {
-                let room = CAPTURE_LIMIT - stdout.len();
+        let hosts = self.on_hosts.clone();
+        let mut per_host: Vec<Vec<u8>> = hosts.iter().map(|_| Vec::new()).collect();
+        // With several hosts each line says whose it is; one host's output is shown as is.
+        let labels: Vec<Vec<u8>> = hosts
+            .iter()
+            .map(|h| match self.hosts.len() {
+                1 => Vec::new(),
+                _ => format!("[{h}] ").into_bytes(),
+            })
+            .collect();
+        let mut sink = |host: Option<usize>, stream: Stream, chunk: &[u8]| {
+            let out = match host {
+                Some(i) => &mut per_host[i],
+                None => &mut stdout,
+            };
+            if keep_stdout && stream == Stream::Stdout && out.len() < CAPTURE_LIMIT {
+                let room = CAPTURE_LIMIT - out.len();
+                out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            let label = host.map_or(&[][..], |i| &labels[i]);
+            let chunk = if label.is_empty() {
+                std::borrow::Cow::Borrowed(chunk)
+            } else {
+                std::borrow::Cow::Owned([label, chunk].concat())
+            };
+            // A watch on several hosts reads their lines together, each labelled.
+            if host.is_some() && keep_stdout && stream == Stream::Stdout {
+                let room = CAPTURE_LIMIT.saturating_sub(stdout.len());
                 stdout.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
-            for (stream, safe) in red.push(stream, chunk) {
+            for (stream, safe) in red.push(stream, &chunk) {
                 emit(stream, &safe, &mut kept);
             }
-        });
+        };
+        let result = if hosts.is_empty() {
+            self.runner
+                .run(&spec, &mut |stream, chunk| sink(None, stream, chunk))
+                .map(|o| (o, Vec::new()))
+        } else {
+            let results = self.runner.run_on(&hosts, &spec, &mut |i, stream, chunk| {
+                sink(Some(i), stream, chunk)
+            });
+            Ok(super::hosts::fold(&hosts, results, per_host))
+        };
         for (stream, rest) in red.finish() {
             emit(stream, &rest, &mut kept);
         }
         self.op.activity(None);
         self.record_tail(step, kept);
+        let (result, per_host) = match result {
+            Ok((outcome, per_host)) => (Ok(outcome), per_host),
+            Err(e) => (Err(e), Vec::new()),
+        };
         match result {
             Ok(outcome) if outcome.forced => {
                 let msg = "a second Ctrl-C killed the step's process group; the run stops here";
@@ -223,6 +264,7 @@ impl Executor<'_> {
                     ended: outcome.ended,
                     took: outcome.duration,
                     stdout,
+                    per_host,
                 })
             }
             Err(e) => {
@@ -232,6 +274,7 @@ impl Executor<'_> {
                     ended: ProcessEnd::Exited(127),
                     took: StdDuration::ZERO,
                     stdout,
+                    per_host,
                 })
             }
         }

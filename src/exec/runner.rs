@@ -147,6 +147,28 @@ pub trait Runner {
     fn last_interrupt(&self) -> Interrupt {
         Interrupt::CtrlC
     }
+
+    /// The remote hosts this runner reaches, by name (none: every step runs here, through
+    /// [`Runner::run`]).
+    fn hosts(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Runs `spec` on each of `hosts` (names from [`Runner::hosts`]), several at a time as the
+    /// runner allows; `on_output` gets the host's index in `hosts` with each chunk (whole lines
+    /// when the runner reaches more than one host). Returns each host's outcome, in that order.
+    fn run_on(
+        &mut self,
+        hosts: &[String],
+        spec: &CommandSpec,
+        on_output: &mut dyn FnMut(usize, Stream, &[u8]),
+    ) -> Vec<io::Result<Outcome>> {
+        let _ = (spec, on_output);
+        hosts
+            .iter()
+            .map(|h| Err(io::Error::other(format!("no connection to `{h}`"))))
+            .collect()
+    }
 }
 
 /// Told at once when a signal starts ending a step: which signal, and the grace period before

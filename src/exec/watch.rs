@@ -103,7 +103,11 @@ impl Executor<'_> {
             );
             return Ok(());
         }
-        self.watch_loop(step, &plan)
+        // On hosts, each check runs on all of them; its output is their lines, labelled.
+        self.on_hosts = self.targets(step);
+        let done = self.watch_loop(step, &plan);
+        self.on_hosts.clear();
+        done
     }
 
     fn watch_loop(&mut self, step: &Step, plan: &Plan) -> Flow<()> {

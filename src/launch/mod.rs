@@ -217,6 +217,9 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
                 op.say(Tone::Warning, "cannot lock this run's transcript (is the disk full?): nothing stops a `rb resume` beside it");
             }
             let mut rec = Recorder::create(&path, redactor, l.on_problem);
+            let targets = l.remote.as_ref().map_or(Vec::new(), |(t, _)| {
+                t.hosts.iter().map(|h| h.name.clone()).collect()
+            });
             rec.record(run_started(
                 l.doc,
                 l.params,
@@ -224,6 +227,7 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
                 run_id,
                 op.name(),
                 now,
+                targets,
             ));
             rec
         }
@@ -259,6 +263,9 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
         );
     }
     let mut remote;
+    let hosts: Vec<String> = l.remote.as_ref().map_or(Vec::new(), |(t, _)| {
+        t.hosts.iter().map(|h| h.name.clone()).collect()
+    });
     let runner: &mut dyn crate::exec::runner::Runner = match l.remote {
         Some((t, link)) => {
             let text = t.describe();
@@ -279,7 +286,8 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
         }
         None => &mut runner,
     };
-    let mut exec = Executor::new(l.doc, l.params, l.opts, op, runner, &mut recorder);
+    let mut exec =
+        Executor::new(l.doc, l.params, l.opts, op, runner, &mut recorder).with_hosts(hosts);
     if let Some(id) = &run_id_env {
         exec = exec.with_run_id(id);
     }
@@ -376,6 +384,7 @@ fn run_started(
     run_id: String,
     operator: String,
     now: jiff::Timestamp,
+    targets: Vec<String>,
 ) -> Event {
     // An absolute path, so `rb resume` finds the file from any folder.
     let source = std::fs::canonicalize(&doc.source.name)
@@ -393,6 +402,7 @@ fn run_started(
         host: hostname(),
         rb_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: transcript::line::format_ts(now),
+        targets,
     }
 }
 
