@@ -474,3 +474,161 @@ fn a_run_on_hosts_is_not_resumed_here() {
         all(&out)
     );
 }
+
+/// `(host, status)` of each `host_finished` of `step`, in order.
+fn host_results(sb: &Sandbox, step: &str) -> Vec<(String, String)> {
+    events(sb)
+        .iter()
+        .filter(|e| e["event"] == "host_finished" && e["step"] == step)
+        .map(|e| {
+            (
+                e["host"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_step_on_local_runs_here_while_the_others_run_on_the_host() {
+    let hosts = Hosts::start(1);
+    let sb = Sandbox::new();
+    let here = sb.path("where-local").display().to_string();
+    sb.write(
+        "t.yaml",
+        &format!(
+            "version: 1\nname: t\ntitle: remote\nsteps:\n  - id: kube\n    title: Kube\n    on: local\n    run: hostname > {here} && touch /srv/rb-local-mark 2>/dev/null || true\n  - id: there\n    title: There\n    run: hostname > /srv/where-target\n"
+        ),
+    );
+    let out = run(&sb, &hosts, &["--host", "h1"]);
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    let local_name = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_eq!(
+        std::fs::read_to_string(sb.path("where-local")).expect("written here"),
+        local_name
+    );
+    assert_ne!(local_name.trim(), "h1");
+    assert_eq!(hosts.ssh("h1", "cat /srv/where-target"), "h1\n");
+    assert!(
+        !hosts.ssh("h1", "ls /srv").contains("rb-local"),
+        "the local step touched the host"
+    );
+    let _ = std::fs::remove_file("/srv/rb-local-mark");
+    // Only the step on the host has a host's result.
+    assert!(host_results(&sb, "kube").is_empty());
+    assert_eq!(host_results(&sb, "there"), pairs(&[("h1", "succeeded")]));
+    // A dry run says where each step runs; a bad value is refused with the choices.
+    let out = sb.run(&["run", "t.yaml", "--dry-run", "--hosts", "h1,h2"]);
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    assert!(
+        out.stdout.contains("on: this machine (on: local)") && out.stdout.contains("on: h1, h2"),
+        "{}",
+        out.stdout
+    );
+    sb.write(
+        "bad.yaml",
+        "version: 1\nname: bad\ntitle: bad\nsteps:\n  - id: a\n    on: remote\n    run: x\n  - id: m\n    kind: message\n    on: local\n    text: hi\n",
+    );
+    let out = sb.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        all(&out).contains(
+            "bad.yaml:6:9: error[enum]: `on` is `remote`, which is not one of `target`, `local`"
+        ) && all(&out)
+            .contains("bad.yaml:10:5: error[field-unused]: `on` has no effect on a message step"),
+        "{}",
+        all(&out)
+    );
+    // Batch sizes grow; a share is a whole percentage.
+    sb.write(
+        "bad.yaml",
+        "version: 1\nname: bad\ntitle: bad\nsteps:\n  - id: a\n    serial: [2, 1]\n    run: x\n",
+    );
+    let out = sb.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        all(&out).contains("bad.yaml:6:13: error[invalid-value]: batch sizes must grow: `1` comes after a batch of `2`"),
+        "{}",
+        all(&out)
+    );
+    sb.write(
+        "bad.yaml",
+        "version: 1\nname: bad\ntitle: bad\nmax_fail: 120%\nsteps:\n  - id: a\n    serial: [0, 50%]\n    run: x\n",
+    );
+    let out = sb.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        all(&out).contains("bad.yaml:4:11: error[pattern]: `max_fail` `120%` does not match")
+            && all(&out).contains("bad.yaml:7:14: error[range]: `0` is 0, below the minimum 1"),
+        "{}",
+        all(&out)
+    );
+}
+
+#[test]
+fn canary_batches_stop_at_a_failed_host_unless_max_fail_allows_it() {
+    let hosts = Hosts::start(3);
+    let clean = || {
+        for h in ["h1", "h2", "h3"] {
+            hosts.ssh(h, "rm -f /srv/*");
+        }
+    };
+    let on = |h: &str| {
+        hosts
+            .ssh(h, "ls /srv")
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let steps = |fails: &str, max_fail: &str| {
+        format!(
+            "  - id: roll\n    title: Roll\n    serial: [1, 100%]\n{max_fail}    run: touch /srv/rolled; test \"$(hostname)\" != {fails}\n  - id: after\n    title: After\n    run: touch /srv/after\n"
+        )
+    };
+    // A later host fails: the rollout stops there, the run fails, no later step runs.
+    let sb = runbook(&steps("h3", ""));
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2,h3"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(all(&out).contains("batch 1 of 2 done"), "{}", all(&out));
+    assert_eq!(
+        host_results(&sb, "roll"),
+        pairs(&[("h1", "succeeded"), ("h2", "succeeded"), ("h3", "failed")])
+    );
+    assert!(host_results(&sb, "after").is_empty());
+    assert_eq!(on("h1"), ["rolled"]);
+    clean();
+    // max_fail: 1 lets the rollout go on; the host that failed leaves the run.
+    let sb = runbook(&steps("h3", "    max_fail: 1\n"));
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2,h3"]);
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    assert_eq!(
+        host_results(&sb, "after"),
+        pairs(&[("h3", "skipped"), ("h1", "succeeded"), ("h2", "succeeded")])
+    );
+    assert_eq!(on("h2"), ["after", "rolled"]);
+    assert_eq!(on("h3"), ["rolled"]);
+    clean();
+    // The first batch fails: the other hosts never run the step.
+    let sb = runbook(&steps("h1", ""));
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2,h3"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert_eq!(
+        host_results(&sb, "roll"),
+        pairs(&[("h1", "failed"), ("h2", "not_run"), ("h3", "not_run")])
+    );
+    assert_eq!(on("h1"), ["rolled"]);
+    assert!(on("h2").is_empty() && on("h3").is_empty());
+    let pm = sb.run(&["postmortem", "run.jsonl"]);
+    assert!(
+        pm.stdout
+            .contains("| `roll` | failed (exit 1) | not run | not run |"),
+        "{}",
+        pm.stdout
+    );
+}

@@ -339,3 +339,7 @@ impl Executor<'_> {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "hosts_tests.rs"]
+mod tests;

@@ -14,10 +14,12 @@ use serde::{Deserialize, Serialize, Serializer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum On {
-    /// On the run's hosts (the default).
+    // (Plain comments: doc comments on variants would make the schema a `oneOf`, whose error
+    // does not list the words.)
+    // On the run's hosts (the default).
     #[default]
     Target,
-    /// On the operator's machine, where rb runs (a `kubectl` call, a local file).
+    // On the operator's machine, where rb runs (a `kubectl` call, a local file).
     Local,
 }
 
@@ -138,11 +140,12 @@ fn share_schema(min: u32) -> schemars::Schema {
     } else {
         r"^(100|[1-9][0-9]?)%$"
     };
+    // One schema for both forms (`minimum` only constrains numbers, `pattern` only strings), so
+    // an error names the rule broken rather than "none of oneOf".
     schemars::json_schema!({
-        "oneOf": [
-            {"type": "integer", "minimum": min},
-            {"type": "string", "pattern": pattern}
-        ]
+        "type": ["integer", "string"],
+        "minimum": min,
+        "pattern": pattern
     })
 }
 
