@@ -632,3 +632,34 @@ fn canary_batches_stop_at_a_failed_host_unless_max_fail_allows_it() {
         pm.stdout
     );
 }
+
+#[test]
+fn a_capture_is_kept_per_host_and_when_decides_on_each_host() {
+    let hosts = Hosts::start(3);
+    let sb = runbook(
+        "  - id: name\n    title: Name\n    read_only: true\n    capture: name\n    run: hostname\n  - id: mark\n    title: Mark\n    when: name != 'h2'\n    run: echo {{ name }} > /srv/mark\n",
+    );
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2,h3"]);
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    // Each host wrote its own captured name; h2, where `when:` was false, wrote nothing.
+    assert_eq!(hosts.ssh("h1", "cat /srv/mark"), "h1\n");
+    assert_eq!(hosts.ssh("h3", "cat /srv/mark"), "h3\n");
+    assert_eq!(hosts.ssh("h2", "ls /srv"), "");
+    assert_eq!(
+        host_results(&sb, "mark"),
+        pairs(&[("h2", "skipped"), ("h1", "succeeded"), ("h3", "succeeded")])
+    );
+    let captured: Vec<(serde_json::Value, serde_json::Value)> = events(&sb)
+        .iter()
+        .filter(|e| e["event"] == "captured")
+        .map(|e| (e["host"].clone(), e["value"].clone()))
+        .collect();
+    assert_eq!(
+        captured,
+        [("h1", "h1"), ("h2", "h2"), ("h3", "h3")]
+            .iter()
+            .map(|(h, v)| (serde_json::json!(h), serde_json::json!(v)))
+            .chain([(serde_json::Value::Null, serde_json::json!("h1"))])
+            .collect::<Vec<_>>()
+    );
+}

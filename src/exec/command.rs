@@ -73,11 +73,19 @@ impl Executor<'_> {
             self.skip(step, "no host is left in the run");
             return Ok(());
         }
+        self.host_commands = match self.host_renders(&c.run, &command, &hosts) {
+            Ok(own) => own,
+            Err(e) => return self.render_failed(step, "run", &e),
+        };
+        self.say_host_commands(step);
         if step.changes_system() && !self.confirm(step, c)? {
+            self.host_commands.clear();
             return Ok(());
         }
         if !hosts.is_empty() {
-            return self.command_on_hosts(step, c, &command, hosts);
+            let done = self.command_on_hosts(step, c, &command, hosts);
+            self.host_commands.clear();
+            return done;
         }
         if let Attempted::Succeeded(ran, _) = self.attempts(step, c, &command, 0)? {
             self.succeeded(step, c, &ran, None);
@@ -351,16 +359,16 @@ impl Executor<'_> {
         reason: Option<&str>,
     ) {
         if let Some(cap) = &c.capture {
-            // On hosts: the first host's value (each host's is in its own output).
-            let stdout = match ran.per_host.iter().find(|h| h.ok()) {
-                Some(h) if !ran.per_host.is_empty() => &h.stdout,
-                _ => &ran.stdout,
+            let value = if ran.per_host.is_empty() {
+                String::from_utf8_lossy(&ran.stdout).trim().to_string()
+            } else {
+                self.capture_on_hosts(step, cap, &ran.per_host)
             };
-            let value = String::from_utf8_lossy(stdout).trim().to_string();
             self.rec(Event::Captured {
                 step: step.id.clone(),
                 name: cap.clone(),
                 value: self.redactor.redact_str(&value),
+                host: None,
             });
             self.unknown.remove(cap);
             self.captures.insert(cap.clone(), value);
@@ -504,6 +512,12 @@ impl Executor<'_> {
             Err(e) => return self.render_failed(step, "rollback", &e),
         };
         self.say(Tone::Command, &format!("rollback: {command}"));
+        let hosts = self.on_hosts.clone();
+        self.host_commands = match self.host_renders(src, &command, &hosts) {
+            Ok(own) => own,
+            Err(e) => return self.render_failed(step, "rollback", &e),
+        };
+        self.say_host_commands(step);
         let ran = self.execute(step, &command, 0, self.limits(c), false)?;
         self.record_hosts(step, &ran.per_host, crate::domain::HostStatus::RolledBack);
         if ran.ended == ProcessEnd::Exited(0) {

@@ -9,8 +9,13 @@ use std::time::Duration as StdDuration;
 use super::command::Attempted;
 use super::operator::{Choice, Tone};
 use super::runner::{Outcome, ProcessEnd};
-use super::{Executor, Flow, fmt_duration, ms};
+use std::collections::BTreeMap;
+
+use minijinja::Value;
+
+use super::{Executor, Flow, When, fmt_duration, ms};
 use crate::domain::HostStatus;
+use crate::render::{Context, TemplateKind};
 use crate::runbook::{CommandStep, On, Step, StepBody};
 use crate::transcript::event::Event;
 
@@ -122,8 +127,109 @@ impl Executor<'_> {
         self.hosts
             .iter()
             .filter(|h| !self.left.contains_key(*h))
+            .filter(|h| !self.when_skipped.iter().any(|(s, _)| s == *h))
             .cloned()
             .collect()
+    }
+
+    /// The templates' values on `host`: the run's, with the host's own captures over them.
+    fn host_context(&self, host: &str) -> Context {
+        let mut ctx = self.context();
+        for (name, v) in self.host_captures.get(host).into_iter().flatten() {
+            ctx.insert(name.clone(), Value::from(v.clone()));
+        }
+        ctx
+    }
+
+    /// The step's `when:`, decided on each of its hosts when captures differ between them: it
+    /// runs where it holds (the others are kept in `when_skipped`), and is skipped when it holds
+    /// nowhere.
+    pub(super) fn decide_when_on_hosts(&mut self, step: &Step) -> When {
+        self.when_skipped.clear();
+        let hosts = self.targets(step);
+        if hosts.is_empty() || step.when.is_none() || self.host_captures.is_empty() {
+            return self.decide_when(step, &Context::new());
+        }
+        let mut runs = false;
+        let mut skipped = Vec::new();
+        for h in hosts {
+            match self.decide_when(step, &self.host_context(&h)) {
+                When::Run => runs = true,
+                When::Skip(why) => skipped.push((h, why)),
+                unknown @ When::Unknown(_) => return unknown,
+            }
+        }
+        if !runs {
+            let why = skipped.first().map(|(_, w)| w.clone()).unwrap_or_default();
+            return When::Skip(format!("{why} on every host"));
+        }
+        self.when_skipped = skipped;
+        When::Run
+    }
+
+    /// `src` rendered on each of `hosts` whose own captures make it differ from `shown`.
+    pub(super) fn host_renders(
+        &self,
+        src: &str,
+        shown: &str,
+        hosts: &[String],
+    ) -> Result<BTreeMap<String, String>, String> {
+        let mut out = BTreeMap::new();
+        for h in hosts {
+            if self.host_captures.get(h).is_none_or(BTreeMap::is_empty) {
+                continue;
+            }
+            let text = self
+                .renderer
+                .render(TemplateKind::Shell, src, &self.host_context(h))
+                .map_err(|e| format!("on {h}: {}", e.message))?;
+            if text != shown {
+                out.insert(h.clone(), text);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Shows and records the command of each host where it differs from the one shown.
+    pub(super) fn say_host_commands(&mut self, step: &Step) {
+        let own: Vec<(String, String)> = self
+            .host_commands
+            .iter()
+            .map(|(h, c)| (h.clone(), c.clone()))
+            .collect();
+        for (h, c) in own {
+            let text = format!("on {h} (its own captures): {c}");
+            self.say(Tone::Command, &text);
+            let by = self.by();
+            let text = self.redactor.redact_str(&text);
+            self.rec(Event::Note {
+                by,
+                text,
+                step: Some(step.id.clone()),
+                kind: crate::transcript::NoteKind::Plain,
+            });
+        }
+    }
+
+    /// A capture on hosts: each host's value kept (and recorded) for that host; steps that run
+    /// here see the first host's. Returns that value.
+    pub(super) fn capture_on_hosts(&mut self, step: &Step, cap: &str, each: &[HostRan]) -> String {
+        let mut first = None;
+        for r in each.iter().filter(|r| r.ok()) {
+            let value = String::from_utf8_lossy(&r.stdout).trim().to_string();
+            self.rec(Event::Captured {
+                step: step.id.clone(),
+                name: cap.to_string(),
+                value: self.redactor.redact_str(&value),
+                host: Some(r.host.clone()),
+            });
+            self.host_captures
+                .entry(r.host.clone())
+                .or_default()
+                .insert(cap.to_string(), value.clone());
+            first.get_or_insert(value);
+        }
+        first.unwrap_or_default()
     }
 
     /// Says where a command or watch step runs, when the run has hosts.
@@ -197,17 +303,27 @@ impl Executor<'_> {
         }
     }
 
-    /// Hosts that left the run after a tolerated failure: recorded as skipped at each later step
-    /// meant for them.
+    /// Hosts the step skips: those that left the run after a tolerated failure, and those where
+    /// its `when:` is false (their capture is then empty there). Recorded as skipped.
     pub(super) fn record_left(&mut self, step: &Step) {
         if self.hosts.is_empty() || step.on == On::Local {
             return;
         }
-        let left: Vec<(String, String)> = self
+        let mut left: Vec<(String, String)> = self
             .left
             .iter()
             .map(|(h, w)| (h.clone(), w.clone()))
             .collect();
+        for (h, why) in self.when_skipped.clone() {
+            if let Some(cap) = step.capture() {
+                self.host_captures
+                    .entry(h.clone())
+                    .or_default()
+                    .insert(cap.to_string(), String::new());
+            }
+            self.say(Tone::Info, &format!("skipped on {h}: {why}"));
+            left.push((h, format!("{why} on this host")));
+        }
         for (host, why) in left {
             self.record_not_run(step, &[host], HostStatus::Skipped, &why);
         }

@@ -19,6 +19,8 @@ struct Fleet {
     fail_times: BTreeMap<String, u32>,
     /// Each `run_on` call's hosts, and each local run.
     calls: Vec<Vec<String>>,
+    /// Each host's command, in the order run.
+    commands: Vec<String>,
     local: usize,
 }
 
@@ -47,10 +49,15 @@ impl Runner for Fleet {
     fn run_on(
         &mut self,
         hosts: &[String],
-        _: &CommandSpec,
+        specs: &[CommandSpec],
         on_output: &mut dyn FnMut(usize, Stream, &[u8]),
     ) -> Vec<std::io::Result<Outcome>> {
         self.calls.push(hosts.to_vec());
+        self.commands.extend(
+            specs
+                .iter()
+                .map(|s| s.argv.last().cloned().unwrap_or_default()),
+        );
         hosts
             .iter()
             .enumerate()
@@ -260,4 +267,55 @@ fn on_local_runs_here_and_message_steps_stay_here() {
     let said: Vec<&str> = r.op.said.iter().map(|(_, s)| s.as_str()).collect();
     assert!(said.contains(&"on: this machine (on: local)"), "{said:?}");
     assert!(said.contains(&"on: h1, h2"), "{said:?}");
+}
+
+#[test]
+fn captures_are_kept_per_host_and_when_is_decided_on_each() {
+    let yaml = "version: 1\nname: t\ntitle: t\nsteps:\n  - id: look\n    run: x\n    read_only: true\n    capture: v\n  - id: act\n    when: v == 'out-h2'\n    run: act\n    read_only: true\n  - id: all\n    run: use {{ v }}\n    read_only: true\n  - id: none\n    when: v == 'nowhere'\n    run: never\n    read_only: true\n";
+    let r = run(yaml, true, vec![], 3, Fleet::default());
+    assert_eq!(r.outcome, RunOutcome::Finished);
+    let all = vec!["h1".to_string(), "h2".to_string(), "h3".to_string()];
+    assert_eq!(
+        r.fleet.calls,
+        vec![all.clone(), vec!["h2".to_string()], all]
+    );
+    let acts: Vec<_> = r
+        .hosts()
+        .into_iter()
+        .filter(|(s, _, _)| s == "act")
+        .collect();
+    assert_eq!(
+        acts,
+        vec![
+            h("act", "h1", HostStatus::Skipped),
+            h("act", "h3", HostStatus::Skipped),
+            h("act", "h2", HostStatus::Succeeded),
+        ]
+    );
+    // Each host's command is rendered with its own capture.
+    assert_eq!(
+        &r.fleet.commands[4..],
+        ["use out-h1", "use out-h2", "use out-h3"]
+    );
+    let captured: Vec<(Option<String>, String)> = r
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Captured { host, value, .. } => Some((host.clone(), value.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        captured,
+        vec![
+            (Some("h1".into()), "out-h1".into()),
+            (Some("h2".into()), "out-h2".into()),
+            (Some("h3".into()), "out-h3".into()),
+            (None, "out-h1".into()),
+        ]
+    );
+    // A `when:` false on every host skips the step.
+    assert!(r.events.iter().any(|e| matches!(e,
+        Event::StepFinished { step, reason: Some(why), .. }
+            if step == "none" && why.ends_with("is false on every host"))));
 }

@@ -132,6 +132,13 @@ pub struct Executor<'a> {
     on_hosts: Vec<String>,
     /// Hosts out of the rest of the run (a failure `max_fail` tolerated), with why.
     left: BTreeMap<String, String>,
+    /// Captures taken on remote hosts, by host (they win over `captures` for that host).
+    host_captures: BTreeMap<String, BTreeMap<String, String>>,
+    /// The command of the process being run on the hosts where it renders otherwise than the
+    /// one shown (it uses captures that differ between hosts).
+    host_commands: BTreeMap<String, String>,
+    /// Hosts where the current step's `when:` is false, with why.
+    when_skipped: Vec<(String, String)>,
 }
 
 impl<'a> Executor<'a> {
@@ -160,6 +167,9 @@ impl<'a> Executor<'a> {
             hosts: Vec::new(),
             on_hosts: Vec::new(),
             left: BTreeMap::new(),
+            host_captures: BTreeMap::new(),
+            host_commands: BTreeMap::new(),
+            when_skipped: Vec::new(),
             channel: None,
             started: Instant::now(),
             last_update: Instant::now(),
@@ -490,7 +500,7 @@ impl<'a> Executor<'a> {
             },
         );
 
-        match self.decide_when(step, &Context::new()) {
+        match self.decide_when_on_hosts(step) {
             When::Run => {}
             When::Skip(reason) => {
                 self.say(Tone::Info, &format!("skipped: {reason}"));

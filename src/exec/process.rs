@@ -159,6 +159,15 @@ impl Executor<'_> {
             self.record_start(step, command, attempt);
         }
         let spec = self.spec(command, limits);
+        // On hosts: each host's own command where it renders otherwise (per-host captures).
+        let specs: Vec<CommandSpec> = self
+            .on_hosts
+            .iter()
+            .map(|h| match self.host_commands.get(h) {
+                Some(own) => self.spec(own, limits),
+                None => spec.clone(),
+            })
+            .collect();
         // One redactor over both streams: a secret split between stdout and stderr is masked too.
         let mut red = crate::redact::MergedRedactor::new(&self.redactor);
         let mut stdout = Vec::new();
@@ -222,7 +231,7 @@ impl Executor<'_> {
                 .run(&spec, &mut |stream, chunk| sink(None, stream, chunk))
                 .map(|o| (o, Vec::new()))
         } else {
-            let results = self.runner.run_on(&hosts, &spec, &mut |i, stream, chunk| {
+            let results = self.runner.run_on(&hosts, &specs, &mut |i, stream, chunk| {
                 sink(Some(i), stream, chunk)
             });
             Ok(super::hosts::fold(&hosts, results, per_host))

@@ -148,22 +148,17 @@ pub trait Runner {
         Interrupt::CtrlC
     }
 
-    /// The remote hosts this runner reaches, by name (none: every step runs here, through
-    /// [`Runner::run`]).
-    fn hosts(&self) -> Vec<String> {
-        Vec::new()
-    }
-
-    /// Runs `spec` on each of `hosts` (names from [`Runner::hosts`]), several at a time as the
-    /// runner allows; `on_output` gets the host's index in `hosts` with each chunk (whole lines
-    /// when the runner reaches more than one host). Returns each host's outcome, in that order.
+    /// Runs `specs[i]` on `hosts[i]` (remote hosts, by the names the runner was given), several
+    /// at a time as the runner allows; `on_output` gets the host's index with each chunk (whole
+    /// lines when the runner reaches more than one host). Returns each host's outcome, in order.
+    /// A runner that reaches no host can run nothing there.
     fn run_on(
         &mut self,
         hosts: &[String],
-        spec: &CommandSpec,
+        specs: &[CommandSpec],
         on_output: &mut dyn FnMut(usize, Stream, &[u8]),
     ) -> Vec<io::Result<Outcome>> {
-        let _ = (spec, on_output);
+        let _ = (specs, on_output);
         hosts
             .iter()
             .map(|h| Err(io::Error::other(format!("no connection to `{h}`"))))

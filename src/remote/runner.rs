@@ -62,16 +62,18 @@ impl Runner for RemoteRunner<'_> {
         self.inner.last_interrupt()
     }
 
-    fn hosts(&self) -> Vec<String> {
-        self.hosts.iter().map(|h| h.name.clone()).collect()
-    }
-
     fn run_on(
         &mut self,
         names: &[String],
-        spec: &CommandSpec,
+        specs: &[CommandSpec],
         on_output: &mut dyn FnMut(usize, Stream, &[u8]),
     ) -> Vec<io::Result<Outcome>> {
+        if specs.len() != names.len() {
+            return names
+                .iter()
+                .map(|_| Err(io::Error::other("one command per host is needed")))
+                .collect();
+        }
         let picked: Vec<Option<&Host>> = names
             .iter()
             .map(|n| self.hosts.iter().find(|h| &h.name == n))
@@ -82,15 +84,19 @@ impl Runner for RemoteRunner<'_> {
             // The only host: its output streams as it comes, unlabelled, through the runner that
             // owns rb's signals (so a second Ctrl-C kills at once, as for a local step).
             let host = (*host).clone();
-            let r = run_on(&mut *self.inner, &self.link, &host, spec, &mut |s, b| {
-                on_output(0, s, b)
-            });
+            let r = run_on(
+                &mut *self.inner,
+                &self.link,
+                &host,
+                &specs[0],
+                &mut |s, b| on_output(0, s, b),
+            );
             return vec![r];
         }
         if self.inner.interrupted_since_last_check() {
             return names.iter().map(|_| Ok(interrupted())).collect();
         }
-        fan_out(&self.link, &picked, self.forks, spec, on_output)
+        fan_out(&self.link, &picked, self.forks, specs, on_output)
     }
 }
 
@@ -213,7 +219,7 @@ fn fan_out(
     link: &Link,
     hosts: &[Option<&Host>],
     forks: usize,
-    spec: &CommandSpec,
+    specs: &[CommandSpec],
     on_output: &mut dyn FnMut(usize, Stream, &[u8]),
 ) -> Vec<io::Result<Outcome>> {
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -223,7 +229,7 @@ fn fan_out(
         for _ in 0..forks.min(hosts.len()) {
             let tx = tx.clone();
             let next = &next;
-            s.spawn(move || worker(link, hosts, spec, next, tx));
+            s.spawn(move || worker(link, hosts, specs, next, tx));
         }
         drop(tx);
         for msg in rx {
@@ -253,7 +259,7 @@ fn fan_out(
 fn worker(
     link: &Link,
     hosts: &[Option<&Host>],
-    spec: &CommandSpec,
+    specs: &[CommandSpec],
     next: &std::sync::atomic::AtomicUsize,
     tx: mpsc::Sender<Msg>,
 ) {
@@ -277,7 +283,7 @@ fn worker(
             continue;
         };
         let mut lines = [Vec::new(), Vec::new()];
-        let r = run_on(&mut runner, link, host, spec, &mut |stream, bytes| {
+        let r = run_on(&mut runner, link, host, &specs[i], &mut |stream, bytes| {
             let buf = &mut lines[usize::from(stream == Stream::Stderr)];
             buf.extend_from_slice(bytes);
             while let Some(nl) = buf.iter().position(|&b| b == b'\n') {

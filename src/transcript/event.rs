@@ -195,6 +195,10 @@ pub enum Event {
         name: String,
         /// The value (secrets masked).
         value: String,
+        /// The remote host it was captured on. A capture on several hosts is one line per host,
+        /// then one without `host`: the value steps that run here see (the first host's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
     },
     /// A failed step is about to be tried again.
     Retry {

@@ -51,6 +51,7 @@ fn every_event() -> Vec<Event> {
             step: "check".into(),
             name: "usage".into(),
             value: "99".into(),
+            host: None,
         },
         Event::StepFinished {
             step: "check".into(),
@@ -316,6 +317,7 @@ fn the_recorder_redacts_every_free_text_field() {
         step: "s".into(),
         name: "t".into(),
         value: SECRET.into(),
+        host: None,
     });
     r.record(Event::Message {
         step: "m".into(),
