@@ -461,17 +461,50 @@ fn all(out: &common::binary::Out) -> String {
 }
 
 #[test]
-fn a_run_on_hosts_is_not_resumed_here() {
-    let hosts = Hosts::start(1);
-    let sb = runbook("  - id: a\n    title: A\n    run: \"false\"\n");
-    let out = run(&sb, &hosts, &["--host", "h1"]);
+fn a_run_on_hosts_resumes_each_host_where_it_stopped() {
+    let hosts = Hosts::start(2);
+    // `fix` fails on h2 until /srv/ok exists there; each host counts its runs of it.
+    let sb = runbook(
+        "  - id: fix\n    title: Fix\n    run: echo run >> /srv/runs; test \"$(hostname)\" != h2 || test -e /srv/ok\n  - id: after\n    title: After\n    run: touch /srv/after\n",
+    );
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2"]);
     assert_eq!(out.code, Some(1), "{}", all(&out));
+    hosts.ssh("h2", "touch /srv/ok");
+    // The hosts must be named again, and be the same.
     let out = sb.run(&["resume", "run.jsonl", "--yes"]);
     assert_eq!(out.code, Some(2), "{}", all(&out));
     assert!(
-        all(&out).contains("is a run on remote hosts: rb cannot resume it yet"),
+        all(&out).contains("ran on the hosts h1,h2: name them again")
+            && all(&out).contains("rb resume run.jsonl --hosts h1,h2"),
         "{}",
         all(&out)
+    );
+    let out = sb
+        .rb()
+        .args(["resume", "run.jsonl", "--yes", "--hosts", "h1"])
+        .env("RB_SSH_CONFIG", hosts.config())
+        .output();
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        all(&out).contains("ran on h1,h2, not on h1"),
+        "{}",
+        all(&out)
+    );
+    let out = sb
+        .rb()
+        .args(["resume", "run.jsonl", "--yes", "--hosts", "h2,h1"])
+        .env("RB_SSH_CONFIG", hosts.config())
+        .output();
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    // `fix` ran again on h2 only; `after` ran on both.
+    assert_eq!(hosts.ssh("h1", "cat /srv/runs"), "run\n");
+    assert_eq!(hosts.ssh("h2", "cat /srv/runs"), "run\nrun\n");
+    for h in ["h1", "h2"] {
+        assert_eq!(hosts.ssh(h, "ls /srv/after"), "/srv/after\n");
+    }
+    assert_eq!(
+        host_results(&sb, "fix"),
+        pairs(&[("h1", "succeeded"), ("h2", "failed"), ("h2", "succeeded")])
     );
 }
 

@@ -32,6 +32,9 @@ pub struct ResumeArgs {
     /// Who continues the run (default $USER).
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
+    /// A run on remote hosts continues on the same hosts, named again as `rb run` named them.
+    #[command(flatten)]
+    pub targets: super::run::TargetArgs,
 }
 
 /// Runs `rb resume`.
@@ -46,6 +49,7 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<Code, UserError> {
         force: args.force,
         yes: args.yes,
         yes_typed: args.yes_typed,
+        remote: super::run::targets(&args.targets)?,
     };
     launch::resume::resume(&ctx.catalog, request, surroundings(&mut op, tty, &mut ask))
 }

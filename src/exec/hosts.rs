@@ -128,6 +128,14 @@ impl Executor<'_> {
             .iter()
             .filter(|h| !self.left.contains_key(*h))
             .filter(|h| !self.when_skipped.iter().any(|(s, _)| s == *h))
+            .filter(|h| {
+                // `rb resume`: where the step finished before the interruption, it is done.
+                !self
+                    .resume
+                    .done_on
+                    .get(&step.id)
+                    .is_some_and(|done| done.contains(*h))
+            })
             .cloned()
             .collect()
     }

@@ -66,6 +66,12 @@ pub struct Resume {
     pub run_id: Option<String>,
     /// Recorded as a note when the run continues.
     pub note: Option<String>,
+    /// Captures taken on remote hosts, by host.
+    pub host_captures: BTreeMap<String, BTreeMap<String, String>>,
+    /// Steps that did not finish everywhere: the hosts where they did (not run there again).
+    pub done_on: BTreeMap<String, BTreeSet<String>>,
+    /// Hosts that had left the run, with why.
+    pub left: BTreeMap<String, String>,
 }
 
 /// Receives every event of a run (the transcript in production; a Vec in tests).
@@ -212,6 +218,8 @@ impl<'a> Executor<'a> {
             });
         }
         self.captures = resume.captures.clone();
+        self.host_captures = resume.host_captures.clone();
+        self.left = resume.left.clone();
         self.resume = resume;
         self
     }

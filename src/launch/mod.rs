@@ -8,6 +8,7 @@
 
 pub mod preflight;
 pub mod resume;
+pub mod resume_hosts;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -116,7 +117,7 @@ pub fn start(
 
 /// Connects to every host before step 1 (not in a dry run: it opens no connection) and checks
 /// `requires:` there; every unreachable host at once, nothing run.
-fn remote_preflight(
+pub(crate) fn remote_preflight(
     doc: &Document,
     t: crate::remote::Targets,
     mode: Mode,
