@@ -105,3 +105,94 @@ pub fn progress(t: &Transcript, done: &BTreeSet<String>) -> HostProgress {
     }
     p
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::HostStatus;
+
+    fn transcript(events: Vec<Event>) -> Transcript {
+        let lines = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| crate::transcript::Line {
+                seq: i as u64 + 1,
+                ts: "2026-11-25T00:00:00Z".parse().unwrap(),
+                prev: crate::transcript::line::GENESIS_PREV.into(),
+                event,
+            })
+            .collect();
+        Transcript {
+            path: "t.jsonl".into(),
+            lines,
+            torn_tail: false,
+            sha256: String::new(),
+        }
+    }
+
+    fn host(step: &str, host: &str, status: HostStatus) -> Event {
+        Event::HostFinished {
+            step: step.into(),
+            host: host.into(),
+            status,
+            exit_code: None,
+            duration_ms: 1,
+            reason: None,
+        }
+    }
+
+    fn step(step: &str, status: StepStatus) -> Event {
+        Event::StepFinished {
+            step: step.into(),
+            status,
+            exit_code: None,
+            duration_ms: 1,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn unfinished_steps_keep_where_they_finished_and_tolerated_failures_leave() {
+        let t = transcript(vec![
+            // `roll` succeeded with h3 failing (max_fail): h3 left the run.
+            host("roll", "h1", HostStatus::Succeeded),
+            host("roll", "h3", HostStatus::Failed),
+            step("roll", StepStatus::Succeeded),
+            // `skip` was skipped by the operator after h2 failed: h2 stays.
+            host("skip", "h2", HostStatus::Failed),
+            step("skip", StepStatus::Skipped),
+            // `fix` failed on h2, then h1 is done and h2 failed again; h4 was never reached.
+            host("fix", "h1", HostStatus::Succeeded),
+            host("fix", "h2", HostStatus::Failed),
+            host("fix", "h4", HostStatus::NotRun),
+            step("fix", StepStatus::Failed),
+        ]);
+        let done = BTreeSet::from(["roll".to_string(), "skip".to_string()]);
+        let p = progress(&t, &done);
+        assert_eq!(
+            p.done_on,
+            BTreeMap::from([("fix".to_string(), BTreeSet::from(["h1".to_string()]))])
+        );
+        assert_eq!(p.left.keys().collect::<Vec<_>>(), ["h3"]);
+    }
+
+    #[test]
+    fn the_hosts_named_again_must_be_the_runs() {
+        let t = |names: &[&str]| Targets {
+            hosts: names
+                .iter()
+                .map(|n| crate::remote::Host::ssh(n).unwrap())
+                .collect(),
+            ssh_config: None,
+            forks: 1,
+        };
+        let rec = vec!["a".to_string(), "b".to_string()];
+        assert!(check_targets(&rec, true, Some(&t(&["b", "a"])), "x").is_ok());
+        assert!(check_targets(&rec, true, Some(&t(&["a"])), "x").is_err());
+        assert!(check_targets(&rec, true, None, "x").is_err());
+        assert!(check_targets(&[], false, None, "x").is_ok());
+        assert!(check_targets(&[], false, Some(&t(&["a"])), "x").is_err());
+        // An older rb's run on hosts, without their names: refused.
+        assert!(check_targets(&[], true, None, "x").is_err());
+    }
+}
