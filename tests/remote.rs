@@ -1,7 +1,7 @@
 //! Running steps on remote hosts (issue 14), against real OpenSSH servers: `tests/hosts/start.sh`
 //! starts each host as an `sshd` in its own UTS, mount and PID namespaces (its own hostname `hI`,
-//! its own tmpfs on /srv, its own processes) on 127.0.0.(I+1), with keys made for the test, and
-//! `stop.sh` ends them (a guard's `Drop`, even when an assertion fails). Needs root, and fails
+//! its own tmpfs on /srv and an empty home, its own processes) on 127.0.0.(I+1), with keys made
+//! for the test, and `stop.sh` ends them (a guard's `Drop`, even when an assertion fails). Needs root, and fails
 //! (never skips) without it; `tests/hosts/prereqs.sh` installs openssh-server when missing.
 
 mod common;
@@ -22,9 +22,12 @@ struct Hosts {
 impl Hosts {
     fn start(n: usize) -> Hosts {
         let dir = tempfile::tempdir().expect("a temp dir");
+        // Each host with its own home, as a real host has (this machine's ~/.bashrc would run
+        // in every session: see start.sh).
         let ok = Command::new(format!("{HOSTS}/start.sh"))
             .arg(dir.path())
             .arg(n.to_string())
+            .arg("--own-home")
             .status()
             .expect("start.sh runs");
         let hosts = Hosts { dir };

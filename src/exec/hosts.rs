@@ -51,8 +51,9 @@ fn badness(e: &ProcessEnd) -> u8 {
 pub(super) fn fold(
     hosts: &[String],
     results: Vec<io::Result<Outcome>>,
-    stdout: Vec<Vec<u8>>,
+    stdout: &mut Vec<Vec<u8>>,
 ) -> (Outcome, Vec<HostRan>) {
+    let stdout = std::mem::take(stdout);
     let mut all = Outcome {
         ended: ProcessEnd::Exited(0),
         duration: StdDuration::ZERO,

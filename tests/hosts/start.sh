@@ -9,9 +9,10 @@
 # listening" line, read as it is written. DIR/pids lists what `stop.sh DIR` ends.
 #
 # `start.sh DIR N --own-home` also gives each host its own empty home (a tmpfs on $HOME), as a
-# real host has: without it the hosts share this machine's, whose ~/.bashrc every ssh command
-# runs (here it runs `pyenv init`, whose rehash takes a lock all hosts share). The benchmark
-# uses it so that it measures rb, not this machine's shell start-up.
+# real host has: without it the hosts share this machine's, whose ~/.bashrc every ssh session
+# runs (here it runs `pyenv init`, whose rehash takes a lock all hosts share: parallel sessions
+# wait on it, and one killed while holding it leaves every later session waiting a minute). The
+# tests and the benchmark use it.
 set -euo pipefail
 dir=$1
 count=$2
