@@ -1,8 +1,9 @@
 //! Running steps on remote hosts (issue 14), against real OpenSSH servers: `tests/hosts/start.sh`
 //! starts each host as an `sshd` in its own UTS, mount and PID namespaces (its own hostname `hI`,
 //! its own tmpfs on /srv and an empty home, its own processes) on 127.0.0.(I+1), with keys made
-//! for the test, and `stop.sh` ends them (a guard's `Drop`, even when an assertion fails). Needs root, and fails
-//! (never skips) without it; `tests/hosts/prereqs.sh` installs openssh-server when missing.
+//! for the test, and `stop.sh` ends them (a guard's `Drop`, even when an assertion fails). Needs
+//! root, and fails (never skips) without it; `tests/hosts/prereqs.sh` installs openssh-server
+//! when missing.
 
 mod common;
 
