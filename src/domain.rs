@@ -106,6 +106,52 @@ impl StepStatus {
     }
 }
 
+/// How a step ended on one host of a run on remote hosts (`host_finished`): like a step's status,
+/// and `not_run` for a host the step never reached (a canary rollout stopped before its batch, or
+/// the run ended first), which `rb resume` runs there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HostStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Interrupted,
+    /// Not run there on purpose: its `when:` was false on that host, the operator skipped the
+    /// step, or the host left the run after a failure `max_fail` tolerated.
+    Skipped,
+    RolledBack,
+    NotRun,
+}
+words!(HostStatus {
+    Succeeded => "succeeded",
+    Failed => "failed",
+    TimedOut => "timed_out",
+    Interrupted => "interrupted",
+    Skipped => "skipped",
+    RolledBack => "rolled_back",
+    NotRun => "not_run",
+});
+
+impl HostStatus {
+    /// After this status the step is done on that host: `rb resume` does not run it there again.
+    pub fn is_done(self) -> bool {
+        matches!(
+            self,
+            HostStatus::Succeeded | HostStatus::Skipped | HostStatus::RolledBack
+        )
+    }
+
+    /// The status in plain words, for people (`timed out`, `not run`).
+    pub fn phrase(self) -> &'static str {
+        match self {
+            HostStatus::TimedOut => "timed out",
+            HostStatus::RolledBack => "rolled back",
+            HostStatus::NotRun => "not run",
+            other => other.as_str(),
+        }
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

@@ -1,8 +1,9 @@
 //! Running steps on remote hosts (issue 14), against real OpenSSH servers: `tests/hosts/start.sh`
 //! starts each host as an `sshd` in its own UTS, mount and PID namespaces (its own hostname `hI`,
-//! its own tmpfs on /srv, its own processes) on 127.0.0.(I+1), with keys made for the test, and
-//! `stop.sh` ends them (a guard's `Drop`, even when an assertion fails). Needs root, and fails
-//! (never skips) without it; `tests/hosts/prereqs.sh` installs openssh-server when missing.
+//! its own tmpfs on /srv and an empty home, its own processes) on 127.0.0.(I+1), with keys made
+//! for the test, and `stop.sh` ends them (a guard's `Drop`, even when an assertion fails). Needs
+//! root, and fails (never skips) without it; `tests/hosts/prereqs.sh` installs openssh-server
+//! when missing.
 
 mod common;
 
@@ -22,9 +23,12 @@ struct Hosts {
 impl Hosts {
     fn start(n: usize) -> Hosts {
         let dir = tempfile::tempdir().expect("a temp dir");
+        // Each host with its own home, as a real host has (this machine's ~/.bashrc would run
+        // in every session: see start.sh).
         let ok = Command::new(format!("{HOSTS}/start.sh"))
             .arg(dir.path())
             .arg(n.to_string())
+            .arg("--own-home")
             .status()
             .expect("start.sh runs");
         let hosts = Hosts { dir };
@@ -147,13 +151,56 @@ fn fan_out_labels_each_line_and_the_worst_host_decides() {
     for h in ["h1", "h2", "h3"] {
         assert!(all(&out).contains(&format!("[{h}] {h}")), "{}", all(&out));
     }
-    let per_host = "rb: per host: h1: exited with status 0; h2: exited with status 1; h3: exited with status 0";
-    assert!(all(&out).contains(per_host), "{}", all(&out));
-    let t = transcript_text(&sb);
     assert!(
-        t.contains("[h3] h3") && t.contains("h2: exited with status 1"),
-        "{t}"
+        all(&out).contains("per host: h1: succeeded (")
+            && all(&out).contains("; h2: failed (exited with status 1); h3: succeeded ("),
+        "{}",
+        all(&out)
     );
+    let t = transcript_text(&sb);
+    assert!(t.contains("[h3] h3"), "{t}");
+    // Each host's result is in the record, and the run names its targets.
+    let events = events(&sb);
+    assert_eq!(events[0]["targets"], serde_json::json!(["h1", "h2", "h3"]));
+    let hosts: Vec<(String, String, serde_json::Value)> = events
+        .iter()
+        .filter(|e| e["event"] == "host_finished")
+        .map(|e| {
+            assert_eq!(e["step"], "each");
+            (
+                e["host"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+                e["exit_code"].clone(),
+            )
+        })
+        .collect();
+    let expect = |h: &str, st: &str, c: i32| (h.to_string(), st.to_string(), serde_json::json!(c));
+    assert_eq!(
+        hosts,
+        vec![
+            expect("h1", "succeeded", 0),
+            expect("h2", "failed", 1),
+            expect("h3", "succeeded", 0)
+        ]
+    );
+    // The post-mortem shows them, step by host.
+    let pm = sb.run(&["postmortem", "run.jsonl"]);
+    assert_eq!(pm.code, Some(0), "{}", all(&pm));
+    assert!(
+        pm.stdout.contains(
+            "## Results per host\n\n| step | h1 | h2 | h3 |\n|---|---|---|---|\n| `each` | succeeded | failed (exit 1) | succeeded |\n"
+        ),
+        "{}",
+        pm.stdout
+    );
+}
+
+/// The transcript's events, as JSON.
+fn events(sb: &Sandbox) -> Vec<serde_json::Value> {
+    transcript_text(sb)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
 }
 
 #[test]
@@ -263,7 +310,8 @@ fn a_host_lost_mid_step_fails_there_only_and_no_secret_is_in_any_argv() {
     let status = child.wait().expect("rb ends");
     assert_eq!(status.code(), Some(1), "{rest}");
     assert!(
-        rest.contains("h1: exited with status 0; h2: exited with status 255"),
+        rest.contains("per host: h1: succeeded (")
+            && rest.contains("; h2: failed (exited with status 255)"),
         "{rest}"
     );
     assert!(!transcript_text(&sb).contains(secret));
@@ -417,16 +465,238 @@ fn all(out: &common::binary::Out) -> String {
 }
 
 #[test]
-fn a_run_on_hosts_is_not_resumed_here() {
-    let hosts = Hosts::start(1);
-    let sb = runbook("  - id: a\n    title: A\n    run: \"false\"\n");
-    let out = run(&sb, &hosts, &["--host", "h1"]);
+fn a_run_on_hosts_resumes_each_host_where_it_stopped() {
+    let hosts = Hosts::start(2);
+    // `fix` fails on h2 until /srv/ok exists there; each host counts its runs of it.
+    let sb = runbook(
+        "  - id: fix\n    title: Fix\n    run: echo run >> /srv/runs; test \"$(hostname)\" != h2 || test -e /srv/ok\n  - id: after\n    title: After\n    run: touch /srv/after\n",
+    );
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2"]);
     assert_eq!(out.code, Some(1), "{}", all(&out));
+    hosts.ssh("h2", "touch /srv/ok");
+    // The hosts must be named again, and be the same.
     let out = sb.run(&["resume", "run.jsonl", "--yes"]);
     assert_eq!(out.code, Some(2), "{}", all(&out));
     assert!(
-        all(&out).contains("is a run on remote hosts: rb cannot resume it yet"),
+        all(&out).contains("ran on the hosts h1,h2: name them again")
+            && all(&out).contains("rb resume run.jsonl --hosts h1,h2"),
         "{}",
         all(&out)
+    );
+    let out = sb
+        .rb()
+        .args(["resume", "run.jsonl", "--yes", "--hosts", "h1"])
+        .env("RB_SSH_CONFIG", hosts.config())
+        .output();
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        all(&out).contains("ran on h1,h2, not on h1"),
+        "{}",
+        all(&out)
+    );
+    let out = sb
+        .rb()
+        .args(["resume", "run.jsonl", "--yes", "--hosts", "h2,h1"])
+        .env("RB_SSH_CONFIG", hosts.config())
+        .output();
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    // `fix` ran again on h2 only; `after` ran on both.
+    assert_eq!(hosts.ssh("h1", "cat /srv/runs"), "run\n");
+    assert_eq!(hosts.ssh("h2", "cat /srv/runs"), "run\nrun\n");
+    for h in ["h1", "h2"] {
+        assert_eq!(hosts.ssh(h, "ls /srv/after"), "/srv/after\n");
+    }
+    assert_eq!(
+        host_results(&sb, "fix"),
+        pairs(&[("h1", "succeeded"), ("h2", "failed"), ("h2", "succeeded")])
+    );
+}
+
+/// `(host, status)` of each `host_finished` of `step`, in order.
+fn host_results(sb: &Sandbox, step: &str) -> Vec<(String, String)> {
+    events(sb)
+        .iter()
+        .filter(|e| e["event"] == "host_finished" && e["step"] == step)
+        .map(|e| {
+            (
+                e["host"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_step_on_local_runs_here_while_the_others_run_on_the_host() {
+    let hosts = Hosts::start(1);
+    let sb = Sandbox::new();
+    let here = sb.path("where-local").display().to_string();
+    sb.write(
+        "t.yaml",
+        &format!(
+            "version: 1\nname: t\ntitle: remote\nsteps:\n  - id: kube\n    title: Kube\n    on: local\n    run: hostname > {here} && touch /srv/rb-local-mark 2>/dev/null || true\n  - id: there\n    title: There\n    run: hostname > /srv/where-target\n"
+        ),
+    );
+    let out = run(&sb, &hosts, &["--host", "h1"]);
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    let local_name = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("hostname");
+    assert_eq!(
+        std::fs::read_to_string(sb.path("where-local")).expect("written here"),
+        local_name
+    );
+    assert_ne!(local_name.trim(), "h1");
+    assert_eq!(hosts.ssh("h1", "cat /srv/where-target"), "h1\n");
+    assert!(
+        !hosts.ssh("h1", "ls /srv").contains("rb-local"),
+        "the local step touched the host"
+    );
+    let _ = std::fs::remove_file("/srv/rb-local-mark");
+    // Only the step on the host has a host's result.
+    assert!(host_results(&sb, "kube").is_empty());
+    assert_eq!(host_results(&sb, "there"), pairs(&[("h1", "succeeded")]));
+    // A dry run says where each step runs; a bad value is refused with the choices.
+    let out = sb.run(&["run", "t.yaml", "--dry-run", "--hosts", "h1,h2"]);
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    assert!(
+        out.stdout.contains("on: this machine (on: local)") && out.stdout.contains("on: h1, h2"),
+        "{}",
+        out.stdout
+    );
+    sb.write(
+        "bad.yaml",
+        "version: 1\nname: bad\ntitle: bad\nsteps:\n  - id: a\n    on: remote\n    run: x\n  - id: m\n    kind: message\n    on: local\n    text: hi\n",
+    );
+    let out = sb.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        all(&out).contains(
+            "bad.yaml:6:9: error[enum]: `on` is `remote`, which is not one of `target`, `local`"
+        ) && all(&out)
+            .contains("bad.yaml:10:5: error[field-unused]: `on` has no effect on a message step"),
+        "{}",
+        all(&out)
+    );
+    // Batch sizes grow; a share is a whole percentage.
+    sb.write(
+        "bad.yaml",
+        "version: 1\nname: bad\ntitle: bad\nsteps:\n  - id: a\n    serial: [2, 1]\n    run: x\n",
+    );
+    let out = sb.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        all(&out).contains("bad.yaml:6:13: error[invalid-value]: batch sizes must grow: `1` comes after a batch of `2`"),
+        "{}",
+        all(&out)
+    );
+    sb.write(
+        "bad.yaml",
+        "version: 1\nname: bad\ntitle: bad\nmax_fail: 120%\nsteps:\n  - id: a\n    serial: [0, 50%]\n    run: x\n",
+    );
+    let out = sb.run(&["validate", "bad.yaml"]);
+    assert_eq!(out.code, Some(2), "{}", all(&out));
+    assert!(
+        all(&out).contains("bad.yaml:4:11: error[pattern]: `max_fail` `120%` does not match")
+            && all(&out).contains("bad.yaml:7:14: error[range]: `0` is 0, below the minimum 1"),
+        "{}",
+        all(&out)
+    );
+}
+
+#[test]
+fn canary_batches_stop_at_a_failed_host_unless_max_fail_allows_it() {
+    let hosts = Hosts::start(3);
+    let clean = || {
+        for h in ["h1", "h2", "h3"] {
+            hosts.ssh(h, "rm -f /srv/*");
+        }
+    };
+    let on = |h: &str| {
+        hosts
+            .ssh(h, "ls /srv")
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let steps = |fails: &str, max_fail: &str| {
+        format!(
+            "  - id: roll\n    title: Roll\n    serial: [1, 100%]\n{max_fail}    run: touch /srv/rolled; test \"$(hostname)\" != {fails}\n  - id: after\n    title: After\n    run: touch /srv/after\n"
+        )
+    };
+    // A later host fails: the rollout stops there, the run fails, no later step runs.
+    let sb = runbook(&steps("h3", ""));
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2,h3"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert!(all(&out).contains("batch 1 of 2 done"), "{}", all(&out));
+    assert_eq!(
+        host_results(&sb, "roll"),
+        pairs(&[("h1", "succeeded"), ("h2", "succeeded"), ("h3", "failed")])
+    );
+    assert!(host_results(&sb, "after").is_empty());
+    assert_eq!(on("h1"), ["rolled"]);
+    clean();
+    // max_fail: 1 lets the rollout go on; the host that failed leaves the run.
+    let sb = runbook(&steps("h3", "    max_fail: 1\n"));
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2,h3"]);
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    assert_eq!(
+        host_results(&sb, "after"),
+        pairs(&[("h3", "skipped"), ("h1", "succeeded"), ("h2", "succeeded")])
+    );
+    assert_eq!(on("h2"), ["after", "rolled"]);
+    assert_eq!(on("h3"), ["rolled"]);
+    clean();
+    // The first batch fails: the other hosts never run the step.
+    let sb = runbook(&steps("h1", ""));
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2,h3"]);
+    assert_eq!(out.code, Some(1), "{}", all(&out));
+    assert_eq!(
+        host_results(&sb, "roll"),
+        pairs(&[("h1", "failed"), ("h2", "not_run"), ("h3", "not_run")])
+    );
+    assert_eq!(on("h1"), ["rolled"]);
+    assert!(on("h2").is_empty() && on("h3").is_empty());
+    let pm = sb.run(&["postmortem", "run.jsonl"]);
+    assert!(
+        pm.stdout
+            .contains("| `roll` | failed (exit 1) | not run | not run |"),
+        "{}",
+        pm.stdout
+    );
+}
+
+#[test]
+fn a_capture_is_kept_per_host_and_when_decides_on_each_host() {
+    let hosts = Hosts::start(3);
+    let sb = runbook(
+        "  - id: name\n    title: Name\n    read_only: true\n    capture: name\n    run: hostname\n  - id: mark\n    title: Mark\n    when: name != 'h2'\n    run: echo {{ name }} > /srv/mark\n",
+    );
+    let out = run(&sb, &hosts, &["--hosts", "h1,h2,h3"]);
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+    // Each host wrote its own captured name; h2, where `when:` was false, wrote nothing.
+    assert_eq!(hosts.ssh("h1", "cat /srv/mark"), "h1\n");
+    assert_eq!(hosts.ssh("h3", "cat /srv/mark"), "h3\n");
+    assert_eq!(hosts.ssh("h2", "ls /srv"), "");
+    assert_eq!(
+        host_results(&sb, "mark"),
+        pairs(&[("h2", "skipped"), ("h1", "succeeded"), ("h3", "succeeded")])
+    );
+    let captured: Vec<(serde_json::Value, serde_json::Value)> = events(&sb)
+        .iter()
+        .filter(|e| e["event"] == "captured")
+        .map(|e| (e["host"].clone(), e["value"].clone()))
+        .collect();
+    assert_eq!(
+        captured,
+        [("h1", "h1"), ("h2", "h2"), ("h3", "h3")]
+            .iter()
+            .map(|(h, v)| (serde_json::json!(h), serde_json::json!(v)))
+            .chain([(serde_json::Value::Null, serde_json::json!("h1"))])
+            .collect::<Vec<_>>()
     );
 }

@@ -32,6 +32,9 @@ pub struct ResumeArgs {
     /// Who continues the run (default $USER).
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
+    /// A run on remote hosts continues on the same hosts, named again as `rb run` named them.
+    #[command(flatten)]
+    pub targets: super::run::TargetArgs,
     /// What to do with an attempt the killed rb left running: wait for it to end, end it
     /// (SIGTERM, then SIGKILL after 5 s), or mark its step done by hand (its processes are left
     /// running). Without it rb asks; an unattended resume refuses.
@@ -73,6 +76,7 @@ pub fn resume(ctx: &Ctx, args: ResumeArgs) -> Result<Code, UserError> {
         yes: args.yes,
         yes_typed: args.yes_typed,
         running: args.running.map(Into::into),
+        remote: super::run::targets(&args.targets)?,
     };
     launch::resume::resume(&ctx.catalog, request, surroundings(&mut op, tty, &mut ask))
 }

@@ -48,6 +48,15 @@ pub struct RunArgs {
     /// Who runs this (recorded in the transcript; default $USER).
     #[arg(long, value_name = "NAME")]
     pub operator: Option<String>,
+    /// Where command steps run: remote hosts.
+    #[command(flatten)]
+    pub targets: TargetArgs,
+}
+
+/// `--host`, `--hosts`, `--inventory`, `--forks`: for `rb run`, and again for `rb resume` of a
+/// run on hosts.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
     /// Run the command steps on this host over ssh (repeatable; an inventory host or group
     /// when `--inventory` is given).
     #[arg(long, value_name = "HOST")]
@@ -65,7 +74,7 @@ pub struct RunArgs {
 
 /// The hosts `--host`, `--hosts` and `--inventory` name, with the ssh config (`RB_SSH_CONFIG`,
 /// else the inventory's); None when the run stays here.
-fn targets(args: &RunArgs) -> Result<Option<crate::remote::Targets>, UserError> {
+pub fn targets(args: &TargetArgs) -> Result<Option<crate::remote::Targets>, UserError> {
     let names: Vec<String> = args.host.iter().chain(&args.hosts).cloned().collect();
     let env_config = std::env::var_os("RB_SSH_CONFIG").map(PathBuf::from);
     let (hosts, config) = match &args.inventory {
@@ -109,7 +118,7 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> Result<Code, UserError> {
     let yes = args.yes || args.yes_typed;
     let tty = std::io::stdin().is_terminal();
     launch::preflight::check_terminal(mode, yes, tty)?;
-    let remote = targets(&args)?;
+    let remote = targets(&args.targets)?;
     let doc = super::load_runbook(ctx, &args.name)?;
     let mut op = TerminalOperator::new(launch::operator_name(args.operator), tty);
     let mut ask = ask_secret;

@@ -11,6 +11,14 @@ use crate::render::TemplateKind;
 use crate::runbook::{Backoff, CommandStep, Step};
 use crate::transcript::event::{Event, StepStatus};
 
+/// How a step's attempts ended.
+pub(super) enum Attempted {
+    /// It succeeded (on hosts: everywhere but on the hosts listed, as many as were tolerated).
+    Succeeded(Ran, Vec<String>),
+    /// It is over another way (skipped, rolled back), recorded already.
+    Over,
+}
+
 /// What to do after an attempt that did not succeed.
 enum Next {
     /// Run the command again.
@@ -59,10 +67,43 @@ impl Executor<'_> {
             self.preview_details(step, c);
             return Ok(());
         }
-        if step.changes_system() && !self.confirm(step, c)? {
+        let hosts = self.targets(step);
+        self.record_left(step);
+        if !self.hosts.is_empty() && step.on == crate::runbook::On::Target && hosts.is_empty() {
+            if self.resume.done_on.contains_key(&step.id) {
+                // Every host finished it before the interruption; only the step's end is new.
+                let why = "done on every host before the run was interrupted";
+                self.finish(
+                    step,
+                    StepStatus::Succeeded,
+                    Some(0),
+                    StdDuration::ZERO,
+                    Some(why),
+                );
+                self.say(Tone::Success, why);
+                return Ok(());
+            }
+            self.skip(step, "no host is left in the run");
             return Ok(());
         }
-        self.attempts(step, c, &command)
+        self.host_commands = match self.host_renders(&c.run, &command, &hosts) {
+            Ok(own) => own,
+            Err(e) => return self.render_failed(step, "run", &e),
+        };
+        self.say_host_commands(step);
+        if step.changes_system() && !self.confirm(step, c)? {
+            self.host_commands.clear();
+            return Ok(());
+        }
+        if !hosts.is_empty() {
+            let done = self.command_on_hosts(step, c, &command, hosts);
+            self.host_commands.clear();
+            return done;
+        }
+        if let Attempted::Succeeded(ran, _) = self.attempts(step, c, &command, 0)? {
+            self.succeeded(step, c, &ran, None);
+        }
+        Ok(())
     }
 
     fn limits(&self, c: &CommandStep) -> Limits {
@@ -273,15 +314,42 @@ impl Executor<'_> {
         }
     }
 
-    /// Runs the command, with automatic retries, then asks what to do about a failure.
-    fn attempts(&mut self, step: &Step, c: &CommandStep, command: &str) -> Flow<()> {
+    /// Runs the command, with automatic retries, then asks what to do about a failure. On
+    /// hosts, a retry runs only where the attempt failed, and up to `tolerate` hosts may still
+    /// have failed after the last automatic attempt without failing the step.
+    pub(super) fn attempts(
+        &mut self,
+        step: &Step,
+        c: &CommandStep,
+        command: &str,
+        tolerate: usize,
+    ) -> Flow<Attempted> {
         let mut schedule = Schedule::of(c);
         let mut attempt: u32 = 1;
+        let mut hosts: Vec<super::hosts::HostRan> = Vec::new();
         loop {
-            let ran = self.execute(step, command, attempt, self.limits(c), c.capture.is_some())?;
-            if ran.ended == ProcessEnd::Exited(0) {
-                self.succeeded(step, c, &ran);
-                return Ok(());
+            let mut ran =
+                self.execute(step, command, attempt, self.limits(c), c.capture.is_some())?;
+            self.record_hosts(step, &ran.per_host, crate::domain::HostStatus::Succeeded);
+            self.retry_where_failed(&ran.per_host);
+            // Each host's latest attempt.
+            for r in std::mem::take(&mut ran.per_host) {
+                hosts.retain(|h| h.host != r.host);
+                hosts.push(r);
+            }
+            let failed: Vec<String> = hosts
+                .iter()
+                .filter(|h| !h.ok())
+                .map(|h| h.host.clone())
+                .collect();
+            let tolerated = !hosts.is_empty()
+                && ran.ended != ProcessEnd::Interrupted
+                && attempt >= schedule.attempts
+                && failed.len() <= tolerate;
+            if ran.ended == ProcessEnd::Exited(0) || tolerated {
+                ran.ended = ProcessEnd::Exited(0);
+                ran.per_host = hosts;
+                return Ok(Attempted::Succeeded(ran, failed));
             }
             let next = if ran.ended == ProcessEnd::Interrupted {
                 self.after_interrupt(step, &ran)?
@@ -290,23 +358,35 @@ impl Executor<'_> {
             };
             match next {
                 Next::Again => attempt += 1,
-                Next::Done => return Ok(()),
+                Next::Done => return Ok(Attempted::Over),
             }
         }
     }
 
-    fn succeeded(&mut self, step: &Step, c: &CommandStep, ran: &Ran) {
+    /// The step succeeded (on hosts, `reason` says which failures were tolerated).
+    pub(super) fn succeeded(
+        &mut self,
+        step: &Step,
+        c: &CommandStep,
+        ran: &Ran,
+        reason: Option<&str>,
+    ) {
         if let Some(cap) = &c.capture {
-            let value = String::from_utf8_lossy(&ran.stdout).trim().to_string();
+            let value = if ran.per_host.is_empty() {
+                String::from_utf8_lossy(&ran.stdout).trim().to_string()
+            } else {
+                self.capture_on_hosts(step, cap, &ran.per_host)
+            };
             self.rec(Event::Captured {
                 step: step.id.clone(),
                 name: cap.clone(),
                 value: self.redactor.redact_str(&value),
+                host: None,
             });
             self.unknown.remove(cap);
             self.captures.insert(cap.clone(), value);
         }
-        self.finish(step, StepStatus::Succeeded, Some(0), ran.took, None);
+        self.finish(step, StepStatus::Succeeded, Some(0), ran.took, reason);
         self.say(Tone::Success, &format!("ok ({})", fmt_duration(ran.took)));
         self.milestone(step);
     }
@@ -445,7 +525,14 @@ impl Executor<'_> {
             Err(e) => return self.render_failed(step, "rollback", &e),
         };
         self.say(Tone::Command, &format!("rollback: {command}"));
+        let hosts = self.on_hosts.clone();
+        self.host_commands = match self.host_renders(src, &command, &hosts) {
+            Ok(own) => own,
+            Err(e) => return self.render_failed(step, "rollback", &e),
+        };
+        self.say_host_commands(step);
         let ran = self.execute(step, &command, 0, self.limits(c), false)?;
+        self.record_hosts(step, &ran.per_host, crate::domain::HostStatus::RolledBack);
         if ran.ended == ProcessEnd::Exited(0) {
             self.forget_capture(step);
             self.finish(

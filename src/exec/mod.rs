@@ -8,6 +8,7 @@
 pub mod channel;
 mod command;
 mod comms;
+mod hosts;
 mod manual;
 pub mod operator;
 pub mod params;
@@ -68,6 +69,12 @@ pub struct Resume {
     /// Recorded first: what became of an attempt the killed rb left running (a decision, its
     /// end), see `launch::attempt`.
     pub settled: Vec<Event>,
+    /// Captures taken on remote hosts, by host.
+    pub host_captures: BTreeMap<String, BTreeMap<String, String>>,
+    /// Steps that did not finish everywhere: the hosts where they did (not run there again).
+    pub done_on: BTreeMap<String, BTreeSet<String>>,
+    /// Hosts that had left the run, with why.
+    pub left: BTreeMap<String, String>,
 }
 
 /// Receives every event of a run (the transcript in production; a Vec in tests).
@@ -128,6 +135,19 @@ pub struct Executor<'a> {
     milestones: Vec<(crate::domain::Milestone, Instant)>,
     /// Added to every step's environment (the run id, so a later `rb resume` can find them).
     run_env: Vec<(String, String)>,
+    /// The remote hosts of the run, by name (none: every step runs here).
+    hosts: Vec<String>,
+    /// Where the processes of the step being run go (none: here); set for each attempt.
+    on_hosts: Vec<String>,
+    /// Hosts out of the rest of the run (a failure `max_fail` tolerated), with why.
+    left: BTreeMap<String, String>,
+    /// Captures taken on remote hosts, by host (they win over `captures` for that host).
+    host_captures: BTreeMap<String, BTreeMap<String, String>>,
+    /// The command of the process being run on the hosts where it renders otherwise than the
+    /// one shown (it uses captures that differ between hosts).
+    host_commands: BTreeMap<String, String>,
+    /// Hosts where the current step's `when:` is false, with why.
+    when_skipped: Vec<(String, String)>,
 }
 
 impl<'a> Executor<'a> {
@@ -153,6 +173,12 @@ impl<'a> Executor<'a> {
             unknown: BTreeSet::new(),
             resume: Resume::default(),
             run_env: Vec::new(),
+            hosts: Vec::new(),
+            on_hosts: Vec::new(),
+            left: BTreeMap::new(),
+            host_captures: BTreeMap::new(),
+            host_commands: BTreeMap::new(),
+            when_skipped: Vec::new(),
             channel: None,
             started: Instant::now(),
             last_update: Instant::now(),
@@ -176,6 +202,13 @@ impl<'a> Executor<'a> {
         self
     }
 
+    /// Runs command and watch steps on these hosts (by name, as the runner knows them), except
+    /// steps that say `on: local`.
+    pub fn with_hosts(mut self, hosts: Vec<String>) -> Self {
+        self.hosts = hosts;
+        self
+    }
+
     /// Continue an interrupted run from `resume`.
     pub fn resuming(mut self, resume: Resume) -> Self {
         for e in &resume.settled {
@@ -191,6 +224,8 @@ impl<'a> Executor<'a> {
             });
         }
         self.captures = resume.captures.clone();
+        self.host_captures = resume.host_captures.clone();
+        self.left = resume.left.clone();
         self.resume = resume;
         self
     }
@@ -476,7 +511,7 @@ impl<'a> Executor<'a> {
             },
         );
 
-        match self.decide_when(step, &Context::new()) {
+        match self.decide_when_on_hosts(step) {
             When::Run => {}
             When::Skip(reason) => {
                 self.say(Tone::Info, &format!("skipped: {reason}"));
@@ -502,6 +537,7 @@ impl<'a> Executor<'a> {
             }
         }
 
+        self.say_where(step);
         match &step.body {
             StepBody::Message { text } => self.message_step(step, text),
             StepBody::Manual { instructions } => self.manual_step(step, instructions),

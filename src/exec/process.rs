@@ -4,7 +4,8 @@
 use std::time::Duration as StdDuration;
 
 use super::operator::Tone;
-use super::runner::{CommandSpec, ProcessEnd, Report, Stream};
+use super::runner::{CommandSpec, Outcome, ProcessEnd, Report, Stream};
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use super::{CAPTURE_LIMIT, Executor, Flow, RunOutcome, Stop};
@@ -19,12 +20,14 @@ pub(super) struct Limits {
     pub interactive: bool,
 }
 
-/// What one process did.
+/// What one process did (on several hosts: the worst host's end, the longest time).
 pub(super) struct Ran {
     pub ended: ProcessEnd,
     pub took: StdDuration,
     /// Raw stdout, bounded by [`CAPTURE_LIMIT`], when asked for.
     pub stdout: Vec<u8>,
+    /// Each host's, when the step ran on remote hosts (empty when it ran here).
+    pub per_host: Vec<super::hosts::HostRan>,
 }
 
 /// How much of a step's output the record keeps from its start, as it comes.
@@ -65,6 +68,66 @@ impl Keeper {
             self.dropped += old.len();
         }
     }
+}
+
+/// What a process's output leaves behind besides what is shown: stdout (bounded) for a capture
+/// or a watch, each host's own, and the `[host] ` labels of a run on several hosts.
+struct Gathered {
+    keep_stdout: bool,
+    stdout: Vec<u8>,
+    /// Each host's raw stdout, by index in `on_hosts` (taken by [`super::hosts::fold`]).
+    per_host: Vec<Vec<u8>>,
+    labels: Vec<Vec<u8>>,
+    /// Each host's result, once folded.
+    ran: Vec<super::hosts::HostRan>,
+}
+
+impl Gathered {
+    fn new(hosts: &[String], labelled: bool, keep_stdout: bool) -> Gathered {
+        Gathered {
+            keep_stdout,
+            stdout: Vec::new(),
+            per_host: hosts.iter().map(|_| Vec::new()).collect(),
+            labels: hosts
+                .iter()
+                .map(|h| match labelled {
+                    true => format!("[{h}] ").into_bytes(),
+                    false => Vec::new(),
+                })
+                .collect(),
+            ran: Vec::new(),
+        }
+    }
+
+    /// Keeps what it must of a chunk from `host` (None: here) and returns it as shown.
+    fn take<'c>(&mut self, host: Option<usize>, stream: Stream, chunk: &'c [u8]) -> Cow<'c, [u8]> {
+        let keep = self.keep_stdout && stream == Stream::Stdout;
+        let out = match host {
+            Some(i) => &mut self.per_host[i],
+            None => &mut self.stdout,
+        };
+        if keep {
+            bounded_push(out, chunk);
+        }
+        let Some(i) = host else {
+            return Cow::Borrowed(chunk);
+        };
+        let shown = match self.labels[i].as_slice() {
+            [] => Cow::Borrowed(chunk),
+            label => Cow::Owned([label, chunk].concat()),
+        };
+        // A watch on hosts reads their lines together, each labelled.
+        if keep {
+            bounded_push(&mut self.stdout, &shown);
+        }
+        shown
+    }
+}
+
+/// Appends what fits under [`CAPTURE_LIMIT`].
+fn bounded_push(out: &mut Vec<u8>, bytes: &[u8]) {
+    let room = CAPTURE_LIMIT.saturating_sub(out.len());
+    out.extend_from_slice(&bytes[..bytes.len().min(room)]);
 }
 
 impl Executor<'_> {
@@ -154,8 +217,9 @@ impl Executor<'_> {
         }
     }
 
-    /// Runs one process for `step`, streaming redacted output to the operator and the journal.
-    /// Returns how it ended, how long it took, and (when `keep_stdout`) its raw stdout, bounded.
+    /// Runs one process for `step` (here, or on each host of `on_hosts`), streaming redacted
+    /// output to the operator and the journal. Returns how it ended, how long it took, and (when
+    /// `keep_stdout`) its raw stdout, bounded.
     pub(super) fn execute(
         &mut self,
         step: &Step,
@@ -168,9 +232,11 @@ impl Executor<'_> {
             self.record_start(step, command, attempt);
         }
         let spec = self.spec(command, limits);
+        let specs = self.host_specs(&spec, limits);
+        let hosts = self.on_hosts.clone();
+        let mut got = Gathered::new(&hosts, self.hosts.len() > 1, keep_stdout);
         // One redactor over both streams: a secret split between stdout and stderr is masked too.
         let mut red = crate::redact::MergedRedactor::new(&self.redactor);
-        let mut stdout = Vec::new();
         let mut kept = Keeper::default();
         let id = step.id.clone();
         let due = self.update_due_at();
@@ -199,24 +265,48 @@ impl Executor<'_> {
                 }
             }
         };
-        let result = self.runner.run_reporting(&spec, &mut |r| {
-            let Report::Output(stream, chunk) = r else {
-                emit(r, &mut kept);
-                return;
-            };
-            if keep_stdout && stream == Stream::Stdout && stdout.len() < CAPTURE_LIMIT {
-                let room = CAPTURE_LIMIT - stdout.len();
-                stdout.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let mut sink = |host: Option<usize>, what: Report<'_>| match what {
+            Report::Output(stream, chunk) => {
+                let shown = got.take(host, stream, chunk);
+                for (stream, safe) in red.push(stream, &shown) {
+                    emit(Report::Output(stream, &safe), &mut kept);
+                }
             }
-            for (stream, safe) in red.push(stream, chunk) {
-                emit(Report::Output(stream, &safe), &mut kept);
-            }
-        });
+            spawned => emit(spawned, &mut kept),
+        };
+        let result = if hosts.is_empty() {
+            self.runner.run_reporting(&spec, &mut |r| sink(None, r))
+        } else {
+            let results = self.runner.run_on(&hosts, &specs, &mut |i, stream, chunk| {
+                sink(Some(i), Report::Output(stream, chunk))
+            });
+            let (outcome, each) = super::hosts::fold(&hosts, results, &mut got.per_host);
+            got.ran = each;
+            Ok(outcome)
+        };
         for (stream, rest) in red.finish() {
             emit(Report::Output(stream, &rest), &mut kept);
         }
         self.op.activity(None);
         self.record_tail(step, kept);
+        self.ended(step, result, got)
+    }
+
+    /// On hosts: each host's process, with its own command where it renders otherwise (its own
+    /// captures).
+    fn host_specs(&self, spec: &CommandSpec, limits: Limits) -> Vec<CommandSpec> {
+        self.on_hosts
+            .iter()
+            .map(|h| match self.host_commands.get(h) {
+                Some(own) => self.spec(own, limits),
+                None => spec.clone(),
+            })
+            .collect()
+    }
+
+    /// What the process's end means for the run: a forced stop ends it; otherwise how it went.
+    fn ended(&mut self, step: &Step, result: std::io::Result<Outcome>, got: Gathered) -> Flow<Ran> {
+        let per_host = got.ran;
         match result {
             Ok(outcome) if outcome.forced => {
                 let msg = "a second Ctrl-C killed the step's process group; the run stops here";
@@ -244,7 +334,8 @@ impl Executor<'_> {
                 Ok(Ran {
                     ended: outcome.ended,
                     took: outcome.duration,
-                    stdout,
+                    stdout: got.stdout,
+                    per_host,
                 })
             }
             Err(e) => {
@@ -253,7 +344,8 @@ impl Executor<'_> {
                 Ok(Ran {
                     ended: ProcessEnd::Exited(127),
                     took: StdDuration::ZERO,
-                    stdout,
+                    stdout: got.stdout,
+                    per_host,
                 })
             }
         }

@@ -168,6 +168,23 @@ pub trait Runner {
     fn last_interrupt(&self) -> Interrupt {
         Interrupt::CtrlC
     }
+
+    /// Runs `specs[i]` on `hosts[i]` (remote hosts, by the names the runner was given), several
+    /// at a time as the runner allows; `on_output` gets the host's index with each chunk (whole
+    /// lines when the runner reaches more than one host). Returns each host's outcome, in order.
+    /// A runner that reaches no host can run nothing there.
+    fn run_on(
+        &mut self,
+        hosts: &[String],
+        specs: &[CommandSpec],
+        on_output: &mut dyn FnMut(usize, Stream, &[u8]),
+    ) -> Vec<io::Result<Outcome>> {
+        let _ = (specs, on_output);
+        hosts
+            .iter()
+            .map(|h| Err(io::Error::other(format!("no connection to `{h}`"))))
+            .collect()
+    }
 }
 
 /// Told at once when a signal starts ending a step: which signal, and the grace period before

@@ -103,7 +103,17 @@ impl Executor<'_> {
             );
             return Ok(());
         }
-        self.watch_loop(step, &plan)
+        // On hosts, each check runs on all of them; its output is their lines, labelled.
+        self.on_hosts = self.targets(step);
+        self.host_commands = match self.host_renders(&w.run, &plan.command, &self.on_hosts) {
+            Ok(own) => own,
+            Err(e) => return self.render_failed(step, "run", &e),
+        };
+        self.say_host_commands(step);
+        let done = self.watch_loop(step, &plan);
+        self.on_hosts.clear();
+        self.host_commands.clear();
+        done
     }
 
     fn watch_loop(&mut self, step: &Step, plan: &Plan) -> Flow<()> {

@@ -9,6 +9,7 @@
 pub mod attempt;
 pub mod preflight;
 pub mod resume;
+pub mod resume_hosts;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -117,7 +118,7 @@ pub fn start(
 
 /// Connects to every host before step 1 (not in a dry run: it opens no connection) and checks
 /// `requires:` there; every unreachable host at once, nothing run.
-fn remote_preflight(
+pub(crate) fn remote_preflight(
     doc: &Document,
     t: crate::remote::Targets,
     mode: Mode,
@@ -218,6 +219,9 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
                 op.say(Tone::Warning, "cannot lock this run's transcript (is the disk full?): nothing stops a `rb resume` beside it");
             }
             let mut rec = Recorder::create(&path, redactor, l.on_problem);
+            let targets = l.remote.as_ref().map_or(Vec::new(), |(t, _)| {
+                t.hosts.iter().map(|h| h.name.clone()).collect()
+            });
             rec.record(run_started(
                 l.doc,
                 l.params,
@@ -225,6 +229,7 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
                 run_id,
                 op.name(),
                 now,
+                targets,
             ));
             rec
         }
@@ -260,6 +265,9 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
         );
     }
     let mut remote;
+    let hosts: Vec<String> = l.remote.as_ref().map_or(Vec::new(), |(t, _)| {
+        t.hosts.iter().map(|h| h.name.clone()).collect()
+    });
     let runner: &mut dyn crate::exec::runner::Runner = match l.remote {
         Some((t, link)) => {
             let text = t.describe();
@@ -280,7 +288,8 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
         }
         None => &mut runner,
     };
-    let mut exec = Executor::new(l.doc, l.params, l.opts, op, runner, &mut recorder);
+    let mut exec =
+        Executor::new(l.doc, l.params, l.opts, op, runner, &mut recorder).with_hosts(hosts);
     if let Some(id) = &run_id_env {
         exec = exec.with_run_id(id);
     }
@@ -410,6 +419,7 @@ fn run_started(
     run_id: String,
     operator: String,
     now: jiff::Timestamp,
+    targets: Vec<String>,
 ) -> Event {
     // An absolute path, so `rb resume` finds the file from any folder.
     let source = std::fs::canonicalize(&doc.source.name)
@@ -427,6 +437,7 @@ fn run_started(
         host: hostname(),
         rb_version: env!("CARGO_PKG_VERSION").to_string(),
         started_at: transcript::line::format_ts(now),
+        targets,
     }
 }
 

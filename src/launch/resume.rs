@@ -26,6 +26,8 @@ pub struct ResumeRequest {
     /// What to do with an attempt the killed rb left running (`--running`); unset, the operator
     /// is asked, and an unattended resume refuses.
     pub running: Option<super::attempt::Settle>,
+    /// The hosts named again (a run on hosts continues on the same ones).
+    pub remote: Option<crate::remote::Targets>,
 }
 
 /// How the runbook now stands against what the interrupted run did.
@@ -207,16 +209,13 @@ pub fn resume(
     let t = transcript::read(&req.transcript)
         .map_err(|e| UserError::io(format!("cannot read `{shown}`"), &e))?;
     let rec = recorded(&t, &shown)?;
-    // A run on hosts must not go on here: resume does not reconnect to them yet.
-    if t.lines.iter().any(|l| {
+    // A run on hosts continues on the same hosts, each where it stopped.
+    let on_hosts = t.lines.iter().any(|l| {
         matches!(&l.event, Event::Note { by: crate::domain::Actor::Rb, text, .. }
             if text.starts_with(crate::remote::Targets::NOTE_START))
-    }) {
-        return Err(UserError::usage(format!(
-            "`{shown}` is a run on remote hosts: rb cannot resume it yet (its steps would run here)"
-        ))
-        .hint("run the remaining steps with `rb run NAME --from STEP --host ...`"));
-    }
+    });
+    let targets = super::resume_hosts::recorded_targets(&t);
+    super::resume_hosts::check_targets(&targets, on_hosts, req.remote.as_ref(), &shown)?;
     let (display, bytes) = load_source(catalog, &rec.runbook, &rec.source)?;
     let stem = crate::catalog::stem(Path::new(&display)).map(str::to_string);
     let doc = validate(&display, stem.as_deref(), &bytes).map_err(|d| {
@@ -247,7 +246,7 @@ pub fn resume(
             from: None,
             prompt_secret: s.prompt_secret,
             problems: Vec::new(),
-            remote: false,
+            remote: req.remote.is_some(),
         },
     )?;
     let mut plan = plan(&doc, &t, &bound);
@@ -285,6 +284,11 @@ pub fn resume(
         );
         note += &format!(" (--force: the runbook changed since the run started: {what})");
     }
+    let hosts = super::resume_hosts::progress(&t, &plan.done);
+    let remote = match req.remote {
+        Some(targets) => Some(super::remote_preflight(&doc, targets, Mode::Live)?),
+        None => None,
+    };
     launch(Launch {
         doc: &doc,
         params: &bound,
@@ -298,7 +302,7 @@ pub fn resume(
         },
         operator: s.operator,
         notes: Vec::new(),
-        remote: None,
+        remote,
         on_problem: s.on_problem,
         on_stopping: s.on_stopping,
         target: TranscriptTarget::Append(req.transcript),
@@ -309,6 +313,9 @@ pub fn resume(
             captures: t.captured(),
             note: Some(note),
             settled: settled.events,
+            host_captures: t.captured_on_hosts(),
+            done_on: hosts.done_on,
+            left: hosts.left,
         }),
     })
 }

@@ -5,7 +5,9 @@
 //! multiplexed OpenSSH master per host in a private socket folder, [`Link`]), pre-flight of every
 //! host, and [`RemoteRunner`], a [`Runner`] that wraps the local process runner: each step's
 //! process becomes the transport's client (ssh, or the prefix) running a fixed bootstrap that
-//! gets the step over stdin ([`wire`]). The executor does not know a step ran elsewhere.
+//! gets the step over stdin ([`wire`]). The executor knows hosts by name only: it picks the
+//! hosts of each step (`on:`, batches, resume) and records their results; how they are reached
+//! is here.
 
 pub mod inventory;
 mod link;

@@ -1,7 +1,7 @@
-//! [`RemoteRunner`]: a [`Runner`] that runs each step on the targeted hosts through the local
-//! runner (so timeouts, signals and process groups work as for a local step), in parallel up to
-//! `forks`, with every output line labelled with its host and the step's outcome the worst of
-//! the hosts'.
+//! [`RemoteRunner`]: a [`Runner`] that runs a step on the hosts the executor names through the
+//! local runner (so timeouts, signals and process groups work as for a local step), in parallel
+//! up to `forks`, each output line with its host, and each host's outcome returned; a step that
+//! runs here (`on: local`) goes to the local runner as is.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -41,24 +41,13 @@ impl Drop for RemoteRunner<'_> {
 }
 
 impl Runner for RemoteRunner<'_> {
+    /// A step that runs here (`on: local`).
     fn run(
         &mut self,
         spec: &CommandSpec,
         on_output: &mut dyn FnMut(Stream, &[u8]),
     ) -> io::Result<Outcome> {
-        if let [host] = self.hosts.as_slice() {
-            return run_on(&mut *self.inner, &self.link, host, spec, on_output);
-        }
-        if self.inner.interrupted_since_last_check() {
-            return Ok(Outcome {
-                ended: ProcessEnd::Interrupted,
-                duration: Duration::ZERO,
-                left_background: false,
-                forced: false,
-                left_running: Vec::new(),
-            });
-        }
-        fan_out(&self.link, &self.hosts, self.forks, spec, on_output)
+        self.inner.run(spec, on_output)
     }
 
     fn sleep(&mut self, d: Duration) -> bool {
@@ -67,6 +56,58 @@ impl Runner for RemoteRunner<'_> {
 
     fn interrupted_since_last_check(&mut self) -> bool {
         self.inner.interrupted_since_last_check()
+    }
+
+    fn last_interrupt(&self) -> crate::exec::runner::Interrupt {
+        self.inner.last_interrupt()
+    }
+
+    fn run_on(
+        &mut self,
+        names: &[String],
+        specs: &[CommandSpec],
+        on_output: &mut dyn FnMut(usize, Stream, &[u8]),
+    ) -> Vec<io::Result<Outcome>> {
+        if specs.len() != names.len() {
+            return names
+                .iter()
+                .map(|_| Err(io::Error::other("one command per host is needed")))
+                .collect();
+        }
+        let picked: Vec<Option<&Host>> = names
+            .iter()
+            .map(|n| self.hosts.iter().find(|h| &h.name == n))
+            .collect();
+        if let [Some(host)] = picked.as_slice()
+            && self.hosts.len() == 1
+        {
+            // The only host: its output streams as it comes, unlabelled, through the runner that
+            // owns rb's signals (so a second Ctrl-C kills at once, as for a local step).
+            let host = (*host).clone();
+            let r = run_on(
+                &mut *self.inner,
+                &self.link,
+                &host,
+                &specs[0],
+                &mut |s, b| on_output(0, s, b),
+            );
+            return vec![r];
+        }
+        if self.inner.interrupted_since_last_check() {
+            return names.iter().map(|_| Ok(interrupted())).collect();
+        }
+        fan_out(&self.link, &picked, self.forks, specs, on_output)
+    }
+}
+
+/// A step that did not start because the operator had asked to stop.
+fn interrupted() -> Outcome {
+    Outcome {
+        ended: ProcessEnd::Interrupted,
+        duration: Duration::ZERO,
+        left_background: false,
+        forced: false,
+        left_running: Vec::new(),
     }
 }
 
@@ -172,14 +213,15 @@ enum Msg {
     Done(usize, io::Result<Outcome>),
 }
 
-/// The step on every host, `forks` at a time, each host with its own local runner.
+/// The step on every host picked, `forks` at a time, each worker with its own local runner;
+/// output goes on in whole lines, each with its host's index.
 fn fan_out(
     link: &Link,
-    hosts: &[Host],
+    hosts: &[Option<&Host>],
     forks: usize,
-    spec: &CommandSpec,
-    on_output: &mut dyn FnMut(Stream, &[u8]),
-) -> io::Result<Outcome> {
+    specs: &[CommandSpec],
+    on_output: &mut dyn FnMut(usize, Stream, &[u8]),
+) -> Vec<io::Result<Outcome>> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (tx, rx) = mpsc::channel::<Msg>();
     let mut results: Vec<Option<io::Result<Outcome>>> = hosts.iter().map(|_| None).collect();
@@ -187,30 +229,37 @@ fn fan_out(
         for _ in 0..forks.min(hosts.len()) {
             let tx = tx.clone();
             let next = &next;
-            s.spawn(move || worker(link, hosts, spec, next, tx));
+            s.spawn(move || worker(link, hosts, specs, next, tx));
         }
         drop(tx);
         for msg in rx {
             match msg {
-                Msg::Line(i, stream, line) => {
-                    let mut labelled = format!("[{}] ", hosts[i].name).into_bytes();
-                    labelled.extend_from_slice(&line);
-                    on_output(stream, &labelled);
+                Msg::Line(i, stream, line) => on_output(i, stream, &line),
+                Msg::Done(i, r) => {
+                    if let Some(slot) = results.get_mut(i) {
+                        *slot = Some(r);
+                    } else if let Err(e) = r {
+                        // A worker that could not start: every host it would have taken fails.
+                        let why = e.to_string();
+                        for slot in results.iter_mut().filter(|r| r.is_none()) {
+                            *slot = Some(Err(io::Error::other(why.clone())));
+                        }
+                    }
                 }
-                Msg::Done(i, r) => results[i] = Some(r),
             }
         }
     });
-    let summary = summarize(hosts, &results);
-    on_output(Stream::Stderr, summary.as_bytes());
-    worst(results)
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(io::Error::other("the host was not reached"))))
+        .collect()
 }
 
 /// Takes hosts off the shared counter until none is left.
 fn worker(
     link: &Link,
-    hosts: &[Host],
-    spec: &CommandSpec,
+    hosts: &[Option<&Host>],
+    specs: &[CommandSpec],
     next: &std::sync::atomic::AtomicUsize,
     tx: mpsc::Sender<Msg>,
 ) {
@@ -223,11 +272,18 @@ fn worker(
     };
     loop {
         let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        if i >= hosts.len() {
+        let Some(picked) = hosts.get(i) else {
             return;
-        }
+        };
+        let Some(host) = picked else {
+            let _ = tx.send(Msg::Done(
+                i,
+                Err(io::Error::other("not a host of this run")),
+            ));
+            continue;
+        };
         let mut lines = [Vec::new(), Vec::new()];
-        let r = run_on(&mut runner, link, &hosts[i], spec, &mut |stream, bytes| {
+        let r = run_on(&mut runner, link, host, &specs[i], &mut |stream, bytes| {
             let buf = &mut lines[usize::from(stream == Stream::Stderr)];
             buf.extend_from_slice(bytes);
             while let Some(nl) = buf.iter().position(|&b| b == b'\n') {
@@ -248,54 +304,4 @@ fn worker(
         }
         let _ = tx.send(Msg::Done(i, r));
     }
-}
-
-/// One line: how the step ended on each host.
-fn summarize(hosts: &[Host], results: &[Option<io::Result<Outcome>>]) -> String {
-    let parts: Vec<String> = hosts
-        .iter()
-        .zip(results)
-        .map(|(h, r)| match r {
-            Some(Ok(o)) => format!("{}: {}", h.name, o.ended),
-            Some(Err(e)) => format!("{}: could not run ({e})", h.name),
-            None => format!("{}: not run", h.name),
-        })
-        .collect();
-    format!("rb: per host: {}\n", parts.join("; "))
-}
-
-/// How bad an end is: the step's outcome is the worst host's.
-fn badness(e: &ProcessEnd) -> u8 {
-    match e {
-        ProcessEnd::Exited(0) => 0,
-        ProcessEnd::Exited(_) => 1,
-        ProcessEnd::Signaled(_) => 2,
-        ProcessEnd::TimedOut => 3,
-        ProcessEnd::Interrupted => 4,
-    }
-}
-
-fn worst(results: Vec<Option<io::Result<Outcome>>>) -> io::Result<Outcome> {
-    let mut out: Option<Outcome> = None;
-    for r in results {
-        let o = match r {
-            Some(r) => r?,
-            None => return Err(io::Error::other("a host was not run")),
-        };
-        out = Some(match out {
-            None => o,
-            Some(w) => Outcome {
-                ended: if badness(&o.ended) > badness(&w.ended) {
-                    o.ended
-                } else {
-                    w.ended
-                },
-                duration: w.duration.max(o.duration),
-                left_background: w.left_background || o.left_background,
-                forced: w.forced || o.forced,
-                left_running: Vec::new(),
-            },
-        });
-    }
-    out.ok_or_else(|| io::Error::other("no host to run on"))
 }

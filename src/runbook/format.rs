@@ -13,6 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::duration::{Duration, DurationSpec};
+pub use super::rollout::{MaxFail, On, Serial};
 pub use crate::domain::{Milestone, StepKind};
 
 /// A runbook: the response to one kind of incident, as a sequence of steps.
@@ -57,6 +58,17 @@ pub struct Runbook {
     /// offers a prefilled one. `--update-every` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_every: Option<Duration>,
+    /// Where command and watch steps run when the run has remote hosts: `target` (default: on
+    /// the hosts) or `local` (here). A step's own `on` wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<On>,
+    /// Canary batches for every step that changes the system on the hosts (`[1, 25%, 100%]`);
+    /// a step's own `serial` wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<Serial>,
+    /// How many hosts may fail such a step before its rollout stops (`1`, `10%`; default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fail: Option<MaxFail>,
     /// The steps, run in order.
     #[schemars(length(min = 1))]
     pub steps: Vec<Step>,
@@ -257,6 +269,17 @@ pub struct Step {
     /// An incident milestone recorded when this step succeeds (for example `mitigated`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub marks: Option<Milestone>,
+    /// Where the step runs when the run has remote hosts: `target` (on the hosts) or `local`
+    /// (here, on the operator's machine). Command and watch steps; default: the runbook's `on`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<On>,
+    /// Canary batches on the hosts (`[1, 25%, 100%]`): the step runs on the first batch, the
+    /// results are shown, and the operator is asked before the next (command steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<Serial>,
+    /// How many hosts may fail before the rollout stops (`1`, `10%`; default 0; command steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_fail: Option<MaxFail>,
 }
 
 /// Whether a kind's field must be given.
@@ -281,6 +304,9 @@ pub const KIND_FIELDS: &[(StepKind, &[(&str, Need)])] = &[
             ("rollback", Need::Optional),
             ("confirm", Need::Optional),
             ("interactive", Need::Optional),
+            ("on", Need::Optional),
+            ("serial", Need::Optional),
+            ("max_fail", Need::Optional),
         ],
     ),
     (StepKind::Message, &[("text", Need::Required)]),
@@ -293,6 +319,7 @@ pub const KIND_FIELDS: &[(StepKind, &[(&str, Need)])] = &[
             ("for", Need::Required),
             ("every", Need::Optional),
             ("timeout", Need::Optional),
+            ("on", Need::Optional),
         ],
     ),
 ];
@@ -379,6 +406,9 @@ impl Step {
             ("until", self.until.is_some()),
             ("every", self.every.is_some()),
             ("for", self.hold_for.is_some()),
+            ("on", self.on.is_some()),
+            ("serial", self.serial.is_some()),
+            ("max_fail", self.max_fail.is_some()),
         ];
         set.into_iter()
             .filter(|(_, is_set)| *is_set)

@@ -6,6 +6,7 @@ pub mod duration;
 pub mod format;
 pub mod load;
 pub mod model;
+pub mod rollout;
 pub mod schema;
 mod schema_errors;
 pub mod shell;

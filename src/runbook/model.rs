@@ -10,6 +10,7 @@ use std::time::Duration as StdDuration;
 use super::duration::{Duration, DurationSpec};
 use super::format;
 pub use super::format::{Backoff, Confirm, Need, Notify, Param, ParamType, Retry, Shell};
+pub use super::rollout::{MaxFail, On, Serial, Share};
 pub use crate::domain::{Milestone, StepKind};
 use crate::render::TemplateKind;
 
@@ -44,6 +45,8 @@ pub struct Step {
     pub when: Option<String>,
     /// The milestone recorded when the step succeeds.
     pub marks: Option<Milestone>,
+    /// Where it runs when the run has remote hosts (message and manual steps: always here).
+    pub on: On,
     pub body: StepBody,
 }
 
@@ -77,6 +80,11 @@ pub struct CommandStep {
     pub confirm: Option<Confirm>,
     /// The command gets the terminal as stdin.
     pub interactive: bool,
+    /// Canary batches on the hosts (the step's, else the runbook's for a step that changes the
+    /// system).
+    pub serial: Option<Serial>,
+    /// How many hosts may fail before the rollout stops (the step's, else the runbook's).
+    pub max_fail: Option<MaxFail>,
 }
 
 /// A check re-run every `every` until `until` has held for `hold_for`.
@@ -102,11 +110,18 @@ pub struct MissingField {
 impl Runbook {
     /// Types a runbook the schema accepted. Errors only if a kind's required key is missing.
     pub fn from_format(f: format::Runbook) -> Result<Runbook, MissingField> {
+        let defaults = Defaults {
+            on: f.on.unwrap_or_default(),
+            serial: f.serial.clone(),
+            max_fail: f.max_fail,
+        };
         let steps = f
             .steps
             .into_iter()
             .enumerate()
-            .map(|(i, s)| Step::from_format(s).map_err(|field| MissingField { step: i, field }))
+            .map(|(i, s)| {
+                Step::from_format(s, &defaults).map_err(|field| MissingField { step: i, field })
+            })
             .collect::<Result<_, _>>()?;
         Ok(Runbook {
             name: f.name,
@@ -155,9 +170,24 @@ fn fill_required(s: &mut format::Step) {
     }
 }
 
+/// What the runbook's top level says for every step that does not say it itself.
+struct Defaults {
+    on: On,
+    serial: Option<Serial>,
+    max_fail: Option<MaxFail>,
+}
+
 impl Step {
-    fn from_format(s: format::Step) -> Result<Step, &'static str> {
+    fn from_format(s: format::Step, d: &Defaults) -> Result<Step, &'static str> {
         let need = |v: Option<String>, field: &'static str| v.ok_or(field);
+        // The runbook's batches are for changes: a read-only step runs on every host at once.
+        let serial = s
+            .serial
+            .or_else(|| d.serial.clone().filter(|_| !s.read_only));
+        let on = match s.kind {
+            StepKind::Command | StepKind::Watch => s.on.unwrap_or(d.on),
+            StepKind::Message | StepKind::Manual => On::Local,
+        };
         let body = match s.kind {
             StepKind::Command => StepBody::Command(CommandStep {
                 run: need(s.run, "run")?,
@@ -168,6 +198,8 @@ impl Step {
                 rollback: s.rollback,
                 confirm: s.confirm,
                 interactive: s.interactive,
+                serial,
+                max_fail: s.max_fail.or(d.max_fail),
             }),
             StepKind::Message => StepBody::Message {
                 text: need(s.text, "text")?,
@@ -191,6 +223,7 @@ impl Step {
             description: s.description,
             when: s.when,
             marks: s.marks,
+            on,
             body,
         })
     }

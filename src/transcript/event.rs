@@ -11,8 +11,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use crate::domain::{
-    Actor, Choice, DeliveryStatus, MessagePurpose, Milestone, Mode, RunOutcome, StepKind,
-    StepStatus,
+    Actor, Choice, DeliveryStatus, HostStatus, MessagePurpose, Milestone, Mode, RunOutcome,
+    StepKind, StepStatus,
 };
 use crate::redact::{Redactor, base64_decode, base64_encode};
 
@@ -113,6 +113,10 @@ pub enum Event {
         rb_version: String,
         /// When the run started (RFC 3339, UTC, milliseconds).
         started_at: String,
+        /// The remote hosts command steps run on (`--host`, `--hosts`, `--inventory`), by name;
+        /// left out for a run where everything runs on `host`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        targets: Vec<String>,
     },
     /// A step is about to start (written before its process is spawned).
     StepStarted {
@@ -206,6 +210,10 @@ pub enum Event {
         name: String,
         /// The value (secrets masked).
         value: String,
+        /// The remote host it was captured on. A capture on several hosts is one line per host,
+        /// then one without `host`: the value steps that run here see (the first host's).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
     },
     /// A failed step is about to be tried again.
     Retry {
@@ -230,6 +238,26 @@ pub enum Event {
         /// How long the attempt took.
         duration_ms: u64,
         /// Why it ended so, in words (the failed check, the signal, the skip condition, …).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// How an attempt at a step ended on one remote host (one line per host, after the
+    /// attempt's processes ended and before its `step_finished`, whose status is the worst
+    /// host's), or that the step was not run there.
+    HostFinished {
+        /// The step.
+        step: String,
+        /// The host's name, as in `run_started`'s `targets`.
+        host: String,
+        /// `succeeded`, `failed`, `timed_out`, `interrupted`, `skipped`, `rolled_back`, or
+        /// `not_run` (a canary rollout stopped before the host's batch, or the run ended first).
+        status: HostStatus,
+        /// The exit code there, when the step's process ran and exited.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        /// How long the attempt took there.
+        duration_ms: u64,
+        /// Why it ended so, in words.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
@@ -340,6 +368,7 @@ impl Event {
             Event::Captured { .. } => "captured",
             Event::Retry { .. } => "retry",
             Event::StepFinished { .. } => "step_finished",
+            Event::HostFinished { .. } => "host_finished",
             Event::Message { .. } => "message",
             Event::MessagePosted { .. } => "message_posted",
             Event::Manual { .. } => "manual",
@@ -405,6 +434,7 @@ impl Event {
             | Event::Captured { step, .. }
             | Event::Retry { step, .. }
             | Event::StepFinished { step, .. }
+            | Event::HostFinished { step, .. }
             | Event::Message { step, .. }
             | Event::Manual { step, .. } => Some(step),
             Event::Prompt { step, .. }
@@ -450,7 +480,7 @@ impl Event {
             }
             Event::Captured { value, .. } => s(value),
             Event::Retry { reason, .. } => s(reason),
-            Event::StepFinished { reason, .. } => o(reason),
+            Event::StepFinished { reason, .. } | Event::HostFinished { reason, .. } => o(reason),
             Event::Message { text, .. } | Event::Note { text, .. } => s(text),
             Event::Manual { note, .. } => o(note),
             Event::MessagePosted { error, text, .. } => {

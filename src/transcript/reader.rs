@@ -66,10 +66,34 @@ impl Transcript {
     pub fn captured(&self) -> BTreeMap<String, String> {
         self.events()
             .filter_map(|e| match e {
-                Event::Captured { name, value, .. } => Some((name.clone(), value.clone())),
+                Event::Captured {
+                    name,
+                    value,
+                    host: None,
+                    ..
+                } => Some((name.clone(), value.clone())),
                 _ => None,
             })
             .collect()
+    }
+
+    /// Variables captured on remote hosts, by host, the last value of each name winning.
+    pub fn captured_on_hosts(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for e in self.events() {
+            if let Event::Captured {
+                name,
+                value,
+                host: Some(h),
+                ..
+            } = e
+            {
+                out.entry(h.clone())
+                    .or_default()
+                    .insert(name.clone(), value.clone());
+            }
+        }
+        out
     }
 }
 

@@ -171,6 +171,7 @@ mod tests {
             host: "db1".into(),
             rb_version: "0.1.0".into(),
             started_at: "2026-11-24T22:59:59.000Z".into(),
+            targets: Vec::new(),
         }
     }
 

@@ -28,6 +28,7 @@ fn run_started() -> Event {
         host: "laptop".into(),
         rb_version: "0.1.0".into(),
         started_at: "2026-11-24T23:05:01.042Z".into(),
+        targets: vec!["web-1".into(), "web-2".into()],
     }
 }
 
@@ -56,6 +57,7 @@ fn every_event() -> Vec<Event> {
             step: "check".into(),
             name: "usage".into(),
             value: "99".into(),
+            host: None,
         },
         Event::StepFinished {
             step: "check".into(),
@@ -63,6 +65,14 @@ fn every_event() -> Vec<Event> {
             exit_code: Some(1),
             duration_ms: 20,
             reason: Some("exit code 1".into()),
+        },
+        Event::HostFinished {
+            step: "check".into(),
+            host: "web-2".into(),
+            status: crate::domain::HostStatus::NotRun,
+            exit_code: None,
+            duration_ms: 0,
+            reason: Some("the rollout stopped after batch 1 of 2".into()),
         },
         Event::Retry {
             step: "check".into(),
@@ -325,6 +335,7 @@ fn the_recorder_redacts_every_free_text_field() {
         step: "s".into(),
         name: "t".into(),
         value: SECRET.into(),
+        host: None,
     });
     r.record(Event::Message {
         step: "m".into(),

@@ -7,9 +7,16 @@
 # refuse. For the client, DIR gets `known_hosts` and `ssh_config` (use `ssh -F DIR/ssh_config`)
 # with the aliases `hI` and `hI-wrongkey` (the refused key). Readiness is sshd's own "Server
 # listening" line, read as it is written. DIR/pids lists what `stop.sh DIR` ends.
+#
+# `start.sh DIR N --own-home` also gives each host its own empty home (a tmpfs on $HOME), as a
+# real host has: without it the hosts share this machine's, whose ~/.bashrc every ssh session
+# runs (here it runs `pyenv init`, whose rehash takes a lock all hosts share: parallel sessions
+# wait on it, and one killed while holding it leaves every later session waiting a minute). The
+# tests and the benchmark use it.
 set -euo pipefail
 dir=$1
 count=$2
+own_home=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || "$here/prereqs.sh"
 sshd_bin=$(command -v sshd || echo /usr/sbin/sshd)
@@ -45,8 +52,10 @@ CONF
     # --kill-child: when unshare is killed, the host's PID 1 dies and the kernel ends every
     # process of the host with it: no session outlives the teardown.
     unshare --uts --mount --pid --fork --kill-child --mount-proc --propagation private \
-        bash -c 'hostname "h$1" && mount -t tmpfs -o size=8m tmpfs /srv && exec "$2" -D -e -f "$3"' \
-        rb-host "$i" "$sshd_bin" "$h/sshd_config" 2>"$h/log.fifo" </dev/null >/dev/null &
+        bash -c 'hostname "h$1" && mount -t tmpfs -o size=8m tmpfs /srv &&
+            { [ -z "$4" ] || mount -t tmpfs -o size=1m,mode=0700 tmpfs "$HOME"; } &&
+            exec "$2" -D -e -f "$3"' \
+        rb-host "$i" "$sshd_bin" "$h/sshd_config" "$own_home" 2>"$h/log.fifo" </dev/null >/dev/null &
     local pid=$!
     exec 3<"$h/log.fifo"
     local line ok=1

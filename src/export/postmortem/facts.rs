@@ -39,6 +39,8 @@ pub struct FactsBuilder {
     rows: Vec<TimelineRow>,
     /// Per transcript, the lines [`Summary::of`] reads (see [`Head`]).
     heads: Vec<Head>,
+    /// Each step's last result on each remote host.
+    host_results: Vec<HostResultFact>,
     transcripts: Vec<TranscriptFact>,
 }
 
@@ -85,6 +87,7 @@ impl FactsBuilder {
         self.watches.line(n, &l);
         milestone(&mut self.milestones, n, &l);
         self.events.add(n, &l);
+        host_result(&mut self.host_results, n, &l);
         self.rows
             .extend(event_row(&l, n, &head.operator, head.run_start));
         let summarized = match &l.event {
@@ -154,6 +157,7 @@ impl FactsBuilder {
             self.events,
             self.rows,
             self.transcripts,
+            self.host_results,
         )
     }
 }
@@ -169,6 +173,7 @@ fn assemble(
     events: Events,
     rows: Vec<TimelineRow>,
     transcripts: Vec<TranscriptFact>,
+    host_results: Vec<HostResultFact>,
 ) -> Facts {
     let started = runs
         .iter()
@@ -204,6 +209,7 @@ fn assemble(
         attempts,
         retries: events.retries,
         output_dropped: events.output_dropped,
+        host_results,
         transcripts,
     };
     f.timeline = timeline(rows, &f);
@@ -470,5 +476,36 @@ fn milestone(first: &mut Vec<MilestoneFact>, n: usize, l: &Line) {
         Some(m) if m.at <= when => {}
         Some(m) => *m = fact,
         None => first.push(fact),
+    }
+}
+
+/// Keeps each step's last result on each host (a retry on the hosts that failed replaces theirs).
+fn host_result(results: &mut Vec<HostResultFact>, n: usize, l: &Line) {
+    let Event::HostFinished {
+        step,
+        host,
+        status,
+        exit_code,
+        reason,
+        ..
+    } = &l.event
+    else {
+        return;
+    };
+    let fact = HostResultFact {
+        transcript: n,
+        step: step.clone(),
+        host: host.clone(),
+        status: *status,
+        exit_code: *exit_code,
+        reason: reason.clone(),
+        seq: l.seq,
+    };
+    match results
+        .iter_mut()
+        .find(|r| r.transcript == n && &r.step == step && &r.host == host)
+    {
+        Some(r) => *r = fact,
+        None => results.push(fact),
     }
 }

@@ -20,7 +20,7 @@ use crate::transcript::NoteKind;
 /// The Markdown draft of `f`.
 pub fn render_markdown(f: &Facts) -> String {
     let mut out = String::new();
-    let sections: [fn(&mut String, &Facts); 18] = [
+    let sections: [fn(&mut String, &Facts); 19] = [
         title,
         summary,
         impact,
@@ -31,6 +31,7 @@ pub fn render_markdown(f: &Facts) -> String {
         watches,
         root_cause,
         resolution,
+        per_host,
         messaging,
         went_well,
         went_wrong,
@@ -417,6 +418,60 @@ fn resolution(out: &mut String, f: &Facts) {
         );
     }
     out.push_str("\n_How the service recovered, and anything done outside the runbook._\n\n");
+}
+
+/// Runs on remote hosts: a table of each step's result on each host (none for a local run).
+fn per_host(out: &mut String, f: &Facts) {
+    if f.host_results.is_empty() {
+        return;
+    }
+    let mut hosts: Vec<&str> = Vec::new();
+    let mut steps: Vec<(usize, &str)> = Vec::new();
+    for r in &f.host_results {
+        if !hosts.contains(&r.host.as_str()) {
+            hosts.push(&r.host);
+        }
+        if !steps.contains(&(r.transcript, r.step.as_str())) {
+            steps.push((r.transcript, &r.step));
+        }
+    }
+    out.push_str(
+        "## Results per host
+
+| step |",
+    );
+    for h in &hosts {
+        let _ = write!(out, " {} |", cell(h));
+    }
+    out.push_str(
+        "
+|---|",
+    );
+    out.push_str(&"---|".repeat(hosts.len()));
+    out.push('\n');
+    let (shown, more) = bounded(steps.iter());
+    for (t, step) in shown {
+        let _ = write!(out, "| `{}` |", cell(step));
+        for h in &hosts {
+            let r = f
+                .host_results
+                .iter()
+                .find(|r| r.transcript == *t && r.step == *step && r.host == *h);
+            let text = match r {
+                Some(r) => match (r.exit_code, r.status) {
+                    (Some(c), crate::domain::HostStatus::Failed) => {
+                        format!("{} (exit {c})", r.status.phrase())
+                    }
+                    _ => r.status.phrase().to_string(),
+                },
+                None => "—".to_string(),
+            };
+            let _ = write!(out, " {} |", cell_text(&text));
+        }
+        out.push('\n');
+    }
+    and_more(out, more, hosts.len() + 1);
+    out.push('\n');
 }
 
 fn messaging(out: &mut String, f: &Facts) {

@@ -73,6 +73,9 @@ pub struct Facts {
     pub retries: Vec<RetryFact>,
     /// Output lost while a transcript was unwritable.
     pub output_dropped: Vec<DroppedFact>,
+    /// Each step's result on each remote host (runs with `--host`/`--hosts`), the last
+    /// attempt's, in the order the steps and hosts first appear.
+    pub host_results: Vec<HostResultFact>,
     /// The evidence: each transcript's path, hash and size.
     pub transcripts: Vec<TranscriptFact>,
 }
@@ -340,6 +343,18 @@ impl Facts {
 /// True for a step status that says the step did what it was for.
 pub(super) fn is_success(status: Option<StepStatus>) -> bool {
     status == Some(StepStatus::Succeeded)
+}
+
+/// How a step last ended on one remote host (its last `host_finished` line).
+#[derive(Debug, Clone, Serialize)]
+pub struct HostResultFact {
+    pub transcript: usize,
+    pub step: String,
+    pub host: String,
+    pub status: crate::domain::HostStatus,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    pub seq: u64,
 }
 
 /// One finished step attempt, assembled from its events; `seq` is its `step_finished` line.

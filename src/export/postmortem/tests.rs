@@ -50,6 +50,7 @@ fn run_started(runbook: &str, operator: &str, id: &str) -> Event {
         host: "db1".into(),
         rb_version: "0.1.0".into(),
         started_at: "2026-11-24T23:00:00.000Z".into(),
+        targets: Vec::new(),
     }
 }
 
