@@ -180,8 +180,11 @@ pub struct ProcessRunner {
 
 impl ProcessRunner {
     /// Creates the runtime and installs rb's SIGINT/SIGTERM/SIGHUP handlers (see the module
-    /// documentation: from here on these signals must be polled).
+    /// documentation: from here on these signals must be polled). rb also becomes the reaper of
+    /// its steps' orphans ([`escaped::adopt_orphans`]), for the rest of the process's life.
     pub fn new() -> io::Result<Self> {
+        // Orphans of steps come to rb from here on, so finding what a step left is cheap.
+        escaped::adopt_orphans();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
