@@ -185,8 +185,8 @@ def table(done):
 def curve(work, rb, env, quick):
     print("\nPer-step cost, `rb run trivial-N.yaml --yes` beside `bash baseline-N.sh` (medians):\n")
     print("| steps | rb | rb per step | bash | bash per step | rb − bash per step "
-          "| rb per added step (vs the row above) |")
-    print("|---|---|---|---|---|---|---|")
+          "| rb per added step (vs the row above) | rb peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
     prev = None
     for n in (10, 100, 1000, 10000):
         rounds = (3 if n >= 1000 else 9) if not quick else (1 if n >= 1000 else 3)
@@ -199,7 +199,13 @@ def curve(work, rb, env, quick):
         added = f"{(a - prev[1]) / (n - prev[0]) * 1000:.2f} ms" if prev else "—"
         prev = (n, a)
         print(f"| {n} | {fmt(a)} | {a / n * 1000:.2f} ms | {fmt(b)} | {b / n * 1000:.2f} ms "
-              f"| {(a - b) / n * 1000:.2f} ms | {added} |")
+              f"| {(a - b) / n * 1000:.2f} ms | {added} | {max(row.rb_rss) / 1024:.1f} MiB |")
+    # What of that memory the run itself adds: `rb validate` loads and checks the same file and
+    # runs nothing.
+    loaded = {n: spawn([rb, "validate", str(work / f"trivial-{n}.yaml")], work / "empty", env,
+                       "/dev/null")[1] / 1024 for n in (10, 10000)}
+    print(f"\n`rb validate` of the same files (loading and checking them, running nothing) peaks at "
+          f"{loaded[10]:.1f} MiB for 10 steps and {loaded[10000]:.1f} MiB for 10,000.")
 
 
 def synthesize(src, dst, events):
