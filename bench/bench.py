@@ -5,8 +5,10 @@ Called by bench/run.sh, which builds rb and installs the peers. Alternation (rat
 of one command, then all of the other, as hyperfine does) matters on a small shared machine: a
 burst of load from elsewhere hits both sides of a row, not one.
 
-Each run is one posix_spawn + wait4: the wall time from spawn to reap, and the peak RSS the kernel
-reports for the process and the children it waited for.
+Each run is one posix_spawn + wait4: the wall time from spawn to reap. The peak RSS is the
+process's own high-water mark (`VmHWM` in /proc/PID/status, read every 5 ms while it runs): the
+`ru_maxrss` that wait4 reports is no use here, because a process started by posix_spawn from Python
+inherits Python's own peak as its floor (the kernel keeps the high-water mark across `execve`).
 """
 
 import argparse
@@ -16,6 +18,7 @@ import os
 import shutil
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,9 +30,24 @@ LOG_LINE = "2026-11-24T03:05:12.345Z INFO api request method=GET path=/v1/items 
 BIG_PIPELINE = f"{{ yes '{LOG_LINE}' || true; }} | head -c {GIB}"
 
 
+def peak_rss(pid, done, seen):
+    """Keeps in seen[0] the largest VmHWM (KiB) of process `pid` read until `done` is set."""
+    path = f"/proc/{pid}/status"
+    while not done.is_set():
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        seen[0] = max(seen[0], int(line.split()[1]))
+                        break
+        except OSError:
+            return
+        done.wait(0.005)
+
+
 def spawn(argv, cwd, env, stdout_path):
     """Runs argv once; returns (seconds, peak RSS in KiB, CPU seconds). Exits with its stderr
-    when it fails."""
+    when it fails. The peak RSS is 0 for a run too short to be sampled."""
     err_path = Path(cwd) / ".bench-stderr"
     actions = [
         (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
@@ -43,15 +61,20 @@ def spawn(argv, cwd, env, stdout_path):
     try:
         t0 = time.perf_counter()
         pid = os.posix_spawnp(argv[0], argv, env, file_actions=actions)
+        done, seen = threading.Event(), [0]
+        sampler = threading.Thread(target=peak_rss, args=(pid, done, seen), daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(pid, 0)
         t1 = time.perf_counter()
+        done.set()
+        sampler.join()
     finally:
         os.chdir(old)
     if os.waitstatus_to_exitcode(status) != 0:
         sys.stderr.write(f"bench: `{' '.join(argv)}` failed ({status}):\n")
         sys.stderr.write(err_path.read_text(errors="replace")[-4000:])
         sys.exit(1)
-    return t1 - t0, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    return t1 - t0, seen[0], usage.ru_utime + usage.ru_stime
 
 
 class Row:
@@ -185,8 +208,8 @@ def table(done):
 def curve(work, rb, env, quick):
     print("\nPer-step cost, `rb run trivial-N.yaml --yes` beside `bash baseline-N.sh` (medians):\n")
     print("| steps | rb | rb per step | bash | bash per step | rb − bash per step "
-          "| rb per added step (vs the row above) |")
-    print("|---|---|---|---|---|---|---|")
+          "| rb per added step (vs the row above) | rb peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
     prev = None
     for n in (10, 100, 1000, 10000):
         rounds = (3 if n >= 1000 else 9) if not quick else (1 if n >= 1000 else 3)
@@ -199,7 +222,13 @@ def curve(work, rb, env, quick):
         added = f"{(a - prev[1]) / (n - prev[0]) * 1000:.2f} ms" if prev else "—"
         prev = (n, a)
         print(f"| {n} | {fmt(a)} | {a / n * 1000:.2f} ms | {fmt(b)} | {b / n * 1000:.2f} ms "
-              f"| {(a - b) / n * 1000:.2f} ms | {added} |")
+              f"| {(a - b) / n * 1000:.2f} ms | {added} | {max(row.rb_rss) / 1024:.1f} MiB |")
+    # What of that memory the run itself adds: `rb validate` loads and checks the same file and
+    # runs nothing.
+    loaded = {n: spawn([rb, "validate", str(work / f"trivial-{n}.yaml")], work / "empty", env,
+                       "/dev/null")[1] / 1024 for n in (1000, 10000)}
+    print(f"\n`rb validate` of the same files (loading and checking them, running nothing) peaks at "
+          f"{loaded[1000]:.1f} MiB for 1,000 steps and {loaded[10000]:.1f} MiB for 10,000.")
 
 
 def synthesize(src, dst, events):

@@ -241,7 +241,9 @@ impl StreamRedactor {
 pub struct MergedRedactor<T> {
     redactor: Redactor,
     pending: Vec<u8>,
-    tags: Vec<T>,
+    /// Which stream each held-back byte came from, as runs (stream, length) in order: one entry
+    /// per chunk, not one per byte.
+    runs: Vec<(T, usize)>,
 }
 
 impl<T: Copy + PartialEq> MergedRedactor<T> {
@@ -249,14 +251,24 @@ impl<T: Copy + PartialEq> MergedRedactor<T> {
         MergedRedactor {
             redactor: redactor.clone(),
             pending: Vec::new(),
-            tags: Vec::new(),
+            runs: Vec::new(),
         }
     }
 
     /// Takes a chunk of stream `tag`; returns the pieces safe to emit now.
     pub fn push(&mut self, tag: T, chunk: &[u8]) -> Vec<(T, Vec<u8>)> {
+        if chunk.is_empty() {
+            return self.drain(false);
+        }
+        // Nothing to mask and nothing held back: the chunk is safe as it is.
+        if self.redactor.is_empty() && self.pending.is_empty() {
+            return vec![(tag, chunk.to_vec())];
+        }
         self.pending.extend_from_slice(chunk);
-        self.tags.extend(std::iter::repeat_n(tag, chunk.len()));
+        match self.runs.last_mut() {
+            Some((t, n)) if *t == tag => *n += chunk.len(),
+            _ => self.runs.push((tag, chunk.len())),
+        }
         self.drain(false)
     }
 
@@ -267,22 +279,49 @@ impl<T: Copy + PartialEq> MergedRedactor<T> {
 
     fn drain(&mut self, at_end: bool) -> Vec<(T, Vec<u8>)> {
         let mut out: Vec<(T, Vec<u8>)> = Vec::new();
-        let (buf, tags) = (&self.pending, &self.tags);
+        let (buf, runs) = (&self.pending, &self.runs);
+        // The run holding byte `at`: stretches come in order, so the search only moves forward.
+        let (mut run, mut run_start) = (0, 0);
+        let mut seek = |at: usize| {
+            while run + 1 < runs.len() && run_start + runs[run].1 <= at {
+                run_start += runs[run].1;
+                run += 1;
+            }
+            (run, run_start)
+        };
         let keep = self.redactor.walk(buf, at_end, &mut |from, to, masked| {
-            if masked {
-                push_piece(&mut out, tags[from], MASK.as_bytes());
+            if from >= to && !masked {
                 return;
             }
-            let mut start = from;
-            for k in from..to {
-                if k + 1 == to || tags[k + 1] != tags[start] {
-                    push_piece(&mut out, tags[start], &buf[start..=k]);
-                    start = k + 1;
-                }
+            let (r, r_start) = seek(from);
+            if masked {
+                push_piece(&mut out, runs[r].0, MASK.as_bytes());
+                return;
+            }
+            let (mut r, mut r_start, mut at) = (r, r_start, from);
+            while at < to {
+                let (tag, len) = runs[r];
+                let end = (r_start + len).min(to);
+                push_piece(&mut out, tag, &buf[at..end]);
+                at = end;
+                r_start += len;
+                r += 1;
             }
         });
         self.pending.drain(..keep);
-        self.tags.drain(..keep);
+        let mut gone = keep;
+        while gone > 0 {
+            let Some(first) = self.runs.first_mut() else {
+                break;
+            };
+            if first.1 <= gone {
+                gone -= first.1;
+                self.runs.remove(0);
+            } else {
+                first.1 -= gone;
+                gone = 0;
+            }
+        }
         out
     }
 }
@@ -593,6 +632,53 @@ mod tests {
                 (1, " more".to_string())
             ]
         );
+    }
+
+    #[test]
+    fn merged_streams_keep_their_order_and_tags_whatever_the_chunks() {
+        // With nothing to mask the pieces are the chunks; with a secret, every byte that is not
+        // part of it comes back once, in order, with the stream it came from.
+        for secrets in [&[][..], &["a-secret-value"][..]] {
+            let r = redactor(secrets);
+            let mut m = MergedRedactor::new(&r);
+            let chunks: [(u8, &[u8]); 6] = [
+                (1, b"one a-sec"),
+                (1, b"ret-va"),
+                (2, b"lue two"),
+                (2, b""),
+                (1, b" three a-"),
+                (2, b"four"),
+            ];
+            let mut got: Vec<(u8, Vec<u8>)> = Vec::new();
+            for (tag, chunk) in chunks {
+                got.extend(m.push(tag, chunk));
+            }
+            got.extend(m.finish());
+            let tagged: Vec<(u8, u8)> = got
+                .iter()
+                .flat_map(|(t, b)| b.iter().map(move |&c| (*t, c)))
+                .collect();
+            let mut want: Vec<(u8, u8)> = Vec::new();
+            let whole: Vec<(u8, u8)> = chunks
+                .iter()
+                .flat_map(|(t, b)| b.iter().map(move |&c| (*t, c)))
+                .collect();
+            let text: Vec<u8> = whole.iter().map(|(_, c)| *c).collect();
+            let mut i = 0;
+            while i < whole.len() {
+                match secrets.first() {
+                    Some(s) if text[i..].starts_with(s.as_bytes()) => {
+                        want.extend(MASK.bytes().map(|c| (whole[i].0, c)));
+                        i += s.len();
+                    }
+                    _ => {
+                        want.push(whole[i]);
+                        i += 1;
+                    }
+                }
+            }
+            assert_eq!(tagged, want, "{secrets:?}");
+        }
     }
 
     #[test]

@@ -288,3 +288,44 @@ fn a_setsid_daemon_dies_with_a_timed_out_step_and_is_reported_after_a_normal_one
         nix::sys::signal::Signal::SIGKILL,
     );
 }
+
+/// What a step leaves behind is re-parented to rb (a child subreaper), so rb looks only at its
+/// own descendants after each step; the ones that ended are reaped by rb (nobody else would),
+/// not left as zombies.
+#[test]
+fn orphans_of_a_step_come_to_rb_and_are_reaped_when_they_end() {
+    let mut runner = ProcessRunner::new().unwrap();
+    let me = std::process::id();
+    let children = || -> Vec<(u32, bool)> {
+        let text = std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap();
+        text.split_whitespace()
+            .map(|p| {
+                let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+                (p.parse().unwrap(), stat.contains(") Z "))
+            })
+            .collect()
+    };
+    let (outcome, out, _) = collect(
+        &mut runner,
+        &bash(r#"setsid sleep 1 > /dev/null 2>&1 & echo "bg $!""#),
+    );
+    let bg = numbers_after(&out, "bg").unwrap()[0] as u32;
+    assert_eq!(outcome.left_running.len(), 1, "{:?}", outcome.left_running);
+    assert!(
+        children().iter().any(|(pid, _)| *pid == bg),
+        "the daemon was not re-parented to rb: {:?}",
+        children()
+    );
+    // Once it has ended it is rb's zombie until the next step looks.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !children().iter().any(|&(pid, z)| pid == bg && z) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (outcome, _, _) = collect(&mut runner, &bash("true"));
+    assert!(
+        outcome.left_running.is_empty(),
+        "{:?}",
+        outcome.left_running
+    );
+    assert_eq!(children(), vec![], "zombies left unreaped");
+}

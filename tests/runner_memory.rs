@@ -48,6 +48,6 @@ fn output_of_256_mib_streams_with_bounded_memory() {
     );
     assert_eq!(outcome.ended, ProcessEnd::Exited(0));
     assert_eq!(total, SIZE);
-    assert!(largest <= 64 * 1024);
+    assert!(largest <= 256 * 1024, "chunks are at most 256 KiB");
     assert!(growth_mib < 32.0, "memory grew by {growth_mib:.1} MiB");
 }

@@ -426,11 +426,14 @@ fn tick(out: &Term, s: &mut Screen, frame: usize) {
 fn gutter_wrap(text: &str, gutter: &str, width: Option<usize>, screen: &mut Screen) -> String {
     let gutter_width = width_of(gutter);
     let mut s = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if c == '\n' {
+    let mut lines = text.split('\n').enumerate().peekable();
+    while let Some((n, line)) = lines.next() {
+        if n > 0 {
             s.push('\n');
             screen.at_line_start = true;
             screen.col = 0;
+        }
+        if line.is_empty() {
             continue;
         }
         if screen.at_line_start {
@@ -438,23 +441,48 @@ fn gutter_wrap(text: &str, gutter: &str, width: Option<usize>, screen: &mut Scre
             screen.col = gutter_width;
             screen.at_line_start = false;
         }
-        let w = if c.is_control() {
-            0
-        } else {
-            width_of(c.encode_utf8(&mut [0; 4]))
+        let Some(width) = width else {
+            // Not a terminal: nothing wraps, the line goes as it is (its width matters only for
+            // the last line, where the next output continues).
+            s.push_str(line);
+            if lines.peek().is_none() {
+                screen.col += line_width(line);
+            }
+            continue;
         };
-        if let Some(width) = width
-            && screen.col + w > width
-            && screen.col > gutter_width
-        {
-            s.push('\n');
-            s += gutter;
-            screen.col = gutter_width;
+        for c in line.chars() {
+            let w = char_width(c);
+            if screen.col + w > width && screen.col > gutter_width {
+                s.push('\n');
+                s += gutter;
+                screen.col = gutter_width;
+            }
+            s.push(c);
+            screen.col += w;
         }
-        s.push(c);
-        screen.col += w;
     }
     s
+}
+
+/// The columns a character of step output takes: none for a control character; one for the
+/// rest of ASCII, without asking the Unicode tables.
+fn char_width(c: char) -> usize {
+    if c.is_control() {
+        0
+    } else if c.is_ascii() {
+        1
+    } else {
+        width_of(c.encode_utf8(&mut [0; 4]))
+    }
+}
+
+/// The sum of [`char_width`] over `line`.
+fn line_width(line: &str) -> usize {
+    if line.is_ascii() {
+        line.bytes().filter(|b| !b.is_ascii_control()).count()
+    } else {
+        line.chars().map(char_width).sum()
+    }
 }
 
 /// Narration in `tone`: the lead on the first line, and lines longer than `width` wrapped at
@@ -568,6 +596,20 @@ mod tests {
         let more = gutter_wrap("yy\nz", "  │ ", Some(20), &mut s);
         assert!(!more.starts_with("  │ "), "{more:?}");
         assert!(more.ends_with("\n  │ z"), "{more:?}");
+    }
+
+    #[test]
+    fn output_not_on_a_terminal_gets_its_gutter_on_every_line_and_no_wrapping() {
+        let mut s = screen();
+        let long = "x".repeat(300);
+        let out = gutter_wrap(&format!("{long}\n\nab\tü"), "  │ ", None, &mut s);
+        assert_eq!(out, format!("  │ {long}\n\n  │ ab\tü"));
+        // The last line goes on where it stopped: the tab takes no column, ü one.
+        assert!(!s.at_line_start);
+        assert_eq!(s.col, width_of("  │ ") + 3);
+        let more = gutter_wrap("c\n", "  │ ", None, &mut s);
+        assert_eq!(more, "c\n");
+        assert!(s.at_line_start);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::{Ctx, print_stdout};
 use crate::catalog;
 use crate::diag::Diagnostic;
 use crate::exit::{Code, UserError};
-use crate::runbook::validate::validate;
+use crate::runbook::validate::diagnose;
 
 /// How `rb validate` reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,18 +44,40 @@ struct FileReport {
     diagnostics: Vec<Diagnostic>,
 }
 
-/// A file to check: its display name, the stem its `name` must equal, and its bytes.
-struct Target {
+/// A file to check: its display name, the stem its `name` must equal, and where its bytes are
+/// (read by the thread that checks it, so reading is spread over the cores too).
+struct Target<'a> {
     display: String,
     stem: Option<String>,
-    bytes: Result<Vec<u8>, String>,
+    from: From<'a>,
 }
 
-fn targets(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<Target>, UserError> {
+enum From<'a> {
+    File(PathBuf),
+    Catalog(&'a catalog::Entry),
+}
+
+impl Target<'_> {
+    fn read(&self) -> Result<Vec<u8>, String> {
+        match &self.from {
+            From::File(p) => catalog::read_limited(p),
+            From::Catalog(e) => e.read(),
+        }
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// What checking one target found; its bytes are kept only when there is something to show.
+struct Checked {
+    diagnostics: Vec<Diagnostic>,
+    bytes: Option<Vec<u8>>,
+}
+
+fn targets<'a>(ctx: &'a Ctx, paths: &[PathBuf]) -> Result<Vec<Target<'a>>, UserError> {
     let from_path = |p: &Path| Target {
         display: p.display().to_string(),
         stem: catalog::stem(p).map(str::to_string),
-        bytes: catalog::read_limited(p).map_err(|e| e.to_string()),
+        from: From::File(p.to_path_buf()),
     };
     if paths.is_empty() {
         return Ok(ctx
@@ -65,7 +87,7 @@ fn targets(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<Target>, UserError> {
             .map(|e| Target {
                 display: e.display_path(),
                 stem: Some(e.name.clone()),
-                bytes: e.read().map_err(|e| e.to_string()),
+                from: From::Catalog(e),
             })
             .collect());
     }
@@ -93,25 +115,29 @@ fn targets(ctx: &Ctx, paths: &[PathBuf]) -> Result<Vec<Target>, UserError> {
     Ok(out)
 }
 
-/// The diagnostics of one target (empty when it is valid).
-fn check(t: &Target) -> Vec<Diagnostic> {
-    match &t.bytes {
-        Err(e) => vec![Diagnostic::error(
-            &t.display,
-            None,
-            crate::diag::DiagCode::Io,
-            format!("cannot read the file: {e}"),
-        )],
-        Ok(bytes) => match validate(&t.display, t.stem.as_deref(), bytes) {
-            Ok(_) => Vec::new(),
-            Err(d) => d,
+/// Reads and checks one target.
+fn check(t: &Target) -> Checked {
+    match t.read() {
+        Err(e) => Checked {
+            diagnostics: vec![Diagnostic::error(
+                &t.display,
+                None,
+                crate::diag::DiagCode::Io,
+                format!("cannot read the file: {e}"),
+            )],
+            bytes: None,
         },
+        Ok(bytes) => {
+            let diagnostics = diagnose(&t.display, t.stem.as_deref(), &bytes);
+            let bytes = (!diagnostics.is_empty()).then_some(bytes);
+            Checked { diagnostics, bytes }
+        }
     }
 }
 
 /// Checks every target on all cores (files are independent; the schema validator is compiled
 /// once and shared), keeping the targets' order in the result.
-fn check_all(targets: &[Target]) -> Vec<Vec<Diagnostic>> {
+fn check_all(targets: &[Target]) -> Vec<Checked> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(targets.len());
@@ -119,7 +145,7 @@ fn check_all(targets: &[Target]) -> Vec<Vec<Diagnostic>> {
         return targets.iter().map(check).collect();
     }
     let next = AtomicUsize::new(0);
-    let mut results: Vec<(usize, Vec<Diagnostic>)> = std::thread::scope(|s| {
+    let mut results: Vec<(usize, Checked)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 s.spawn(|| {
@@ -161,10 +187,9 @@ pub fn run(
     let targets = targets(ctx, paths)?;
     let checked = check_all(&targets);
     let mut reports = Vec::new();
-    for (t, diagnostics) in targets.into_iter().zip(checked) {
+    for (t, Checked { diagnostics, bytes }) in targets.into_iter().zip(checked) {
         if format == ValidateFormat::Human && !diagnostics.is_empty() {
-            let text = t
-                .bytes
+            let text = bytes
                 .as_deref()
                 .map(String::from_utf8_lossy)
                 .unwrap_or_default();

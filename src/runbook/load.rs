@@ -9,6 +9,9 @@
 
 use std::collections::HashMap;
 
+/// The hasher of the places map: keys are the file's own pointers, hashed once per node.
+type Fast = foldhash::fast::RandomState;
+
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YSpan};
 use serde_json::{Map, Number, Value};
 
@@ -42,8 +45,8 @@ pub struct NodeInfo {
 /// A loaded document: its value, and where each node (and each mapping key) came from.
 #[derive(Debug, Clone, Default)]
 pub struct SourceMap {
-    values: HashMap<String, NodeInfo>,
-    keys: HashMap<String, Span>,
+    values: HashMap<String, NodeInfo, Fast>,
+    keys: HashMap<String, Span, Fast>,
 }
 
 impl SourceMap {
@@ -77,7 +80,32 @@ impl SourceMap {
 
 /// Escapes one JSON pointer segment.
 pub fn escape(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
+    let mut out = String::with_capacity(segment.len());
+    push_escaped(&mut out, segment);
+    out
+}
+
+/// `pointer/segment`, the segment escaped.
+fn child(pointer: &str, segment: &str) -> String {
+    let mut out = String::with_capacity(pointer.len() + 1 + segment.len());
+    out.push_str(pointer);
+    out.push('/');
+    push_escaped(&mut out, segment);
+    out
+}
+
+fn push_escaped(out: &mut String, segment: &str) {
+    if !segment.contains(['~', '/']) {
+        out.push_str(segment);
+        return;
+    }
+    for c in segment.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// Reads `bytes` as a UTF-8 YAML runbook. Errors are diagnostics for `file`.
@@ -142,7 +170,9 @@ enum Frame {
         pointer: String,
         anchor: usize,
         start: usize,
-        key: Option<String>,
+        /// The pending key, and the pointer of its value (made once, for the key's place and
+        /// the value's).
+        key: Option<(String, String)>,
     },
 }
 
@@ -356,10 +386,8 @@ impl<'f> Builder<'f> {
             None => Ok(String::new()),
             Some(Frame::Seq { items, pointer, .. }) => Ok(format!("{pointer}/{}", items.len())),
             Some(Frame::Map {
-                key: Some(k),
-                pointer,
-                ..
-            }) => Ok(format!("{pointer}/{}", escape(k))),
+                key: Some((_, at)), ..
+            }) => Ok(at.clone()),
             Some(Frame::Map { key: None, .. }) => Err(self
                 .err(
                     span,
@@ -399,12 +427,9 @@ impl<'f> Builder<'f> {
                     ));
                 }
             };
+            let at = child(pointer, &k);
             if map.contains_key(&k) {
-                let first = self
-                    .map
-                    .keys
-                    .get(&format!("{pointer}/{}", escape(&k)))
-                    .copied();
+                let first = self.map.keys.get(&at).copied();
                 let mut d = Diagnostic::error(
                     self.file,
                     Some(to_span(span)),
@@ -419,9 +444,8 @@ impl<'f> Builder<'f> {
                 }
                 return Err(vec![d]);
             }
-            let p = format!("{pointer}/{}", escape(&k));
-            self.map.keys.insert(p, to_span(span));
-            *key = Some(k);
+            self.map.keys.insert(at.clone(), to_span(span));
+            *key = Some((k, at));
             return Ok(());
         }
         let pointer = self.child_pointer(span)?;
@@ -443,7 +467,7 @@ impl<'f> Builder<'f> {
             None => self.root = Some(v),
             Some(Frame::Seq { items, .. }) => items.push(v),
             Some(Frame::Map { map, key, .. }) => match key.take() {
-                Some(k) => {
+                Some((k, _)) => {
                     map.insert(k, v);
                 }
                 None => {

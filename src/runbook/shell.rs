@@ -142,10 +142,7 @@ fn mask_template(src: &str) -> (Vec<char>, Vec<(String, usize)>) {
     let mut rest = src;
     let mut line = 1;
     loop {
-        let next = ["{{", "{%", "{##"]
-            .iter()
-            .filter_map(|open| rest.find(open).map(|i| (i, *open)))
-            .min_by_key(|(i, open)| (*i, std::cmp::Reverse(open.len())));
+        let next = next_open(rest);
         let Some((at, open)) = next else {
             out.extend(rest.chars());
             break;
@@ -172,6 +169,22 @@ fn mask_template(src: &str) -> (Vec<char>, Vec<(String, usize)>) {
         rest = &rest[body_start + len + close.len()..];
     }
     (out, exprs)
+}
+
+/// The first `{{`, `{%` or `{##` in `text`, and which: one pass over the text (searching for
+/// each opener in turn rescanned the rest of a long command once per template in it).
+fn next_open(text: &str) -> Option<(usize, &'static str)> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(i) = text[from..].find('{').map(|i| from + i) {
+        match bytes.get(i + 1..) {
+            Some([b'{', ..]) => return Some((i, "{{")),
+            Some([b'%', ..]) => return Some((i, "{%")),
+            Some([b'#', b'#', ..]) => return Some((i, "{##")),
+            _ => from = i + 1,
+        }
+    }
+    None
 }
 
 /// Where `close` ends a tag body, skipping string literals in it.

@@ -30,13 +30,35 @@ pub struct Document {
 /// Validates `bytes` read from `file`. `stem` is the file stem the `name` must equal
 /// (None when the runbook did not come from a file with a meaningful name).
 pub fn validate(file: &str, stem: Option<&str>, bytes: &[u8]) -> Result<Document, Vec<Diagnostic>> {
-    let (value, map) = load::load(file, bytes)?;
+    let (runbook, map) = typed(file, stem, bytes)?;
     let text: Arc<str> = Arc::from(String::from_utf8_lossy(bytes).as_ref());
     let source = Source {
         name: file.to_string(),
         text,
     };
+    let sha256 = hex(&Sha256::digest(bytes));
+    Ok(Document {
+        source,
+        runbook,
+        map,
+        sha256,
+    })
+}
 
+/// Every problem of `bytes` read from `file` (empty when it is valid): what [`validate`] finds,
+/// without keeping a copy of the text or hashing it (`rb validate` checks many files and keeps
+/// nothing of the valid ones).
+pub fn diagnose(file: &str, stem: Option<&str>, bytes: &[u8]) -> Vec<Diagnostic> {
+    typed(file, stem, bytes).err().unwrap_or_default()
+}
+
+/// The three stages: the typed runbook and its places, or every problem found.
+fn typed(
+    file: &str,
+    stem: Option<&str>,
+    bytes: &[u8],
+) -> Result<(Runbook, SourceMap), Vec<Diagnostic>> {
+    let (value, map) = load::load(file, bytes)?;
     let mut diags = schema_errors::diagnostics(file, &value, &map);
     if !diags.is_empty() {
         diags.extend(semantics_despite(file, stem, &value, &map, &diags));
@@ -82,13 +104,7 @@ pub fn validate(file: &str, stem: Option<&str>, bytes: &[u8]) -> Result<Document
         diag::sort(&mut diags);
         return Err(diags);
     }
-    let sha256 = hex(&Sha256::digest(bytes));
-    Ok(Document {
-        source,
-        runbook,
-        map,
-        sha256,
-    })
+    Ok((runbook, map))
 }
 
 /// The semantic checks of a runbook the schema refused, on what can be typed once the refused

@@ -2,7 +2,17 @@
 //! carry a token in their environment, inherited by whatever they start, so rb finds them all
 //! however they detached. After a timeout or an interrupt they are ended with the group; after a
 //! normal finish they are listed (a step may start a daemon on purpose), not killed.
+//!
+//! Where rb looks: on Linux rb is a child subreaper (`PR_SET_CHILD_SUBREAPER`), so a step's
+//! process whose parent ends is re-parented to rb rather than to init, whatever it did to leave
+//! the group. A step's processes are then all rb's descendants, and rb walks only those (its own
+//! children, then theirs) instead of every process on the machine: after most steps rb has no
+//! child left, and one read of its children list answers. Without the subreaper (another OS, an
+//! older kernel, no `/proc/PID/task/TID/children`) rb scans all of `/proc`, as `rb resume` does
+//! for the run's id after a crash (rb was dead then, so nothing was re-parented to it).
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -29,12 +39,34 @@ pub fn new_token() -> String {
 /// finds an attempt still running after rb itself was killed.
 pub const RUN_VAR: &str = "RB_RUN_ID";
 
+/// Makes rb the reaper of its steps' orphans, once per process; true when it is, and rb can read
+/// its own children list (then [`holders`] walks rb's descendants only).
+pub fn adopt_orphans() -> bool {
+    static ADOPTS: OnceLock<bool> = OnceLock::new();
+    *ADOPTS.get_or_init(|| {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            nix::sys::prctl::set_child_subreaper(true).is_ok() && own_children().is_some()
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        {
+            false
+        }
+    })
+}
+
 /// Live processes whose environment carries `token`: (pid, command line).
 pub fn holders(token: &str) -> Vec<(u32, String)> {
+    if adopt_orphans()
+        && let Some(found) = adopted_holders(format!("{TOKEN_VAR}={token}").as_bytes())
+    {
+        return found;
+    }
     holders_of(TOKEN_VAR, token)
 }
 
-/// Live processes whose environment has `var=value`: (pid, command line).
+/// Live processes whose environment has `var=value`, anywhere on the machine: (pid, command
+/// line).
 pub fn holders_of(var: &str, value: &str) -> Vec<(u32, String)> {
     let needle = format!("{var}={value}");
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -45,24 +77,120 @@ pub fn holders_of(var: &str, value: &str) -> Vec<(u32, String)> {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(env) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if !env.split(|&b| b == 0).any(|v| v == needle.as_bytes()) || zombie(pid) {
-            continue;
+        if carries(pid, needle.as_bytes()) && !zombie(pid) {
+            found.push((pid, command_line(pid)));
         }
-        let cmd = std::fs::read(entry.path().join("cmdline"))
-            .map(|c| {
-                String::from_utf8_lossy(&c)
-                    .split('\0')
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
-        found.push((pid, cmd));
     }
     found
+}
+
+/// The holders among rb's descendants; `None` when rb's children list cannot be read.
+///
+/// A process may exit while we walk, and its children move to rb: they would be missed below
+/// it and not yet seen at the top. So the walk is repeated until rb's children list reads the
+/// same before and after it (an empty list is final: with every orphan re-parented to rb, a
+/// live descendant implies a live child of rb).
+fn adopted_holders(needle: &[u8]) -> Option<Vec<(u32, String)>> {
+    let mut roots = live_children()?;
+    let mut found = Vec::new();
+    for _ in 0..8 {
+        if roots.is_empty() {
+            return Some(Vec::new());
+        }
+        found = walk(&roots, needle);
+        let again = live_children()?;
+        if again == roots {
+            break;
+        }
+        roots = again;
+    }
+    Some(found)
+}
+
+/// Every process below `roots` (them included) whose environment carries `needle`.
+fn walk(roots: &[u32], needle: &[u8]) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    let mut seen = HashSet::new();
+    let mut todo = roots.to_vec();
+    while let Some(pid) = todo.pop() {
+        if !seen.insert(pid) {
+            continue;
+        }
+        if carries(pid, needle) && !zombie(pid) {
+            found.push((pid, command_line(pid)));
+        }
+        todo.extend(children(pid));
+    }
+    found.sort_unstable();
+    found
+}
+
+/// rb's children that still run, sorted; the zombies among them (orphans rb adopted, which
+/// nobody else waits for) are reaped on the way.
+///
+/// Only the main thread's list is read: the kernel re-parents orphans to a subreaper's first
+/// live thread, its main thread. Children started by rb's other threads (a remote step fanned
+/// out to hosts) are listed under those threads, so their exit statuses stay for the threads
+/// that wait for them; and by the time this runs on the main thread, the step's own process has
+/// been waited for.
+fn live_children() -> Option<Vec<u32>> {
+    let mut live = Vec::new();
+    for pid in own_children()? {
+        if zombie(pid) {
+            let _ = nix::sys::wait::waitpid(
+                Pid::from_raw(pid as i32),
+                Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            );
+        } else {
+            live.push(pid);
+        }
+    }
+    live.sort_unstable();
+    Some(live)
+}
+
+/// The children of rb's main thread; `None` when the kernel does not offer the list.
+fn own_children() -> Option<Vec<u32>> {
+    let pid = std::process::id();
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).ok()?;
+    Some(parse_pids(&text))
+}
+
+/// The children of every thread of `pid` (empty when it is gone).
+fn children(pid: u32) -> Vec<u32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|text| parse_pids(&text))
+        .collect()
+}
+
+fn parse_pids(text: &str) -> Vec<u32> {
+    text.split_ascii_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
+}
+
+/// Whether `pid`'s environment holds the entry `needle` (`NAME=value`).
+fn carries(pid: u32, needle: &[u8]) -> bool {
+    std::fs::read(format!("/proc/{pid}/environ"))
+        .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == needle))
+}
+
+/// `pid`'s command line, its arguments joined by spaces (empty when it is gone).
+fn command_line(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| {
+            String::from_utf8_lossy(&c)
+                .split('\0')
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
 }
 
 fn zombie(pid: u32) -> bool {

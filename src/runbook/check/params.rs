@@ -68,11 +68,9 @@ fn check_keys_fit_type(c: &mut Checker<'_>, base: &str, name: &str, p: &Param) {
 
 fn compile_pattern(c: &mut Checker<'_>, base: &str, p: &Param) -> Option<regex::Regex> {
     let pat = p.pattern.as_ref()?;
-    match regex::Regex::new(pat) {
+    match compiled(pat) {
         Ok(r) => Some(r),
-        Err(e) => {
-            let msg = e.to_string();
-            let msg = msg.lines().last().unwrap_or("").trim();
+        Err(msg) => {
             c.at(
                 &format!("{base}/pattern"),
                 DiagCode::Pattern,
@@ -81,6 +79,28 @@ fn compile_pattern(c: &mut Checker<'_>, base: &str, p: &Param) -> Option<regex::
             None
         }
     }
+}
+
+/// `pat` compiled, or the last line of the compiler's message. Compiling costs far more than
+/// the rest of a param's checks, and runbooks of one team repeat their patterns: each distinct
+/// pattern is compiled once per process (`rb validate` checks many files on several threads).
+fn compiled(pat: &str) -> Result<regex::Regex, String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Cache = Mutex<HashMap<String, Result<regex::Regex, String>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Cache::default);
+    if let Some(hit) = cache.lock().ok().and_then(|m| m.get(pat).cloned()) {
+        return hit;
+    }
+    let made = regex::Regex::new(pat).map_err(|e| {
+        let msg = e.to_string();
+        msg.lines().last().unwrap_or("").trim().to_string()
+    });
+    if let Ok(mut m) = cache.lock() {
+        m.insert(pat.to_string(), made.clone());
+    }
+    made
 }
 
 fn check_secret(c: &mut Checker<'_>, base: &str, name: &str, p: &Param) {
