@@ -454,6 +454,7 @@ fn killed_mid_step_with_a_daemon() -> (Sandbox, i32, i32) {
         .rb()
         .args(["run", "k.yaml", "--yes", "--transcript", "t.jsonl"])
         .spawn();
+    wait_for_file(&d.path("long-started"));
     wait_for_file(&d.path("long.pid"));
     child.kill().unwrap();
     child.wait().unwrap();

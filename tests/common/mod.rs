@@ -128,8 +128,10 @@ pub fn alive(pid: i32) -> bool {
     })
 }
 
-/// The pid a step wrote to `path`.
+/// The pid a step wrote to `path` (`echo $$ > path`), waiting for the whole line: the shell
+/// creates the file before it writes to it.
 pub fn read_pid(path: &Path) -> i32 {
+    wait_for(path, |t| t.ends_with('\n'));
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .trim()
