@@ -438,6 +438,38 @@ fn the_exec_transport_enters_another_namespace() {
 }
 
 #[test]
+fn an_interactive_step_is_refused_on_hosts_before_anything_runs() {
+    let sb = runbook(
+        "  - id: a\n    run: touch ran\n    read_only: true\n  - id: shell\n    run: bash\n    read_only: true\n    interactive: true\n",
+    );
+    // Refused even in a dry run, so no connection is tried first.
+    for dry in [true, false] {
+        let mut args = vec!["run", "t.yaml", "--yes", "--hosts", "nowhere-1"];
+        if dry {
+            args.push("--dry-run");
+        }
+        let out = sb.rb().args(args).output();
+        assert_eq!(out.code, Some(2), "{}", all(&out));
+        assert!(
+            all(&out).contains("t.yaml:17:5: step `shell` is interactive")
+                && all(&out).contains("on: local"),
+            "{}",
+            all(&out)
+        );
+        assert!(!sb.path("ran").exists());
+    }
+    // `on: local` keeps it here, and the run is allowed (dry run: no connection needed).
+    let sb = runbook(
+        "  - id: shell\n    run: bash\n    read_only: true\n    interactive: true\n    on: local\n",
+    );
+    let out = sb
+        .rb()
+        .args(["run", "t.yaml", "--dry-run", "--hosts", "nowhere-1"])
+        .output();
+    assert_eq!(out.code, Some(0), "{}", all(&out));
+}
+
+#[test]
 fn a_dry_run_shows_the_target_and_opens_no_connection() {
     let sb = runbook("  - id: a\n    title: A\n    run: echo hi\n");
     // Nothing listens there: a connection would fail pre-flight.

@@ -123,6 +123,7 @@ pub(crate) fn remote_preflight(
     t: crate::remote::Targets,
     mode: Mode,
 ) -> Result<(crate::remote::Targets, Option<crate::remote::Link>), UserError> {
+    refuse_interactive_on_hosts(doc)?;
     if mode == Mode::DryRun {
         return Ok((t, None));
     }
@@ -142,6 +143,37 @@ pub(crate) fn remote_preflight(
             .hint("check that each host is up, that its key is in your known_hosts, and that your key is authorized (`ssh HOST true` with the same config)"))
         }
     }
+}
+
+/// A step that reads the operator's terminal cannot run on a host: its stdin there is the
+/// channel that carries the step. Refused before anything runs, each such step at its place.
+fn refuse_interactive_on_hosts(doc: &Document) -> Result<(), UserError> {
+    use crate::runbook::{StepBody, rollout::On};
+    let places: Vec<String> = doc
+        .runbook
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            s.on == On::Target && matches!(&s.body, StepBody::Command(c) if c.interactive)
+        })
+        .map(|(i, s)| {
+            let at = doc.map.key_span(&format!("/steps/{i}/interactive"));
+            let (line, col) = at.map_or((0, 0), |p| (p.line, p.column));
+            format!(
+                "  {}:{line}:{col}: step `{}` is interactive",
+                doc.source.name, s.id
+            )
+        })
+        .collect();
+    if places.is_empty() {
+        return Ok(());
+    }
+    Err(UserError::usage(format!(
+        "interactive steps cannot run on remote hosts (their terminal is here), nothing was run:\n{}",
+        places.join("\n")
+    ))
+    .hint("give each such step `on: local` to run it on this machine, or run without --host/--hosts/--inventory"))
 }
 
 /// Who runs rb: `--operator`, else `$USER`, else the account's name, else `unknown`.
