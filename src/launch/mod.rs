@@ -278,24 +278,7 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
     }
     op.notice(&format!("transcript: {}", recorder.path().display()));
     op.say(Tone::Info, &header(l.doc, l.opts.mode, l.resume.as_ref()));
-    let masked = l.params.masked(&l.doc.runbook);
-    if !masked.is_empty() {
-        // Escaped here, not only by the terminal: a newline in a value must not start a new line.
-        let list: Vec<String> = masked
-            .iter()
-            .map(|(k, v)| format!("{k}={}", crate::sanitize::visible(v, false)))
-            .collect();
-        op.say(Tone::Info, &format!("params: {}", list.join(" ")));
-    }
-    if let (Some(w), Mode::Live) = (&webhook, l.opts.mode) {
-        op.say(
-            Tone::Info,
-            &format!(
-                "messages can be posted to the incident channel ({})",
-                w.source()
-            ),
-        );
-    }
+    introduce(op, l.doc, l.params, l.opts.mode, webhook.as_ref());
     let mut remote;
     let hosts: Vec<String> = l.remote.as_ref().map_or(Vec::new(), |(t, _)| {
         t.hosts.iter().map(|h| h.name.clone()).collect()
@@ -345,6 +328,34 @@ fn launch(l: Launch<'_>) -> Result<Code, UserError> {
     op.notice(&format!("transcript: {}", closed.path.display()));
     op.say(Tone::Info, &next_commands(outcome, &closed.path));
     Ok(outcome.exit_code())
+}
+
+/// What the operator sees before step 1: the params (secrets masked) and where messages go.
+fn introduce(
+    op: &mut dyn Operator,
+    doc: &Document,
+    params: &params::Params,
+    mode: Mode,
+    webhook: Option<&Webhook>,
+) {
+    let masked = params.masked(&doc.runbook);
+    if !masked.is_empty() {
+        // Escaped here, not only by the terminal: a newline in a value must not start a new line.
+        let list: Vec<String> = masked
+            .iter()
+            .map(|(k, v)| format!("{k}={}", crate::sanitize::visible(v, false)))
+            .collect();
+        op.say(Tone::Info, &format!("params: {}", list.join(" ")));
+    }
+    if let (Some(w), Mode::Live) = (webhook, mode) {
+        op.say(
+            Tone::Info,
+            &format!(
+                "messages can be posted to the incident channel ({})",
+                w.source()
+            ),
+        );
+    }
 }
 
 /// What to type next: resume an interrupted run; draft the post-mortem.

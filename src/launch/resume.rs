@@ -197,6 +197,32 @@ fn load_source(
     Ok((source.to_string(), bytes))
 }
 
+/// The note that opens the resumed part of the record; a forced resume says what changed, on
+/// screen too.
+fn resume_note(
+    doc: &Document,
+    first: Option<usize>,
+    changed: Option<&Plan>,
+    op: &mut dyn crate::exec::operator::Operator,
+) -> String {
+    let mut note = match first {
+        Some(i) => format!(
+            "run resumed at step `{}` with `rb resume`",
+            doc.runbook.steps[i].id
+        ),
+        None => "run resumed with `rb resume`: no step is left to run".to_string(),
+    };
+    if let Some(plan) = changed {
+        let what = plan_changes(plan);
+        op.say(
+            crate::exec::operator::Tone::Warning,
+            &format!("the runbook changed since the run started (--force): {what}"),
+        );
+        note += &format!(" (--force: the runbook changed since the run started: {what})");
+    }
+    note
+}
+
 /// Continues an interrupted run. Returns its exit code.
 pub fn resume(
     catalog: &Catalog,
@@ -269,21 +295,7 @@ pub fn resume(
             "every step in `{shown}` is done; there is nothing to resume"
         )));
     }
-    let mut note = match first {
-        Some(i) => format!(
-            "run resumed at step `{}` with `rb resume`",
-            doc.runbook.steps[i].id
-        ),
-        None => "run resumed with `rb resume`: no step is left to run".to_string(),
-    };
-    if changed {
-        let what = plan_changes(&plan);
-        s.operator.say(
-            crate::exec::operator::Tone::Warning,
-            &format!("the runbook changed since the run started (--force): {what}"),
-        );
-        note += &format!(" (--force: the runbook changed since the run started: {what})");
-    }
+    let note = resume_note(&doc, first, changed.then_some(&plan), s.operator);
     let hosts = super::resume_hosts::progress(&t, &plan.done);
     let remote = match req.remote {
         Some(targets) => Some(super::remote_preflight(&doc, targets, Mode::Live)?),
