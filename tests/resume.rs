@@ -26,8 +26,13 @@ steps:
 /// `k.yaml` run with `--yes` and SIGKILLed while its `long` step runs (no chance to clean up or to
 /// finish the transcript); returns the sandbox and the pid of that step's shell, still running.
 fn killed_mid_step() -> (Sandbox, i32) {
+    killed_mid_step_of(RUNBOOK)
+}
+
+/// `book` (holding RUNBOOK's `long` step) run and SIGKILLed during `long`, as [`killed_mid_step`].
+fn killed_mid_step_of(book: &str) -> (Sandbox, i32) {
     let d = Sandbox::new();
-    d.write("k.yaml", RUNBOOK);
+    d.write("k.yaml", book);
     let mut child = d
         .rb()
         .args(["run", "k.yaml", "--yes", "--transcript", "t.jsonl"])
@@ -444,24 +449,12 @@ fn resume_running_mark_done_on_the_last_step_finishes_the_run() {
 /// the step ends), killed like `killed_mid_step`; returns the sandbox, the pid of `long`'s shell
 /// and the daemon's pid.
 fn killed_mid_step_with_a_daemon() -> (Sandbox, i32, i32) {
-    let d = Sandbox::new();
     let book = RUNBOOK.replace(
         "steps:\n",
         "steps:\n  - id: daemon\n    run: sleep 1000 >/dev/null 2>&1 & echo $! > daemon.pid\n    read_only: true\n",
     );
-    d.write("k.yaml", &book);
-    let mut child = d
-        .rb()
-        .args(["run", "k.yaml", "--yes", "--transcript", "t.jsonl"])
-        .spawn();
-    wait_for_file(&d.path("long-started"));
-    wait_for_file(&d.path("long.pid"));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let (pid, daemon) = (
-        read_pid(&d.path("long.pid")),
-        read_pid(&d.path("daemon.pid")),
-    );
+    let (d, pid) = killed_mid_step_of(&book);
+    let daemon = read_pid(&d.path("daemon.pid"));
     (d, pid, daemon)
 }
 

@@ -341,16 +341,7 @@ fn transcripts_lists_runs_including_one_killed_mid_step() {
 
 #[test]
 fn verify_flags_an_edited_line_warns_on_a_torn_tail_and_exits_2_for_a_missing_file() {
-    let d = Sandbox::new();
-    d.write("restart-app.yaml", RESTART);
-    let out = d.run(&[
-        "run",
-        "restart-app.yaml",
-        "--yes",
-        "--transcript",
-        "good.jsonl",
-    ]);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let d = finished_run();
     let good = std::fs::read_to_string(d.path("good.jsonl")).unwrap();
     schema_checked(&d.path("good.jsonl"));
 
