@@ -298,13 +298,14 @@ fn nothing_resumed(why: &str) -> UserError {
 
 /// Polls until the run's processes are gone; Ctrl-C (or SIGTERM, SIGHUP) stops waiting.
 fn wait(r: &Running, op: &mut dyn Operator, events: &mut Vec<Event>) -> Result<(), UserError> {
+    // Its signal handling, for the wait alone: a signal makes `sleep` return false. Set up before
+    // the operator is told Ctrl-C stops the wait, so an early Ctrl-C is not the default kill.
+    let mut signals =
+        ProcessRunner::new().map_err(|e| UserError::io("cannot set up signal handling", &e))?;
     op.say(
         Tone::Info,
         &format!("waiting for {} to end (Ctrl-C stops waiting)", r.what()),
     );
-    // Its signal handling, for the wait alone: a signal makes `sleep` return false.
-    let mut signals =
-        ProcessRunner::new().map_err(|e| UserError::io("cannot set up signal handling", &e))?;
     let since = Instant::now();
     while !r.alive().is_empty() {
         if !signals.sleep(WAIT_POLL) {

@@ -175,10 +175,24 @@ fn parse_pids(text: &str) -> Vec<u32> {
 }
 
 /// Whether `pid`'s environment holds the entry `needle` (`NAME=value`).
+///
+/// A process in the middle of `execve` (a daemon's `setsid` becoming its program) reads as an
+/// empty environment for a moment: the new memory is in place before its environment is. An
+/// empty read is tried again a few times, so such a process is not taken for a stranger.
 fn carries(pid: u32, needle: &[u8]) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == needle))
+    let path = format!("/proc/{pid}/environ");
+    for _ in 0..EMPTY_ENV_TRIES {
+        match std::fs::read(&path) {
+            Ok(env) if env.is_empty() => std::thread::sleep(Duration::from_millis(2)),
+            Ok(env) => return env.split(|&b| b == 0).any(|v| v == needle),
+            Err(_) => return false,
+        }
+    }
+    false
 }
+
+/// How often an empty environment is read again (2 ms apart) before it is believed.
+const EMPTY_ENV_TRIES: usize = 10;
 
 /// `pid`'s command line, its arguments joined by spaces (empty when it is gone).
 fn command_line(pid: u32) -> String {
