@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::super::operator::{Choice, ScriptedOperator};
-use super::super::params::{self, Inputs};
 use super::super::runner::{CommandSpec, Outcome, ProcessEnd, Runner, Stream};
+use super::super::tests::{bind_defaults, doc};
 use super::super::{Executor, Mode, Options, RunOutcome};
 use crate::domain::HostStatus;
-use crate::runbook::validate::validate;
 use crate::transcript::event::Event;
 
 /// Hosts `h1..hN`; a host in `failing` exits 1 (each time, or `fail_times` times).
@@ -86,24 +85,8 @@ struct Ran {
 }
 
 fn run(yaml: &str, yes: bool, answers: Vec<Choice>, hosts: usize, mut fleet: Fleet) -> Ran {
-    let d = validate("t.yaml", None, yaml.as_bytes()).unwrap_or_else(|d| {
-        panic!(
-            "{}",
-            d.iter()
-                .map(|d| d.headline())
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    });
-    let (params, problems) = params::bind(
-        &d.runbook,
-        Inputs {
-            cli: &[],
-            file: &BTreeMap::new(),
-            env: &|_| None,
-            prompt_secret: None,
-        },
-    );
+    let d = doc(yaml);
+    let (params, problems) = bind_defaults(&d);
     assert!(problems.is_empty(), "{problems:?}");
     let mut op = ScriptedOperator::new(answers);
     let opts = Options {

@@ -57,7 +57,8 @@ impl Runner for FakeRunner {
     }
 }
 
-fn doc(yaml: &str) -> Document {
+/// `yaml` validated as `t.yaml`; a test's runbook that does not validate panics with why.
+pub(super) fn doc(yaml: &str) -> Document {
     match validate("t.yaml", None, yaml.as_bytes()) {
         Ok(d) => d,
         Err(diags) => panic!(
@@ -69,6 +70,19 @@ fn doc(yaml: &str) -> Document {
                 .join("\n")
         ),
     }
+}
+
+/// The params of `d` bound from defaults alone (no flag, file or environment), and the problems.
+pub(super) fn bind_defaults(d: &Document) -> (params::Params, Vec<String>) {
+    params::bind(
+        &d.runbook,
+        Inputs {
+            cli: &[],
+            file: &BTreeMap::new(),
+            env: &|_| None,
+            prompt_secret: None,
+        },
+    )
 }
 
 struct Run {
@@ -804,15 +818,7 @@ fn run_watch(
     thinking: Duration,
 ) -> Run {
     let d = doc(yaml);
-    let (params, _) = params::bind(
-        &d.runbook,
-        Inputs {
-            cli: &[],
-            file: &BTreeMap::new(),
-            env: &|_| None,
-            prompt_secret: None,
-        },
-    );
+    let (params, _) = bind_defaults(&d);
     let mut op = ScriptedOperator::new(answers);
     op.thinking = thinking;
     let mut runner = FakeRunner {
@@ -881,15 +887,7 @@ fn sighup_and_sigterm_are_recorded_as_such_and_never_prompt() {
         (Interrupt::Terminate, "SIGTERM"),
     ] {
         let d = doc(yaml);
-        let (params, _) = params::bind(
-            &d.runbook,
-            Inputs {
-                cli: &[],
-                file: &BTreeMap::new(),
-                env: &|_| None,
-                prompt_secret: None,
-            },
-        );
+        let (params, _) = bind_defaults(&d);
         let mut op = ScriptedOperator::new([Choice::Retry]);
         let mut runner = FakeRunner {
             results: [(ProcessEnd::Interrupted, "")].into(),

@@ -315,21 +315,14 @@ impl Events {
             _ => None,
         };
         let i = shown.unwrap_or_else(|| {
-            self.messages.push(MessageFact {
-                at: l.ts,
+            self.messages.push(MessageFact::new(
+                l.ts,
                 purpose,
-                step: step.map(str::to_string),
-                text: text.unwrap_or_default().to_string(),
-                status: None,
-                delivery: String::new(),
-                delivered_at: None,
-                http_status: None,
-                attempts: 0,
-                error: None,
+                step.map(str::to_string),
+                text.unwrap_or_default().to_string(),
                 transcript,
-                first_seq: l.seq,
-                seq: l.seq,
-            });
+                l.seq,
+            ));
             self.messages.len() - 1
         });
         self.messages[i].delivered(l.ts, l.seq, d);
@@ -354,21 +347,14 @@ impl Events {
                 seq,
             }),
             Event::Message { step, text } => {
-                let mut m = MessageFact {
+                let mut m = MessageFact::new(
                     at,
-                    purpose: MessagePurpose::Step,
-                    step: Some(step.clone()),
-                    text: text.clone(),
-                    status: None,
-                    delivery: String::new(),
-                    delivered_at: None,
-                    http_status: None,
-                    attempts: 0,
-                    error: None,
+                    MessagePurpose::Step,
+                    Some(step.clone()),
+                    text.clone(),
                     transcript,
-                    first_seq: seq,
                     seq,
-                };
+                );
                 m.delivery = m.words();
                 self.pending
                     .insert((transcript, step.clone()), self.messages.len());

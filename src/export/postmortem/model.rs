@@ -208,6 +208,33 @@ pub struct MessageFact {
 }
 
 impl MessageFact {
+    /// A message as it was first seen at line `seq` of transcript `transcript`: nothing known yet
+    /// of its delivery.
+    pub fn new(
+        at: Timestamp,
+        purpose: MessagePurpose,
+        step: Option<String>,
+        text: String,
+        transcript: usize,
+        seq: u64,
+    ) -> MessageFact {
+        MessageFact {
+            at,
+            purpose,
+            step,
+            text,
+            status: None,
+            delivery: String::new(),
+            delivered_at: None,
+            http_status: None,
+            attempts: 0,
+            error: None,
+            transcript,
+            first_seq: seq,
+            seq,
+        }
+    }
+
     /// True when rb sent it to a webhook (posted, or tried to).
     pub fn sent(&self) -> bool {
         self.attempts > 0
