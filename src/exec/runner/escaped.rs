@@ -175,28 +175,13 @@ fn parse_pids(text: &str) -> Vec<u32> {
 }
 
 /// Whether `pid`'s environment holds the entry `needle` (`NAME=value`).
-///
-/// A process in the middle of `execve` (a daemon's `setsid` becoming its program) reads as an
-/// empty environment for a moment: the new memory is in place before its environment is. An
-/// empty read is tried again a few times, so such a process is not taken for a stranger.
 fn carries(pid: u32, needle: &[u8]) -> bool {
-    let path = format!("/proc/{pid}/environ");
-    for _ in 0..EMPTY_ENV_TRIES {
-        match std::fs::read(&path) {
-            Ok(env) if env.is_empty() => std::thread::sleep(Duration::from_millis(2)),
-            Ok(env) => return env.split(|&b| b == 0).any(|v| v == needle),
-            Err(_) => return false,
-        }
-    }
-    false
+    read_settled(pid, "environ").is_some_and(|env| env.split(|&b| b == 0).any(|v| v == needle))
 }
-
-/// How often an empty environment is read again (2 ms apart) before it is believed.
-const EMPTY_ENV_TRIES: usize = 10;
 
 /// `pid`'s command line, its arguments joined by spaces (empty when it is gone).
 fn command_line(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
+    read_settled(pid, "cmdline")
         .map(|c| {
             String::from_utf8_lossy(&c)
                 .split('\0')
@@ -207,12 +192,48 @@ fn command_line(pid: u32) -> String {
         .unwrap_or_default()
 }
 
+/// `/proc/PID/FILE` for a file that lists the process's arguments or environment; `None` when
+/// the process is gone.
+///
+/// A process in the middle of `execve` (a daemon's `setsid` becoming its program) reads as an
+/// empty environment and command line for a moment: the new memory is in place before they are.
+/// An empty read is tried again a few times, so such a process is neither taken for a stranger
+/// nor recorded without its command. A kernel thread's are always empty: believed at once (a
+/// scan of all of `/proc` meets dozens).
+fn read_settled(pid: u32, file: &str) -> Option<Vec<u8>> {
+    let path = format!("/proc/{pid}/{file}");
+    let mut last = Vec::new();
+    for _ in 0..EMPTY_READ_TRIES {
+        last = std::fs::read(&path).ok()?;
+        if !last.is_empty() || kernel_thread(pid) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Some(last)
+}
+
+/// How often an empty read is tried again (2 ms apart) before it is believed.
+const EMPTY_READ_TRIES: usize = 10;
+
+/// Whether `pid` is a kernel thread (`PF_KTHREAD` in its flags, the ninth field of its stat).
+fn kernel_thread(pid: u32) -> bool {
+    const PF_KTHREAD: u64 = 0x0020_0000;
+    stat_fields(pid)
+        .and_then(|f| f.get(6).and_then(|v| v.parse::<u64>().ok()))
+        .is_some_and(|flags| flags & PF_KTHREAD != 0)
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which, in parentheses, may hold
+/// anything): state, ppid, pgrp, session, tty, tpgid, flags, …
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_ascii_whitespace().map(str::to_owned).collect())
+}
+
 fn zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        s.rfind(')')
-            .and_then(|i| s[i + 1..].split_whitespace().next().map(|st| st == "Z"))
-            .unwrap_or(false)
-    })
+    stat_fields(pid).is_some_and(|f| f.first().is_some_and(|state| state == "Z"))
 }
 
 /// Ends every process carrying `token` (SIGKILL: their group was already asked politely), and
@@ -233,10 +254,7 @@ pub fn end_all(token: &str) {
 
 /// The process group of `pid`, from `/proc` (`None` once it is gone).
 pub fn group_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (in parentheses, which may hold anything): state, ppid, pgrp.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_ascii_whitespace().nth(2)?.parse().ok()
+    stat_fields(pid)?.get(2)?.parse().ok()
 }
 
 /// Ends the processes `current` lists (it is asked again as they go), as a timeout ends a step:
@@ -272,4 +290,31 @@ pub fn end_processes(
     }
     signal(&left, Signal::SIGKILL);
     gone(Instant::now() + Duration::from_secs(2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scan of all of `/proc` meets kernel threads, whose environment reads empty: they are
+    /// told apart from a process in mid-`execve`, so the scan does not wait on each of them.
+    #[test]
+    fn kernel_threads_are_known_and_rb_is_not_one() {
+        assert!(!kernel_thread(std::process::id()));
+        let kthreadd = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|c| c.trim() == "kthreadd")
+            })
+            .expect("this Linux machine has kthreadd");
+        assert!(kernel_thread(kthreadd));
+        assert_eq!(
+            group_of(std::process::id()),
+            Some(nix::unistd::getpgrp().as_raw() as u32)
+        );
+        assert!(!zombie(std::process::id()));
+    }
 }
