@@ -47,13 +47,26 @@ struct Keeper {
 }
 
 impl Keeper {
-    /// True while the head has room: record these bytes now.
-    fn head(&mut self, len: usize) -> bool {
-        if self.recorded >= RECORD_HEAD {
-            return false;
+    /// Splits a chunk into what the head has room for (recorded now) and the rest (for the
+    /// tail). The head ends exactly at [`RECORD_HEAD`], or just before it where that would cut a
+    /// UTF-8 character in two, so its last line stays text.
+    fn head<'b>(&mut self, bytes: &'b [u8]) -> (&'b [u8], &'b [u8]) {
+        let room = RECORD_HEAD.saturating_sub(self.recorded);
+        let mut cut = bytes.len().min(room);
+        if cut < bytes.len() {
+            // Back off over continuation bytes (at most 3) to the start of a character.
+            let start = cut.saturating_sub(3);
+            cut = (start..=cut)
+                .rev()
+                .find(|&i| bytes.get(i).is_none_or(|b| b & 0xC0 != 0x80))
+                .unwrap_or(cut);
         }
-        self.recorded += len;
-        true
+        // Once a chunk spills over, the head is closed: later bytes come after the spilled ones.
+        self.recorded = match cut < bytes.len() {
+            true => RECORD_HEAD,
+            false => self.recorded + cut,
+        };
+        bytes.split_at(cut)
     }
 
     /// Holds bytes for the tail, forgetting the oldest beyond [`RECORD_TAIL`].
@@ -258,10 +271,12 @@ impl Executor<'_> {
             Report::Output(_, []) => {}
             Report::Output(stream, bytes) => {
                 op.output(stream, bytes);
-                if kept.head(bytes.len()) {
-                    journal.record(Event::output(id.as_str(), stream, bytes));
-                } else {
-                    kept.tail(stream, bytes);
+                let (head, rest) = kept.head(bytes);
+                if !head.is_empty() {
+                    journal.record(Event::output(id.as_str(), stream, head));
+                }
+                if !rest.is_empty() {
+                    kept.tail(stream, rest);
                 }
             }
         };
@@ -349,5 +364,23 @@ impl Executor<'_> {
                 })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_head_ends_at_its_limit_on_a_character_boundary_and_then_stays_closed() {
+        let mut k = Keeper::default();
+        let first = vec![b'x'; RECORD_HEAD - 2];
+        let (head, rest) = k.head(&first);
+        assert_eq!((head.len(), rest.len()), (RECORD_HEAD - 2, 0));
+        // "é" is two bytes, "€" three: the limit falls inside the "€", which goes whole to the rest.
+        let (head, rest) = k.head("é€ab".as_bytes());
+        assert_eq!((head, rest), ("é".as_bytes(), "€ab".as_bytes()));
+        let (head, rest) = k.head(b"more");
+        assert_eq!((head, rest), (&b""[..], &b"more"[..]));
     }
 }
