@@ -20,6 +20,8 @@
 //! only a tail that is the beginning of some pattern (so at most the longest pattern minus one
 //! byte), which keeps memory bounded and, for output that is not secret-like, delays nothing.
 
+use std::borrow::Cow;
+
 use regex::bytes::Regex;
 
 /// What replaces a secret.
@@ -255,21 +257,27 @@ impl<T: Copy + PartialEq> MergedRedactor<T> {
         }
     }
 
-    /// Takes a chunk of stream `tag`; returns the pieces safe to emit now.
-    pub fn push(&mut self, tag: T, chunk: &[u8]) -> Vec<(T, Vec<u8>)> {
+    /// Takes a chunk of stream `tag`; returns the pieces safe to emit now (the chunk itself,
+    /// not a copy, when there is nothing to mask and nothing held back: the usual case).
+    pub fn push<'c>(&mut self, tag: T, chunk: &'c [u8]) -> Vec<(T, Cow<'c, [u8]>)> {
+        let owned = |pieces: Vec<(T, Vec<u8>)>| {
+            pieces
+                .into_iter()
+                .map(|(t, bytes)| (t, Cow::Owned(bytes)))
+                .collect()
+        };
         if chunk.is_empty() {
-            return self.drain(false);
+            return owned(self.drain(false));
         }
-        // Nothing to mask and nothing held back: the chunk is safe as it is.
         if self.redactor.is_empty() && self.pending.is_empty() {
-            return vec![(tag, chunk.to_vec())];
+            return vec![(tag, Cow::Borrowed(chunk))];
         }
         self.pending.extend_from_slice(chunk);
         match self.runs.last_mut() {
             Some((t, n)) if *t == tag => *n += chunk.len(),
             _ => self.runs.push((tag, chunk.len())),
         }
-        self.drain(false)
+        owned(self.drain(false))
     }
 
     /// Everything held back, at the end of the process.
@@ -612,9 +620,21 @@ mod tests {
         let r = redactor(&["split-secret"]);
         let mut m = MergedRedactor::new(&r);
         let mut got: Vec<(u8, Vec<u8>)> = Vec::new();
-        got.extend(m.push(1, b"out: split-"));
-        got.extend(m.push(2, b"secret and err"));
-        got.extend(m.push(1, b" more"));
+        got.extend(
+            m.push(1, b"out: split-")
+                .into_iter()
+                .map(|(t, b)| (t, b.into_owned())),
+        );
+        got.extend(
+            m.push(2, b"secret and err")
+                .into_iter()
+                .map(|(t, b)| (t, b.into_owned())),
+        );
+        got.extend(
+            m.push(1, b" more")
+                .into_iter()
+                .map(|(t, b)| (t, b.into_owned())),
+        );
         got.extend(m.finish());
         let mut text: Vec<(u8, String)> = Vec::new();
         for (t, b) in got {
@@ -651,7 +671,11 @@ mod tests {
             ];
             let mut got: Vec<(u8, Vec<u8>)> = Vec::new();
             for (tag, chunk) in chunks {
-                got.extend(m.push(tag, chunk));
+                got.extend(
+                    m.push(tag, chunk)
+                        .into_iter()
+                        .map(|(t, b)| (t, b.into_owned())),
+                );
             }
             got.extend(m.finish());
             let tagged: Vec<(u8, u8)> = got

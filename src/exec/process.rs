@@ -69,17 +69,24 @@ impl Keeper {
         bytes.split_at(cut)
     }
 
-    /// Holds bytes for the tail, forgetting the oldest beyond [`RECORD_TAIL`].
+    /// Holds bytes for the tail, forgetting the oldest beyond [`RECORD_TAIL`]. The buffer of a
+    /// piece forgotten is reused for the new one (a step printing gigabytes passes every chunk
+    /// through here).
     fn tail(&mut self, stream: Stream, bytes: &[u8]) {
-        self.tail.push_back((stream, bytes.to_vec()));
+        let mut piece = Vec::new();
         self.tail_bytes += bytes.len();
+        // Only older pieces are in the queue yet: the new one is never dropped on arrival.
         while self.tail_bytes > RECORD_TAIL {
             let Some((_, old)) = self.tail.pop_front() else {
                 break;
             };
             self.tail_bytes -= old.len();
             self.dropped += old.len();
+            piece = old;
         }
+        piece.clear();
+        piece.extend_from_slice(bytes);
+        self.tail.push_back((stream, piece));
     }
 }
 
