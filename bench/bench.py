@@ -305,6 +305,51 @@ def fsync_probe(work):
     return statistics.median(ts), statistics.quantiles(ts, n=20)[-1]
 
 
+def spawn_loop(work, steps, durable):
+    """Starts `steps` runs of the trivial command one after the other, as a runner does; with
+    `durable`, a line is appended and fdatasynced before each starts (a step's start on disk
+    before it runs) and one appended after (its end). Returns the wall time."""
+    probe = work / "floor-probe"
+    fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
+    line = b"x" * 200 + b"\n"
+    t = time.perf_counter()
+    try:
+        for _ in range(steps):
+            if durable:
+                os.write(fd, line)
+                os.fdatasync(fd)
+            os.waitpid(os.posix_spawn(TRIVIAL, [TRIVIAL], os.environ), 0)
+            if durable:
+                os.write(fd, line)
+    finally:
+        os.close(fd)
+        probe.unlink()
+    return time.perf_counter() - t
+
+
+def durable_floor(done, work, rounds=9):
+    """What the 200-step row cannot go below with a durable record: the bash script plus what
+    one synced append per step adds to a loop starting the same commands (measured as a whole,
+    loops with and without the sync alternated: a sync costs a runner more than the syscall's
+    own duration, as the process that waits for it has to be woken and scheduled again)."""
+    row = next((r for r in done if r.name.startswith("200 trivial") and r.base_t), None)
+    if row is None:
+        return
+    plain, durable = [], []
+    for _ in range(rounds):
+        plain.append(spawn_loop(work, 200, False))
+        durable.append(spawn_loop(work, 200, True))
+    per_step = (statistics.median(durable) - statistics.median(plain)) / 200
+    bash = statistics.median(row.base_t)
+    floor = bash + 200 * per_step
+    print(f"\nThe floor of the 200-step row for any runner that puts each step's start on disk "
+          f"before it runs: a loop starting the 200 commands takes {fmt(statistics.median(plain))}, "
+          f"{fmt(statistics.median(durable))} with one append + fdatasync before each and one "
+          f"append after ({per_step * 1000:.2f} ms a step); bash {fmt(bash)} + 200 × that = "
+          f"{fmt(floor)}, {floor / bash:.2f}× the bash script. rb: "
+          f"{statistics.median(row.rb_t) / floor:.2f}× that floor.")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rb", required=True)
@@ -345,6 +390,7 @@ def main():
         print(f"\nOne append + fdatasync on this disk: median {before[0] * 1000:.2f} ms "
               f"(p95 {before[1] * 1000:.2f} ms) before the rows, {after[0] * 1000:.2f} ms "
               f"(p95 {after[1] * 1000:.2f} ms) after.")
+        durable_floor(done, work)
     if not a.no_curve and not a.only:
         curve(work, a.rb, env, a.quick)
     if not a.no_postmortem and not a.only:
