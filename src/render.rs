@@ -191,27 +191,31 @@ impl Renderer {
         source: &str,
     ) -> Result<BTreeSet<String>, RenderError> {
         let tmpl = self.env.template_from_named_str(kind.name(), source)?;
-        let mut vars: BTreeSet<String> = tmpl.undeclared_variables(false).into_iter().collect();
-        vars.extend(looked_up(&tmpl));
-        Ok(vars)
+        Ok(looked_up(&tmpl))
     }
 
     /// The variables an expression reads. Fails when it does not compile.
     pub fn expression_variables(&self, expr: &str) -> Result<BTreeSet<String>, RenderError> {
         let e = self.env.compile_expression(expr)?;
-        let mut vars: BTreeSet<String> = e.undeclared_variables(false).into_iter().collect();
-        if let Ok(tmpl) = self.env.template_from_str(&format!("{{{{ ({expr}) }}}}")) {
-            vars.extend(looked_up(&tmpl));
-        }
-        Ok(vars)
+        Ok(
+            match self.env.template_from_str(&format!("{{{{ ({expr}) }}}}")) {
+                Ok(tmpl) => looked_up(&tmpl),
+                // An expression that compiles alone but not inside `{{ }}` (none is known): minijinja's
+                // own analysis, which misses a slice's operand.
+                Err(_) => e.undeclared_variables(false).into_iter().collect(),
+            },
+        )
     }
 }
 
-/// Every name the compiled template looks up in its context and never stores itself.
+/// Every name the compiled template reads from its context: a `Lookup` of a name it has not
+/// stored itself before that point (a `set`, a loop variable, a macro argument), in the order of
+/// the compiled instructions (a loop's body comes after its variable is stored).
 ///
-/// minijinja's `undeclared_variables` skips the operand of a slice (`{{ tok[:1] }}` reads `tok`
-/// but is reported as reading nothing), so the compiled instructions are read as well: every
-/// variable read is a `Lookup` there, whatever expression it sits in.
+/// Read from the instructions rather than with minijinja's `undeclared_variables`, which parses
+/// the template a second time, skips the operand of a slice (`{{ tok[:1] }}` reads `tok`), and
+/// counts the built-in functions (`range`, `dict`, `namespace`) as variables although every
+/// render has them. `loop` and `self` are minijinja's own.
 fn looked_up(tmpl: &minijinja::Template<'_, '_>) -> BTreeSet<String> {
     use minijinja::machinery::{Instruction, Instructions, get_compiled_template};
     let compiled = get_compiled_template(tmpl);
@@ -221,7 +225,7 @@ fn looked_up(tmpl: &minijinja::Template<'_, '_>) -> BTreeSet<String> {
         let mut i = 0;
         while let Some(op) = ins.get(i) {
             match op {
-                Instruction::Lookup(name) => {
+                Instruction::Lookup(name) if !stored.contains(*name) => {
                     read.insert(name.to_string());
                 }
                 Instruction::StoreLocal(name) => {
@@ -236,7 +240,7 @@ fn looked_up(tmpl: &minijinja::Template<'_, '_>) -> BTreeSet<String> {
     for block in compiled.blocks.values() {
         scan(block);
     }
-    read.retain(|n| !stored.contains(n) && n != "loop" && n != "self");
+    read.retain(|n| n != "loop" && n != "self");
     read
 }
 
@@ -339,6 +343,25 @@ mod tests {
         }
         let vars = r.expression_variables("nope[1:] == 'x'").unwrap();
         assert!(vars.contains("nope"));
+    }
+
+    #[test]
+    fn a_read_before_the_template_sets_the_name_counts_and_builtins_are_no_variables() {
+        let r = Renderer::new();
+        let vars = |src| r.template_variables(TemplateKind::Shell, src).unwrap();
+        assert!(vars("{{ y }}{% set y = 1 %}{{ y }}").contains("y"));
+        let in_loop = vars("{% for a in xs %}{{ y }}{% set y = a %}{{ loop.index }}{% endfor %}");
+        assert_eq!(in_loop.into_iter().collect::<Vec<_>>(), ["xs", "y"]);
+        let macro_args = vars("{% macro m(a) %}{{ a }}{{ b }}{% endmacro %}{{ m(1) }}");
+        assert_eq!(macro_args.into_iter().collect::<Vec<_>>(), ["b"]);
+        // What every render has is no variable of the runbook's: validation must not refuse it.
+        let builtins = "{{ range(3)|join(',') }} {{ namespace(a=1).a }} {{ dict(k=v).k }}";
+        assert_eq!(vars(builtins).into_iter().collect::<Vec<_>>(), ["v"]);
+        let ctx = ctx(&[("v", "1")]);
+        assert_eq!(
+            r.render(TemplateKind::Text, builtins, &ctx).unwrap(),
+            "0,1,2 1 1"
+        );
     }
 
     #[test]
