@@ -414,3 +414,31 @@ fn note_to_a_torn_file_or_a_symlink_changes_nothing() {
     assert!(out.stderr.contains("symbolic link"), "{}", out.stderr);
     assert_eq!(std::fs::read(d.path("t.jsonl")).unwrap(), torn);
 }
+
+/// Issue 9 #15: with `$USER` unset (cron, systemd units, `env -i`), the operator recorded is the
+/// account's name, not `unknown`.
+#[test]
+fn without_user_the_operator_is_the_accounts_name() {
+    let d = Sandbox::new();
+    d.write(
+        "t.yaml",
+        "version: 1\nname: t\ntitle: T\nsteps:\n  - id: a\n    run: 'true'\n    read_only: true\n",
+    );
+    let out = d
+        .rb()
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(["run", "t.yaml", "--yes", "--transcript", "t.jsonl"])
+        .output();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let account = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .unwrap()
+        .expect("the test runs as an account with a name")
+        .name;
+    let t = checked_transcript(&d.path("t.jsonl"));
+    let operator = t.events().find_map(|e| match e {
+        rb::transcript::Event::RunStarted { operator, .. } => Some(operator.clone()),
+        _ => None,
+    });
+    assert_eq!(operator.as_deref(), Some(account.as_str()));
+}
