@@ -487,6 +487,14 @@ fn percent_encode(value: &[u8], plus: bool, upper: bool) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// The pieces of a push, owned (as `finish` returns them), to collect both in one list.
+    fn owned<T>(pieces: Vec<(T, Cow<'_, [u8]>)>) -> Vec<(T, Vec<u8>)> {
+        pieces
+            .into_iter()
+            .map(|(t, b)| (t, b.into_owned()))
+            .collect()
+    }
+
     fn redactor(secrets: &[&str]) -> Redactor {
         Redactor::new(secrets.iter().map(|s| s.to_string()))
     }
@@ -620,21 +628,9 @@ mod tests {
         let r = redactor(&["split-secret"]);
         let mut m = MergedRedactor::new(&r);
         let mut got: Vec<(u8, Vec<u8>)> = Vec::new();
-        got.extend(
-            m.push(1, b"out: split-")
-                .into_iter()
-                .map(|(t, b)| (t, b.into_owned())),
-        );
-        got.extend(
-            m.push(2, b"secret and err")
-                .into_iter()
-                .map(|(t, b)| (t, b.into_owned())),
-        );
-        got.extend(
-            m.push(1, b" more")
-                .into_iter()
-                .map(|(t, b)| (t, b.into_owned())),
-        );
+        got.extend(owned(m.push(1, b"out: split-")));
+        got.extend(owned(m.push(2, b"secret and err")));
+        got.extend(owned(m.push(1, b" more")));
         got.extend(m.finish());
         let mut text: Vec<(u8, String)> = Vec::new();
         for (t, b) in got {
@@ -671,11 +667,7 @@ mod tests {
             ];
             let mut got: Vec<(u8, Vec<u8>)> = Vec::new();
             for (tag, chunk) in chunks {
-                got.extend(
-                    m.push(tag, chunk)
-                        .into_iter()
-                        .map(|(t, b)| (t, b.into_owned())),
-                );
+                got.extend(owned(m.push(tag, chunk)));
             }
             got.extend(m.finish());
             let tagged: Vec<(u8, u8)> = got

@@ -58,14 +58,13 @@ impl Keeper {
             let start = cut.saturating_sub(3);
             cut = (start..=cut)
                 .rev()
-                .find(|&i| bytes.get(i).is_none_or(|b| b & 0xC0 != 0x80))
+                .find(|&i| bytes[i] & 0xC0 != 0x80)
                 .unwrap_or(cut);
+            // The head is closed now: later bytes come after the ones spilled to the tail.
+            self.recorded = RECORD_HEAD;
+        } else {
+            self.recorded += cut;
         }
-        // Once a chunk spills over, the head is closed: later bytes come after the spilled ones.
-        self.recorded = match cut < bytes.len() {
-            true => RECORD_HEAD,
-            false => self.recorded + cut,
-        };
         bytes.split_at(cut)
     }
 

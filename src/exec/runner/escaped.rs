@@ -219,21 +219,21 @@ const EMPTY_READ_TRIES: usize = 10;
 /// Whether `pid` is a kernel thread (`PF_KTHREAD` in its flags, the ninth field of its stat).
 fn kernel_thread(pid: u32) -> bool {
     const PF_KTHREAD: u64 = 0x0020_0000;
-    stat_fields(pid)
-        .and_then(|f| f.get(6).and_then(|v| v.parse::<u64>().ok()))
+    stat_field(pid, 6)
+        .and_then(|v| v.parse::<u64>().ok())
         .is_some_and(|flags| flags & PF_KTHREAD != 0)
 }
 
-/// The fields of `/proc/PID/stat` after the command name (which, in parentheses, may hold
-/// anything): state, ppid, pgrp, session, tty, tpgid, flags, …
-fn stat_fields(pid: u32) -> Option<Vec<String>> {
+/// Field `n` of `/proc/PID/stat`, counted after the command name (which, in parentheses, may
+/// hold anything): 0 state, 1 ppid, 2 pgrp, 3 session, 4 tty, 5 tpgid, 6 flags, …
+fn stat_field(pid: u32, n: usize) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
-    Some(rest.split_ascii_whitespace().map(str::to_owned).collect())
+    rest.split_ascii_whitespace().nth(n).map(str::to_owned)
 }
 
 fn zombie(pid: u32) -> bool {
-    stat_fields(pid).is_some_and(|f| f.first().is_some_and(|state| state == "Z"))
+    stat_field(pid, 0).is_some_and(|state| state == "Z")
 }
 
 /// Ends every process carrying `token` (SIGKILL: their group was already asked politely), and
@@ -254,7 +254,7 @@ pub fn end_all(token: &str) {
 
 /// The process group of `pid`, from `/proc` (`None` once it is gone).
 pub fn group_of(pid: u32) -> Option<u32> {
-    stat_fields(pid)?.get(2)?.parse().ok()
+    stat_field(pid, 2)?.parse().ok()
 }
 
 /// Ends the processes `current` lists (it is asked again as they go), as a timeout ends a step:
